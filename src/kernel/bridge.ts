@@ -1,0 +1,540 @@
+import { ISessionContext } from '@jupyterlab/apputils';
+import { Kernel, KernelMessage } from '@jupyterlab/services';
+import { JSONObject } from '@lumino/coreutils';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+import JULIA_SOURCE from './julia/deardiary.jl';
+import {
+  COMM_TARGET,
+  decodeMessage,
+  ICapture,
+  KernelMessage as DiaryMessage,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  validateCapture
+} from './protocol';
+
+/** Why a bridge request failed. */
+export type BridgeErrorCode =
+  | 'no_kernel'
+  | 'not_julia'
+  | 'inject_failed'
+  | 'timeout'
+  | 'restarted'
+  | 'disposed'
+  | 'cancelled'
+  | 'malformed'
+  | 'kernel';
+
+/** A failed bridge request; `kernelCode` is the kernel side's error code, if any. */
+export class BridgeError extends Error {
+  constructor(
+    readonly code: BridgeErrorCode,
+    message: string,
+    readonly kernelCode?: string
+  ) {
+    super(message);
+    this.name = 'BridgeError';
+  }
+}
+
+/** An unsolicited snapshot sent by `@snapshot "note"` in the kernel. */
+export interface ISnapshotMessage {
+  snapshot_id: string;
+  note: string;
+  capture: ICapture;
+}
+
+/** Options of one request. */
+export interface IRequestOptions {
+  /** Stops waiting (the kernel may still answer; the answer is then ignored). */
+  signal?: AbortSignal;
+  /** Milliseconds of waiting while the kernel is NOT busy with someone else's work. */
+  timeout?: number;
+}
+
+/**
+ * Talks to the injected Julia code of ONE notebook's kernel over the `deardiary` comm.
+ *
+ * Inject -> execute reply -> open comm (onMsg set first) -> `ready` -> requests with ids.
+ * Replies are matched by id, never by parent header: IJulia parents every comm message
+ * to the last execute request. Time spent behind a running cell does not count towards
+ * timeouts; `waitingChanged` tells the UI when requests wait for the kernel.
+ */
+export class KernelBridge implements IDisposable {
+  constructor(options: KernelBridge.IOptions) {
+    this._context = options.sessionContext;
+    this._code = options.code ?? JULIA_SOURCE;
+    this._timeout = options.timeout ?? 20000;
+    this._context.kernelChanged.connect(this._onKernelChanged, this);
+    this._context.statusChanged.connect(this._onStatus, this);
+    this._watch(this._context.session?.kernel ?? null);
+  }
+
+  /** True while requests wait behind work of another request (a running cell). */
+  get waitingChanged(): ISignal<this, boolean> {
+    return this._waitingChanged;
+  }
+
+  get isWaiting(): boolean {
+    return this._waiting;
+  }
+
+  /** Snapshots sent from code (`@snapshot "note"`), validated. */
+  get snapshotReceived(): ISignal<this, ISnapshotMessage> {
+    return this._snapshotReceived;
+  }
+
+  /** Kernel-side messages that broke the protocol (for diagnostics). */
+  get protocolError(): ISignal<this, ProtocolError> {
+    return this._protocolError;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Whether the current kernel is a Julia kernel (by its language_info). */
+  async isJulia(): Promise<boolean> {
+    const kernel = this._context.session?.kernel;
+    if (!kernel) {
+      return false;
+    }
+    const info = await kernel.info;
+    return (info.language_info?.name ?? '').toLowerCase() === 'julia';
+  }
+
+  async ping(options: IRequestOptions = {}): Promise<void> {
+    await this._request('ping', {}, options);
+  }
+
+  /** Julia version, active project, its manifest (exact bytes, verified) and system facts. */
+  async capture(
+    options: IRequestOptions & { maxBytes?: number } = {}
+  ): Promise<ICapture> {
+    const args: JSONObject = options.maxBytes
+      ? { max_bytes: options.maxBytes }
+      : {};
+    return validateCapture(await this._request('capture', args, options), true);
+  }
+
+  /** The same paths and hashes as capture, without bytes. */
+  async fingerprint(options: IRequestOptions = {}): Promise<ICapture> {
+    return validateCapture(
+      await this._request('fingerprint', {}, options),
+      false
+    );
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    const connection = this._connection;
+    this._reset('disposed', 'The notebook was closed.');
+    // The kernel still knows this comm: closing it is polite and safe (after a restart
+    // _reset already dropped it, and a comm_close would raise in the new kernel).
+    void connection?.then(
+      c => {
+        if (
+          !c.comm.isDisposed &&
+          !c.kernel.isDisposed &&
+          c.kernel.status !== 'dead'
+        ) {
+          c.comm.close();
+        }
+      },
+      () => undefined
+    );
+    Signal.clearData(this);
+  }
+
+  /** Send one request, reconnecting once if no answer comes. */
+  private async _request(
+    op: string,
+    args: JSONObject,
+    options: IRequestOptions
+  ): Promise<Record<string, unknown>> {
+    try {
+      return await this._attempt(op, args, options);
+    } catch (error) {
+      if (!(error instanceof BridgeError) || error.code !== 'timeout') {
+        throw error;
+      }
+      // A lost reply is retryable: a reply can be dropped when another client of the
+      // kernel sent the last execute request (JupyterLab drops messages whose session
+      // differs). Re-injecting from here makes ours the last request; a new comm also
+      // covers a comm that died unnoticed.
+      this._dropConnection();
+      return this._attempt(op, args, options);
+    }
+  }
+
+  private async _attempt(
+    op: string,
+    args: JSONObject,
+    options: IRequestOptions
+  ): Promise<Record<string, unknown>> {
+    const { comm } = await this._connect(options);
+    const id = `${op}-${++this._counter}-${Date.now().toString(36)}`;
+    const reply = this._wait<DiaryMessage>(
+      `the "${op}" request`,
+      options,
+      waiter => this._replies.set(id, waiter)
+    );
+    this._own(comm.send({ id, op, args }));
+    const msg = await reply.finally(() => this._replies.delete(id));
+    if (msg.type !== 'reply') {
+      throw new BridgeError('malformed', `Expected a reply, got ${msg.type}`);
+    }
+    if (!msg.ok) {
+      throw new BridgeError('kernel', msg.error.message, msg.error.code);
+    }
+    return msg.result;
+  }
+
+  /** The live connection, set up on first use and after each restart. */
+  private _connect(options: IRequestOptions): Promise<IConnection> {
+    if (this._disposed) {
+      return Promise.reject(
+        new BridgeError('disposed', 'The notebook was closed.')
+      );
+    }
+    if (!this._connection) {
+      const connection = this._open(options);
+      this._connection = connection;
+      connection.catch(() => {
+        if (this._connection === connection) {
+          this._connection = null;
+        }
+      });
+    }
+    return this._connection;
+  }
+
+  private async _open(options: IRequestOptions): Promise<IConnection> {
+    const kernel = this._context.session?.kernel;
+    if (!kernel) {
+      throw new BridgeError('no_kernel', 'The notebook has no running kernel.');
+    }
+    if (!(await this.isJulia())) {
+      throw new BridgeError(
+        'not_julia',
+        'DearDiary records Julia kernels only: this notebook runs another language.'
+      );
+    }
+    await this._inject(kernel, options);
+    // Open only after the execute reply: a comm opened before register_comm exists is
+    // accepted silently by IJulia and stays dead.
+    const comm = kernel.createComm(COMM_TARGET);
+    const ready = this._wait<DiaryMessage>(
+      'the kernel to register DearDiary',
+      options,
+      w => {
+        this._ready = w;
+      }
+    );
+    // Synchronous on purpose: an await here would keep JupyterLab's message chain busy
+    // and make it drop the next message if its session differs.
+    comm.onMsg = msg => this._onCommMsg(msg);
+    this._own(comm.open({}));
+    try {
+      const msg = await ready;
+      if (msg.type !== 'ready' || msg.protocol !== PROTOCOL_VERSION) {
+        throw new BridgeError(
+          'malformed',
+          `The kernel's DearDiary code speaks protocol ${
+            msg.type === 'ready' ? msg.protocol : '?'
+          }, this JupyterLab extension ${PROTOCOL_VERSION}: restart the kernel.`
+        );
+      }
+    } catch (error) {
+      comm.dispose();
+      throw error;
+    } finally {
+      this._ready = null;
+    }
+    return { kernel, comm };
+  }
+
+  private async _inject(
+    kernel: Kernel.IKernelConnection,
+    options: IRequestOptions
+  ) {
+    const future = kernel.requestExecute(
+      {
+        code: this._code,
+        silent: true,
+        store_history: false,
+        allow_stdin: false,
+        stop_on_error: false
+      },
+      true
+    );
+    this._own(future);
+    const reply = await this._wait<KernelMessage.IExecuteReplyMsg>(
+      'the kernel to load DearDiary',
+      options,
+      waiter => {
+        future.done.then(
+          r => waiter.resolve(r as KernelMessage.IExecuteReplyMsg),
+          e => waiter.reject(e)
+        );
+      }
+    );
+    const content = reply.content;
+    if (content.status !== 'ok') {
+      const detail =
+        content.status === 'error'
+          ? `${content.ename}: ${content.evalue}`
+          : content.status;
+      throw new BridgeError(
+        'inject_failed',
+        `The kernel could not load DearDiary's Julia code (${detail}).`
+      );
+    }
+  }
+
+  /** Remember a request of ours: the kernel's busy/idle for it is not "waiting". */
+  private _own(future: { msg: { header: { msg_id: string } } }): void {
+    this._ownMessages.add(future.msg.header.msg_id);
+  }
+
+  private _onCommMsg(msg: KernelMessage.ICommMsgMsg): void {
+    let decoded: DiaryMessage;
+    try {
+      decoded = decodeMessage(msg.content.data);
+    } catch (error) {
+      const e = error as ProtocolError;
+      this._protocolError.emit(e);
+      // A ready or reply we cannot read: fail what waits instead of letting it time out.
+      this._ready?.reject(new BridgeError('malformed', e.message));
+      return;
+    }
+    if (decoded.type === 'ready') {
+      this._ready?.resolve(decoded);
+    } else if (decoded.type === 'reply') {
+      const waiter =
+        decoded.id === null ? undefined : this._replies.get(decoded.id);
+      if (waiter) {
+        waiter.resolve(decoded);
+      } else if (decoded.id === null && !decoded.ok) {
+        // A request the kernel could not even read: fail every waiting request.
+        for (const w of this._replies.values()) {
+          w.resolve(decoded);
+        }
+      }
+    } else {
+      void this._onSnapshot(decoded);
+    }
+  }
+
+  private async _onSnapshot(msg: Extract<DiaryMessage, { type: 'snapshot' }>) {
+    try {
+      const capture = await validateCapture(msg.capture, true);
+      if (!this._disposed) {
+        this._snapshotReceived.emit({
+          snapshot_id: msg.snapshot_id,
+          note: msg.note,
+          capture
+        });
+      }
+    } catch (error) {
+      this._protocolError.emit(error as ProtocolError);
+    }
+  }
+
+  /**
+   * A promise that rejects after `timeout` ms during which the kernel was not busy with
+   * someone else's request; it can be cancelled and is rejected by restarts.
+   */
+  private _wait<T>(
+    what: string,
+    options: IRequestOptions,
+    register: (waiter: IWaiter<any>) => void
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const signal = options.signal;
+      const waiter: IWaiter<T> = {
+        what,
+        timeout: options.timeout ?? this._timeout,
+        timer: null,
+        resolve: value => finish(() => resolve(value)),
+        reject: error => finish(() => reject(error))
+      };
+      const onAbort = () =>
+        waiter.reject(
+          new BridgeError('cancelled', `Stopped waiting for ${what}.`)
+        );
+      const finish = (settle: () => void) => {
+        if (!this._waiters.delete(waiter)) {
+          return;
+        }
+        if (waiter.timer !== null) {
+          clearTimeout(waiter.timer);
+        }
+        signal?.removeEventListener('abort', onAbort);
+        this._updateWaiting();
+        settle();
+      };
+      if (signal?.aborted) {
+        reject(new BridgeError('cancelled', `Stopped waiting for ${what}.`));
+        return;
+      }
+      signal?.addEventListener('abort', onAbort);
+      this._waiters.add(waiter);
+      if (!this._foreignBusy) {
+        this._arm(waiter);
+      }
+      this._updateWaiting();
+      register(waiter);
+    });
+  }
+
+  private _arm(waiter: IWaiter<any>): void {
+    if (waiter.timer !== null) {
+      clearTimeout(waiter.timer);
+    }
+    waiter.timer = setTimeout(() => {
+      waiter.reject(
+        new BridgeError(
+          'timeout',
+          `The kernel did not answer ${waiter.what} within ${Math.round(
+            waiter.timeout / 1000
+          )} s while it was idle. Likely causes: the kernel is not IJulia, the kernel ` +
+            'was restarted from elsewhere, or its output stream is stuck (reconnect or ' +
+            'restart the kernel).'
+        )
+      );
+    }, waiter.timeout);
+  }
+
+  /** Kernel status messages tell whether the kernel works for someone else. */
+  private _onIopub(
+    _: Kernel.IKernelConnection,
+    msg: KernelMessage.IIOPubMessage
+  ): void {
+    if (msg.header.msg_type !== 'status') {
+      return;
+    }
+    const state = (msg as KernelMessage.IStatusMsg).content.execution_state;
+    const parent = (msg.parent_header as KernelMessage.IHeader | undefined)
+      ?.msg_id;
+    const ours = parent !== undefined && this._ownMessages.has(parent);
+    if (ours && state === 'idle') {
+      this._ownMessages.delete(parent);
+    }
+    if (state === 'busy' && !ours) {
+      this._foreignBusy = true;
+      for (const w of this._waiters) {
+        if (w.timer !== null) {
+          clearTimeout(w.timer);
+          w.timer = null;
+        }
+      }
+    } else if (state === 'idle' && this._foreignBusy && !ours) {
+      this._foreignBusy = false;
+      for (const w of this._waiters) {
+        this._arm(w);
+      }
+    }
+    this._updateWaiting();
+  }
+
+  private _updateWaiting(): void {
+    const waiting = this._foreignBusy && this._waiters.size > 0;
+    if (waiting !== this._waiting) {
+      this._waiting = waiting;
+      this._waitingChanged.emit(waiting);
+    }
+  }
+
+  private _onStatus(_: ISessionContext, status: Kernel.Status): void {
+    if (
+      status === 'restarting' ||
+      status === 'autorestarting' ||
+      status === 'dead' ||
+      status === 'terminating'
+    ) {
+      this._reset(
+        'restarted',
+        'The kernel was restarted or shut down; try again.'
+      );
+    }
+  }
+
+  private _onKernelChanged(
+    _: ISessionContext,
+    change: { newValue: Kernel.IKernelConnection | null }
+  ): void {
+    this._reset('restarted', 'The notebook changed kernel; try again.');
+    this._watch(change.newValue);
+  }
+
+  private _watch(kernel: Kernel.IKernelConnection | null): void {
+    this._watched?.iopubMessage.disconnect(this._onIopub, this);
+    this._watched = kernel;
+    kernel?.iopubMessage.connect(this._onIopub, this);
+  }
+
+  /** Reject everything that waits and forget the comm WITHOUT sending comm_close. */
+  private _reset(code: BridgeErrorCode, message: string): void {
+    this._dropConnection();
+    this._foreignBusy = false;
+    for (const waiter of [...this._waiters]) {
+      waiter.reject(new BridgeError(code, message));
+    }
+  }
+
+  private _dropConnection(): void {
+    const connection = this._connection;
+    this._connection = null;
+    this._ownMessages.clear();
+    // dispose() unregisters the comm locally and sends nothing to the kernel.
+    void connection?.then(
+      c => c.comm.dispose(),
+      () => undefined
+    );
+  }
+
+  private _context: ISessionContext;
+  private _code: string;
+  private _timeout: number;
+  private _counter = 0;
+  private _connection: Promise<IConnection> | null = null;
+  private _watched: Kernel.IKernelConnection | null = null;
+  private _waiters = new Set<IWaiter<any>>();
+  private _replies = new Map<string, IWaiter<DiaryMessage>>();
+  private _ready: IWaiter<DiaryMessage> | null = null;
+  private _ownMessages = new Set<string>();
+  private _foreignBusy = false;
+  private _waiting = false;
+  private _disposed = false;
+  private _waitingChanged = new Signal<this, boolean>(this);
+  private _snapshotReceived = new Signal<this, ISnapshotMessage>(this);
+  private _protocolError = new Signal<this, ProtocolError>(this);
+}
+
+export namespace KernelBridge {
+  export interface IOptions {
+    sessionContext: ISessionContext;
+    /** The Julia code to inject (default: the shipped deardiary.jl). */
+    code?: string;
+    /** Default request timeout in ms of kernel time not spent on others' work. */
+    timeout?: number;
+  }
+}
+
+interface IConnection {
+  kernel: Kernel.IKernelConnection;
+  comm: Kernel.IComm;
+}
+
+interface IWaiter<T> {
+  what: string;
+  timeout: number;
+  timer: ReturnType<typeof setTimeout> | null;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}

@@ -1,0 +1,337 @@
+/**
+ * The `deardiary` comm protocol, frontend side: types and the validation of every
+ * message that comes from a kernel. See PROTOCOL.md beside this file.
+ */
+
+/** The protocol version this frontend injects and expects. */
+export const PROTOCOL_VERSION = 1;
+
+/** The comm target the injected code registers. */
+export const COMM_TARGET = 'deardiary';
+
+/** A string that was not valid UTF-8 in the kernel (a path can be) travels as bytes. */
+export type PathValue = string | { b64: string };
+
+/** A file read by the kernel. `base64` is present in a capture, absent in a fingerprint. */
+export interface ICapturedFile {
+  role: 'project' | 'manifest';
+  name: string;
+  path: PathValue;
+  size: number;
+  sha256: string;
+  base64?: string;
+}
+
+/** Where a manifest was found. */
+export type ManifestSource =
+  'julia' | 'manifest_key' | 'versioned' | 'default' | 'workspace';
+
+/** What the kernel is made of (capture) or its cheap form (fingerprint). */
+export interface ICapture {
+  julia_version: string;
+  project: { path: PathValue; exists: boolean; is_global: boolean } | null;
+  manifest: {
+    path: PathValue;
+    exists: boolean;
+    found_by: ManifestSource;
+  } | null;
+  workspace_root: PathValue | null;
+  files: ICapturedFile[];
+  sys: ISystemInfo;
+}
+
+/** System facts of the kernel's Julia. */
+export interface ISystemInfo {
+  kernel: string;
+  arch: string;
+  machine: string;
+  cpu_threads: number;
+  nthreads: number;
+  bindir: PathValue;
+  depot_path: PathValue[];
+  load_path: PathValue[];
+  pwd: PathValue;
+}
+
+/** A structured error answered by the kernel side. */
+export interface IKernelError {
+  code: string;
+  message: string;
+}
+
+/** Messages from the kernel, once decoded. */
+export type KernelMessage =
+  | { type: 'ready'; protocol: number; julia_version: string }
+  | {
+      type: 'reply';
+      id: string | null;
+      ok: true;
+      result: Record<string, unknown>;
+    }
+  | { type: 'reply'; id: string | null; ok: false; error: IKernelError }
+  | { type: 'snapshot'; snapshot_id: string; note: string; capture: unknown };
+
+/** A message that breaks the protocol. */
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(`Malformed message from the kernel: ${message}`);
+    this.name = 'ProtocolError';
+  }
+}
+
+/** Decode the comm data of one kernel message (`{protocol, json}`) and check its shape. */
+export function decodeMessage(data: unknown): KernelMessage {
+  const frame = asObject(data, 'comm data');
+  if (frame.protocol !== PROTOCOL_VERSION) {
+    throw new ProtocolError(
+      `protocol ${String(frame.protocol)}, this frontend speaks ${PROTOCOL_VERSION}`
+    );
+  }
+  let msg: Record<string, unknown>;
+  try {
+    msg = asObject(JSON.parse(str(frame.json, 'json')), 'message');
+  } catch (error) {
+    if (error instanceof ProtocolError) {
+      throw error;
+    }
+    throw new ProtocolError(`invalid JSON (${(error as Error).message})`);
+  }
+  switch (msg.type) {
+    case 'ready':
+      return {
+        type: 'ready',
+        protocol: int(msg.protocol, 'ready.protocol'),
+        julia_version: str(msg.julia_version, 'ready.julia_version')
+      };
+    case 'reply': {
+      const id = msg.id === null ? null : str(msg.id, 'reply.id');
+      if (msg.ok === true) {
+        return {
+          type: 'reply',
+          id,
+          ok: true,
+          result: asObject(msg.result, 'reply.result')
+        };
+      }
+      if (msg.ok === false) {
+        const error = asObject(msg.error, 'reply.error');
+        return {
+          type: 'reply',
+          id,
+          ok: false,
+          error: {
+            code: str(error.code, 'error.code'),
+            message: str(error.message, 'error.message')
+          }
+        };
+      }
+      throw new ProtocolError('reply.ok is not a boolean');
+    }
+    case 'snapshot':
+      return {
+        type: 'snapshot',
+        snapshot_id: str(msg.snapshot_id, 'snapshot.snapshot_id'),
+        note: str(msg.note, 'snapshot.note'),
+        capture: asObject(msg.capture, 'snapshot.capture')
+      };
+    default:
+      throw new ProtocolError(
+        `unknown message type ${JSON.stringify(msg.type)}`
+      );
+  }
+}
+
+/**
+ * Check a capture (`withBytes`) or fingerprint result field by field; for a capture,
+ * decode every file and verify its size and sha256 against what the kernel declared.
+ */
+export async function validateCapture(
+  value: unknown,
+  withBytes: boolean
+): Promise<ICapture> {
+  const c = asObject(value, 'capture');
+  const project =
+    c.project === null
+      ? null
+      : (() => {
+          const p = asObject(c.project, 'project');
+          return {
+            path: pathValue(p.path, 'project.path'),
+            exists: bool(p.exists, 'project.exists'),
+            is_global: bool(p.is_global, 'project.is_global')
+          };
+        })();
+  const manifest =
+    c.manifest === null
+      ? null
+      : (() => {
+          const m = asObject(c.manifest, 'manifest');
+          return {
+            path: pathValue(m.path, 'manifest.path'),
+            exists: bool(m.exists, 'manifest.exists'),
+            found_by: oneOf(
+              m.found_by,
+              [
+                'julia',
+                'manifest_key',
+                'versioned',
+                'default',
+                'workspace'
+              ] as const,
+              'manifest.found_by'
+            )
+          };
+        })();
+  const files: ICapturedFile[] = [];
+  for (const [i, raw] of array(c.files, 'files').entries()) {
+    const f = asObject(raw, `files[${i}]`);
+    const file: ICapturedFile = {
+      role: oneOf(f.role, ['project', 'manifest'] as const, `files[${i}].role`),
+      name: str(f.name, `files[${i}].name`),
+      path: pathValue(f.path, `files[${i}].path`),
+      size: int(f.size, `files[${i}].size`),
+      sha256: sha256Hex(f.sha256, `files[${i}].sha256`)
+    };
+    if (withBytes) {
+      file.base64 = str(f.base64, `files[${i}].base64`);
+      await verifyBytes(file);
+    }
+    files.push(file);
+  }
+  const s = asObject(c.sys, 'sys');
+  return {
+    julia_version: str(c.julia_version, 'julia_version'),
+    project,
+    manifest,
+    workspace_root:
+      c.workspace_root === null
+        ? null
+        : pathValue(c.workspace_root, 'workspace_root'),
+    files,
+    sys: {
+      kernel: str(s.kernel, 'sys.kernel'),
+      arch: str(s.arch, 'sys.arch'),
+      machine: str(s.machine, 'sys.machine'),
+      cpu_threads: int(s.cpu_threads, 'sys.cpu_threads'),
+      nthreads: int(s.nthreads, 'sys.nthreads'),
+      bindir: pathValue(s.bindir, 'sys.bindir'),
+      depot_path: array(s.depot_path, 'sys.depot_path').map(p =>
+        pathValue(p, 'sys.depot_path[]')
+      ),
+      load_path: array(s.load_path, 'sys.load_path').map(p =>
+        pathValue(p, 'sys.load_path[]')
+      ),
+      pwd: pathValue(s.pwd, 'sys.pwd')
+    }
+  };
+}
+
+/** Decode base64 into bytes. */
+export function fromBase64(b64: string): Uint8Array {
+  const binary = atob(b64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) {
+    bytes[i] = binary.charCodeAt(i);
+  }
+  return bytes;
+}
+
+/** The sha256 of bytes as lower-case hex (WebCrypto). */
+export async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes as BufferSource);
+  return Array.from(new Uint8Array(digest), b =>
+    b.toString(16).padStart(2, '0')
+  ).join('');
+}
+
+/** A path for display: invalid UTF-8 is shown with replacement characters. */
+export function pathToString(path: PathValue): string {
+  return typeof path === 'string'
+    ? path
+    : new TextDecoder().decode(fromBase64(path.b64));
+}
+
+async function verifyBytes(file: ICapturedFile): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = fromBase64(file.base64 ?? '');
+  } catch {
+    throw new ProtocolError(`${file.name}: base64 does not decode`);
+  }
+  if (bytes.length !== file.size) {
+    throw new ProtocolError(
+      `${file.name}: ${bytes.length} bytes arrived, the kernel declared ${file.size}`
+    );
+  }
+  const actual = await sha256(bytes);
+  if (actual !== file.sha256) {
+    throw new ProtocolError(
+      `${file.name}: the bytes hash to ${actual}, the kernel declared ${file.sha256}`
+    );
+  }
+}
+
+function asObject(value: unknown, what: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ProtocolError(`${what} is not an object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function array(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) {
+    throw new ProtocolError(`${what} is not a list`);
+  }
+  return value;
+}
+
+function str(value: unknown, what: string): string {
+  if (typeof value !== 'string') {
+    throw new ProtocolError(`${what} is not a string`);
+  }
+  return value;
+}
+
+function bool(value: unknown, what: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new ProtocolError(`${what} is not a boolean`);
+  }
+  return value;
+}
+
+function int(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new ProtocolError(`${what} is not an integer`);
+  }
+  return value;
+}
+
+function sha256Hex(value: unknown, what: string): string {
+  const hex = str(value, what);
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new ProtocolError(`${what} is not a sha256 in hex`);
+  }
+  return hex;
+}
+
+function pathValue(value: unknown, what: string): PathValue {
+  if (typeof value === 'string') {
+    return value;
+  }
+  const obj = asObject(value, what);
+  return { b64: str(obj.b64, `${what}.b64`) };
+}
+
+function oneOf<T extends string>(
+  value: unknown,
+  options: readonly T[],
+  what: string
+): T {
+  if (
+    typeof value !== 'string' ||
+    !(options as readonly string[]).includes(value)
+  ) {
+    throw new ProtocolError(`${what} is not one of ${options.join(', ')}`);
+  }
+  return value as T;
+}

@@ -1,0 +1,187 @@
+import { ServerConnection } from '@jupyterlab/services';
+import {
+  requestJSON,
+  requestRaw,
+  ServerError,
+  toError,
+  parseJSON
+} from './request';
+
+/* The types below mirror the JSON of jupyterlab_deardiary/*.py field for field. */
+
+/** GET /deardiary/version */
+export interface IVersionInfo {
+  name: string;
+  version: string;
+  api: number;
+}
+
+/** One changed path of `git status`. */
+export interface IDirtyFile {
+  path: string;
+  status: string;
+}
+
+/** GET /deardiary/git?path= */
+export interface IGitState {
+  path: string;
+  repo: boolean;
+  head_sha?: string;
+  branch?: string | null;
+  detached?: boolean;
+  remote_url?: string | null;
+  dirty?: boolean;
+  dirty_files?: IDirtyFile[];
+  untracked_count?: number;
+  patch?: string;
+  patch_bytes?: number;
+  truncated?: boolean;
+  binary_files?: string[];
+  toplevel?: string | null;
+  toplevel_outside_root?: boolean;
+}
+
+/** One file of a restore request. */
+export interface IRestoreFile {
+  name: string;
+  base64: string;
+  sha256: string;
+}
+
+/** What a RestoreResult echoes about the run. */
+export interface IRestoreMetadata {
+  project_path?: string | null;
+  julia_version?: string | null;
+  git_sha?: string | null;
+  git_dirty?: boolean | null;
+  entrypoint?: string | null;
+}
+
+/** POST /deardiary/restore body. */
+export interface IRestoreRequest {
+  target: string;
+  files: IRestoreFile[];
+  overwrite?: boolean;
+  metadata?: IRestoreMetadata;
+}
+
+/** One written file of a RestoreResult. */
+export interface IRestoredFile {
+  name: string;
+  path: string;
+  relpath: string;
+  size: number;
+  sha256: string;
+  verified: boolean;
+}
+
+/** POST /deardiary/restore answer. */
+export interface IRestoreResult {
+  target: string;
+  target_abs: string;
+  project_path: string | null;
+  julia_version: string | null;
+  git_sha: string | null;
+  git_dirty: boolean | null;
+  entrypoint: string | null;
+  files: IRestoredFile[];
+}
+
+/** The store file's bytes and version. */
+export interface IStoreSnapshot {
+  bytes: Uint8Array;
+  etag: string;
+}
+
+/** The version of the store after a write. */
+export interface IStoreWritten {
+  etag: string;
+  size: number;
+}
+
+/** Typed client of the server extension's endpoints. */
+export class DearDiaryAPI {
+  constructor(
+    readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+  ) {}
+
+  version(): Promise<IVersionInfo> {
+    return requestJSON<IVersionInfo>('version', {}, this.settings);
+  }
+
+  /** The git state of the repository holding `path` (relative to the server root). */
+  git(path: string): Promise<IGitState> {
+    const query = new URLSearchParams({ path }).toString();
+    return requestJSON<IGitState>(`git?${query}`, {}, this.settings);
+  }
+
+  /** The store's bytes, or null when no store exists yet. */
+  async readStore(): Promise<IStoreSnapshot | null> {
+    const raw = await requestRaw('store', { method: 'GET' }, this.settings);
+    if (raw.status === 404 && parseCode(raw) === 'no_store') {
+      return null;
+    }
+    if (raw.status !== 200) {
+      throw toError(raw);
+    }
+    return { bytes: new Uint8Array(raw.body), etag: etagOf(raw.headers) };
+  }
+
+  /**
+   * Replace the store's bytes. `etag` is the version the bytes were derived from, or
+   * null to create the store. A concurrent change answers a ServerError with code
+   * `etag_mismatch` (status 412) whose body carries `current_etag`.
+   */
+  async writeStore(
+    bytes: Uint8Array,
+    etag: string | null
+  ): Promise<IStoreWritten> {
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/vnd.sqlite3'
+    };
+    if (etag === null) {
+      headers['If-None-Match'] = '*';
+    } else {
+      headers['If-Match'] = `"${etag}"`;
+    }
+    const raw = await requestRaw(
+      'store',
+      { method: 'PUT', body: bytes as BodyInit, headers },
+      this.settings
+    );
+    if (raw.status !== 200 && raw.status !== 201) {
+      throw toError(raw);
+    }
+    return parseJSON(raw) as unknown as IStoreWritten;
+  }
+
+  /** Write files into a folder inside the server root; see IRestoreRequest. */
+  restore(request: IRestoreRequest): Promise<IRestoreResult> {
+    return requestJSON<IRestoreResult>(
+      'restore',
+      { method: 'POST', body: JSON.stringify(request) },
+      this.settings
+    );
+  }
+}
+
+function etagOf(headers: Headers): string {
+  const value = headers.get('ETag');
+  if (!value) {
+    throw new ServerError(
+      'The store answered without an ETag',
+      200,
+      'bad_response'
+    );
+  }
+  return value.replace(/^W\//, '').replace(/"/g, '');
+}
+
+function parseCode(raw: Parameters<typeof parseJSON>[0]): string | undefined {
+  try {
+    const code = parseJSON(raw).error;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,31 @@
+import { Token } from '@lumino/coreutils';
+import { ISignal } from '@lumino/signaling';
+import { DearDiaryAPI, IVersionInfo } from './server/api';
+
+export * from './server/api';
+
+/** How the server extension was found at start. */
+export type ServerStatus =
+  | { state: 'checking' }
+  | { state: 'ok'; info: IVersionInfo }
+  | { state: 'mismatch'; info: IVersionInfo; message: string }
+  | { state: 'missing'; message: string };
+
+/** The server half: typed endpoints plus what the start-up check found. */
+export interface IDearDiaryServer {
+  readonly api: DearDiaryAPI;
+  readonly status: ServerStatus;
+  readonly statusChanged: ISignal<IDearDiaryServer, ServerStatus>;
+  /** Ask the server again (for example after the user installed it). */
+  check(): Promise<ServerStatus>;
+}
+
+export const IDearDiaryServer = new Token<IDearDiaryServer>(
+  'jupyterlab-deardiary:IDearDiaryServer',
+  'The jupyterlab_deardiary server extension: its typed REST client and status.'
+);
+
+/** Command ids, one per user action. */
+export namespace CommandIDs {
+  export const serverStatus = 'deardiary:server-status';
+}

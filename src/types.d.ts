@@ -1,0 +1,9 @@
+declare module '*.jl' {
+  const source: string;
+  export default source;
+}
+
+declare module '*.wasm' {
+  const url: string;
+  export default url;
+}
