@@ -1,8 +1,12 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { KernelBridge } from './kernel/bridge';
 import { DearDiaryAPI, IVersionInfo } from './server/api';
 
 export * from './server/api';
+export * from './kernel/protocol';
+export { BridgeError, KernelBridge } from './kernel/bridge';
 
 /** How the server extension was found at start. */
 export type ServerStatus =
@@ -25,7 +29,19 @@ export const IDearDiaryServer = new Token<IDearDiaryServer>(
   'The jupyterlab_deardiary server extension: its typed REST client and status.'
 );
 
+/** The kernel bridge of each notebook panel. */
+export interface IKernelBridges {
+  /** The bridge of a notebook panel (one per panel, created on first use). */
+  get(panel: NotebookPanel): KernelBridge;
+}
+
+export const IKernelBridges = new Token<IKernelBridges>(
+  'jupyterlab-deardiary:IKernelBridges',
+  'Asks the Julia kernel of a notebook what it is made of, over the deardiary comm.'
+);
+
 /** Command ids, one per user action. */
 export namespace CommandIDs {
   export const serverStatus = 'deardiary:server-status';
+  export const showEnvironment = 'deardiary:show-environment';
 }

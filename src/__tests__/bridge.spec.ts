@@ -102,12 +102,14 @@ describe('KernelBridge', () => {
     };
     const a = bridge.capture();
     const b = bridge.fingerprint();
-    await new Promise(r => setTimeout(r, 20));
+    while (held.length < 2) {
+      await new Promise(r => setTimeout(r, 5));
+    }
     held.reverse().forEach(f => f());
     const [capture, fingerprint] = await Promise.all([a, b]);
     expect(capture.files[0].base64).toBe(BYTES.toString('base64'));
     expect(fingerprint.files[0].base64).toBeUndefined();
-    expect(capture.files[0].path).toEqual({ b64: '/w==' });
+    expect(capture.files[0].path).toEqual({ b64: 'L/8=' });
   });
 
   it('refuses non-Julia kernels without sending them anything', async () => {
@@ -208,7 +210,7 @@ describe('KernelBridge', () => {
       delete r.sys.pwd;
       return r;
     };
-    await expect(bridge.capture()).rejects.toThrow(/sys.pwd is not a string/);
+    await expect(bridge.capture()).rejects.toThrow(/sys.pwd is not a path/);
     kernel.ops.capture = () => ({
       ...captureResult(),
       files: [{ ...captureResult().files[0], size: 3 }]

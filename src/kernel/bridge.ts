@@ -131,22 +131,10 @@ export class KernelBridge implements IDisposable {
       return;
     }
     this._disposed = true;
-    const connection = this._connection;
-    this._reset('disposed', 'The notebook was closed.');
     // The kernel still knows this comm: closing it is polite and safe (after a restart
     // _reset already dropped it, and a comm_close would raise in the new kernel).
-    void connection?.then(
-      c => {
-        if (
-          !c.comm.isDisposed &&
-          !c.kernel.isDisposed &&
-          c.kernel.status !== 'dead'
-        ) {
-          c.comm.close();
-        }
-      },
-      () => undefined
-    );
+    this._reset('disposed', 'The notebook was closed.', true);
+    this._watch(null);
     Signal.clearData(this);
   }
 
@@ -478,22 +466,34 @@ export class KernelBridge implements IDisposable {
     kernel?.iopubMessage.connect(this._onIopub, this);
   }
 
-  /** Reject everything that waits and forget the comm WITHOUT sending comm_close. */
-  private _reset(code: BridgeErrorCode, message: string): void {
-    this._dropConnection();
+  /**
+   * Reject everything that waits and forget the comm: WITHOUT sending comm_close unless
+   * `close` says the kernel is the same one that opened it.
+   */
+  private _reset(code: BridgeErrorCode, message: string, close = false): void {
+    this._dropConnection(close);
     this._foreignBusy = false;
     for (const waiter of [...this._waiters]) {
       waiter.reject(new BridgeError(code, message));
     }
   }
 
-  private _dropConnection(): void {
+  private _dropConnection(close = false): void {
     const connection = this._connection;
     this._connection = null;
     this._ownMessages.clear();
-    // dispose() unregisters the comm locally and sends nothing to the kernel.
     void connection?.then(
-      c => c.comm.dispose(),
+      ({ kernel, comm }) => {
+        if (comm.isDisposed) {
+          return;
+        }
+        if (close && !kernel.isDisposed && kernel.status !== 'dead') {
+          comm.close();
+        } else {
+          // dispose() unregisters the comm locally and sends nothing to the kernel.
+          comm.dispose();
+        }
+      },
       () => undefined
     );
   }

@@ -1,3 +1,5 @@
+import { sha256 } from './sha256';
+
 /**
  * The `deardiary` comm protocol, frontend side: types and the validation of every
  * message that comes from a kernel. See PROTOCOL.md beside this file.
@@ -236,14 +238,6 @@ export function fromBase64(b64: string): Uint8Array {
   return bytes;
 }
 
-/** The sha256 of bytes as lower-case hex (WebCrypto). */
-export async function sha256(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes as BufferSource);
-  return Array.from(new Uint8Array(digest), b =>
-    b.toString(16).padStart(2, '0')
-  ).join('');
-}
-
 /** A path for display: invalid UTF-8 is shown with replacement characters. */
 export function pathToString(path: PathValue): string {
   return typeof path === 'string'
@@ -318,8 +312,14 @@ function pathValue(value: unknown, what: string): PathValue {
   if (typeof value === 'string') {
     return value;
   }
-  const obj = asObject(value, what);
-  return { b64: str(obj.b64, `${what}.b64`) };
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as any).b64 === 'string'
+  ) {
+    return { b64: (value as { b64: string }).b64 };
+  }
+  throw new ProtocolError(`${what} is not a path (a string or {b64})`);
 }
 
 function oneOf<T extends string>(

@@ -19,7 +19,13 @@ export interface IVersionInfo {
 /** One changed path of `git status`. */
 export interface IDirtyFile {
   path: string;
+  /** One letter: M, A, D, R, C, U, T or ?? for untracked. */
   status: string;
+  /** The two-letter porcelain code (index, worktree). */
+  xy: string;
+  /** The former path of a rename or copy. */
+  orig_path: string | null;
+  submodule: boolean;
 }
 
 /** GET /deardiary/git?path= */
@@ -152,7 +158,8 @@ export class DearDiaryAPI {
     if (raw.status !== 200 && raw.status !== 201) {
       throw toError(raw);
     }
-    return parseJSON(raw) as unknown as IStoreWritten;
+    const written = parseJSON(raw) as unknown as IStoreWritten;
+    return { ...written, etag: unquote(written.etag) };
   }
 
   /** Write files into a folder inside the server root; see IRestoreRequest. */
@@ -174,7 +181,12 @@ function etagOf(headers: Headers): string {
       'bad_response'
     );
   }
-  return value.replace(/^W\//, '').replace(/"/g, '');
+  return unquote(value);
+}
+
+/** An ETag's bare value (the sha256 hex), without W/ and quotes. */
+export function unquote(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/"/g, '');
 }
 
 function parseCode(raw: Parameters<typeof parseJSON>[0]): string | undefined {

@@ -76,7 +76,9 @@ export class FakeComm {
 }
 
 export class FakeKernel {
-  constructor(readonly options: IFakeOptions = {}) {}
+  constructor(readonly options: IFakeOptions = {}) {
+    Object.assign(this.ops, options.ops ?? {});
+  }
 
   log: string[] = [];
   injected = false;
@@ -90,8 +92,7 @@ export class FakeKernel {
   busyQueue: Array<() => void> | null = null;
   /** Replace how requests are answered; return undefined to send nothing. */
   ops: Record<string, Op> = {
-    ping: () => ({ pong: true, protocol: 1 }),
-    ...(this.options.ops ?? {})
+    ping: () => ({ pong: true, protocol: 1 })
   };
   /** Transform a reply before it is sent (for malformed replies). */
   mangle: ((msg: any) => unknown) | null = null;

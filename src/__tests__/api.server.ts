@@ -1,0 +1,185 @@
+/**
+ * The typed clients against a real jupyter_server running the real server extension,
+ * on real files and a real git repository.
+ */
+import { execFileSync } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { DearDiaryAPI } from '../server/api';
+import { INSTALL_HINT, ServerError } from '../server/request';
+import { DearDiaryServer } from '../server/status';
+import { ITestServer, startServer } from './helpers/server';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync(
+    'git',
+    [
+      '-c',
+      'user.name=t',
+      '-c',
+      'user.email=t@t',
+      '-c',
+      'init.defaultBranch=main',
+      ...args
+    ],
+    { cwd, encoding: 'utf8' }
+  ).trim();
+}
+
+async function failure(promise: Promise<unknown>): Promise<ServerError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ServerError);
+    return error as ServerError;
+  }
+  throw new Error('expected the server to refuse');
+}
+
+describe('DearDiaryAPI against a real server', () => {
+  let server: ITestServer;
+  let api: DearDiaryAPI;
+
+  beforeAll(async () => {
+    server = await startServer();
+    api = new DearDiaryAPI(server.settings);
+  });
+  afterAll(() => server?.stop());
+
+  it('reports its version, and the start-up check accepts it', async () => {
+    const info = await api.version();
+    expect(info.name).toBe('jupyterlab_deardiary');
+    expect(info.api).toBe(1);
+    const status = await new DearDiaryServer(api).check();
+    expect(status.state).toBe('ok');
+  });
+
+  it('describes the git state of a notebook in a real repository', async () => {
+    const repo = path.join(server.root, 'project');
+    fs.mkdirSync(path.join(repo, 'nb'), { recursive: true });
+    git(repo, 'init', '-q');
+    fs.writeFileSync(path.join(repo, 'nb', 'a.ipynb'), '{}\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'first');
+    const head = git(repo, 'rev-parse', 'HEAD');
+
+    const clean = await api.git('project/nb/a.ipynb');
+    expect(clean).toMatchObject({
+      repo: true,
+      head_sha: head,
+      branch: 'main',
+      dirty: false
+    });
+
+    fs.writeFileSync(path.join(repo, 'nb', 'a.ipynb'), '{"cells": []}\n');
+    const dirty = await api.git('project/nb/a.ipynb');
+    expect(dirty.dirty).toBe(true);
+    expect(dirty.dirty_files).toEqual([
+      expect.objectContaining({
+        path: 'nb/a.ipynb',
+        status: 'M',
+        submodule: false
+      })
+    ]);
+    expect(dirty.patch).toContain('+{"cells": []}');
+
+    fs.mkdirSync(path.join(server.root, 'loose'));
+    expect(await api.git('loose')).toMatchObject({ repo: false });
+  });
+
+  it('refuses paths outside the root with a clear error', async () => {
+    const error = await failure(api.git('../etc/passwd'));
+    expect([400, 403]).toContain(error.status);
+    expect(error.message).not.toMatch(/^The server answered/);
+  });
+
+  it('reads and writes the store with ETags, and refuses a stale write', async () => {
+    expect(await api.readStore()).toBeNull();
+    const first = new Uint8Array([0x53, 0x51, 0x4c, 0, 1, 2, 255]);
+    const created = await api.writeStore(first, null);
+    expect(created.etag).toBe(sha(first));
+    const read = await api.readStore();
+    expect(read).not.toBeNull();
+    expect(Array.from(read!.bytes)).toEqual(Array.from(first));
+    expect(read!.etag).toBe(sha(first));
+
+    const second = new Uint8Array([9, 9, 9]);
+    const written = await api.writeStore(second, read!.etag);
+    expect(written.etag).toBe(sha(second));
+
+    const stale = await failure(
+      api.writeStore(new Uint8Array([7]), read!.etag)
+    );
+    expect(stale.status).toBe(412);
+    expect(stale.code).toBe('etag_mismatch');
+    expect(String(stale.body.current_etag).replace(/"/g, '')).toBe(sha(second));
+    expect(Array.from((await api.readStore())!.bytes)).toEqual([9, 9, 9]);
+
+    const again = await failure(api.writeStore(new Uint8Array([7]), null));
+    expect(again.status).toBe(412);
+  });
+
+  it('restores files byte-identically and never overwrites silently', async () => {
+    const bytes = Buffer.from('\ufeffname = "x"\r\n\u0000', 'utf8');
+    const request = {
+      target: 'restored/iteration_1',
+      files: [
+        {
+          name: 'Manifest.toml',
+          base64: bytes.toString('base64'),
+          sha256: sha(bytes)
+        }
+      ],
+      metadata: {
+        julia_version: '1.5.3',
+        git_sha: 'abc',
+        git_dirty: false,
+        entrypoint: 'a.ipynb'
+      }
+    };
+    const result = await api.restore(request);
+    expect(result.julia_version).toBe('1.5.3');
+    expect(result.entrypoint).toBe('a.ipynb');
+    expect(result.files).toHaveLength(1);
+    expect(result.files[0]).toMatchObject({
+      name: 'Manifest.toml',
+      sha256: sha(bytes),
+      verified: true
+    });
+    const onDisk = fs.readFileSync(
+      path.join(server.root, 'restored', 'iteration_1', 'Manifest.toml')
+    );
+    expect(sha(onDisk)).toBe(sha(bytes));
+
+    const exists = await failure(api.restore(request));
+    expect(exists.status).toBe(409);
+    expect(exists.body.existing).toEqual(['Manifest.toml']);
+
+    const bad = await failure(
+      api.restore({
+        ...request,
+        target: 'other',
+        files: [{ ...request.files[0], sha256: sha(Buffer.from('x')) }]
+      })
+    );
+    expect(bad.status).toBe(400);
+    expect(fs.existsSync(path.join(server.root, 'other'))).toBe(false);
+  });
+});
+
+describe('a server without the server extension', () => {
+  it('makes the start-up check say how to install it', async () => {
+    const server = await startServer({ extension: false });
+    try {
+      const status = await new DearDiaryServer(
+        new DearDiaryAPI(server.settings)
+      ).check();
+      expect(status).toEqual({ state: 'missing', message: INSTALL_HINT });
+    } finally {
+      await server.stop();
+    }
+  });
+});

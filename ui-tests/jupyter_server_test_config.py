@@ -1,0 +1,18 @@
+"""JupyterLab server for the Galata tests. TEST ONLY.
+
+Never use this configuration in production: galata's settings open the server without a
+token and expose JupyterLab's objects on `window` for the tests.
+"""
+import os
+from pathlib import Path
+
+from jupyterlab.galata import configure_jupyter_server
+
+configure_jupyter_server(c)  # noqa: F821
+
+# The notebooks and repositories the tests create live in a throw-away root.
+root = Path(os.environ.get("DEARDIARY_UI_ROOT", Path(__file__).parent / ".jupyter-root"))
+root.mkdir(parents=True, exist_ok=True)
+c.ServerApp.root_dir = str(root)  # noqa: F821
+c.ServerApp.allow_root = True  # noqa: F821
+c.ServerApp.jpserver_extensions = {"jupyterlab_deardiary": True}  # noqa: F821
