@@ -35,7 +35,7 @@ function strictjson(io::IO, x)
     elseif x isa Bool
         print(io, x ? "true" : "false")
     elseif x isa Integer
-        abs(x) <= 2^53 || error("stand-in: integer beyond 2^53 would lose precision: $x")
+        -2^53 <= x <= 2^53 || error("stand-in: integer beyond 2^53 would lose precision: $x")
         print(io, x)
     elseif x isa AbstractFloat
         isfinite(x) || error("stand-in: non-finite float $x is not JSON")

@@ -2,9 +2,10 @@ import { expect, test } from '@jupyterlab/galata';
 
 test.describe('jupyterlab-deardiary', () => {
   test('the frontend reaches the server extension', async ({ page }) => {
-    await page.evaluate(() =>
-      window.jupyterapp.commands.execute('deardiary:server-status')
-    );
+    // Not awaited: the command resolves when its dialog is closed.
+    await page.evaluate(() => {
+      void window.jupyterapp.commands.execute('deardiary:server-status');
+    });
     const dialog = page.getByRole('dialog');
     await expect(dialog).toContainText(
       /jupyterlab_deardiary server extension \d+\.\d+\.\d+.* is running/
