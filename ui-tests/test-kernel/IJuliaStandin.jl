@@ -126,6 +126,7 @@ end
 
 function comm_close(msg::IJulia.Msg)
     comm = comms[msg.content["comm_id"]]
+    haskey(msg.content, "data") || (msg.content["data"] = Dict{String,Any}())
     comm.on_close(msg)
     delete!(comms, comm.id)
     nothing

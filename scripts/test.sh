@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Run every test, as CI does: installs what it needs inside the clone, builds, lints,
+# runs jest, the Julia tests, pytest, the auth check, Galata in Debian Chromium and a
+# wheel install check, then prints one closing line `N passed, N failed`.
+set -uo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$REPO"
+RESULTS="$REPO/.cache/results"
+rm -rf "$RESULTS"; mkdir -p "$RESULTS"
+step() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
+fail() { echo "FAILED: $*" >&2; FAILED_STEPS="${FAILED_STEPS:-} $1"; }
+
+step "setup"
+. scripts/setup.sh || { echo "setup failed" >&2; exit 1; }
+if ! command -v chromium >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null || { echo "cannot install chromium" >&2; exit 1; }
+fi
+JULIA="$(bash scripts/get-julia.sh)" || { echo "cannot get Julia 1.5.3" >&2; exit 1; }
+export DEARDIARY_TEST_JULIA="$JULIA" DEARDIARY_PYTHON="$(command -v python)"
+# The test-only Julia kernel: visible to the test servers only, never installed.
+export JUPYTER_PATH="$REPO/ui-tests/test-kernel"
+(cd ui-tests && jlpm install --immutable >/dev/null 2>&1 || jlpm install) || fail ui-deps
+
+step "lint"
+jlpm lint:check || fail lint
+
+step "jest"
+jlpm jest --json --outputFile="$RESULTS/jest.json" || fail jest
+
+step "julia"
+"$JULIA" --startup-file=no tests/julia/runtests.jl 2>&1 | tee "$RESULTS/julia.log" || fail julia
+
+step "pytest"
+python -m pytest -q --junitxml="$RESULTS/pytest.xml" || fail pytest
+
+step "check_auth"
+if python .ci/check_auth.py; then
+  echo '<testsuite tests="1" failures="0" errors="0" skipped="0"/>' > "$RESULTS/check_auth.xml"
+else
+  echo '<testsuite tests="1" failures="1" errors="0" skipped="0"/>' > "$RESULTS/check_auth.xml"
+fi
+
+step "galata"
+(cd ui-tests && PLAYWRIGHT_JSON_OUTPUT_NAME="$RESULTS/playwright.json" \
+  jlpm playwright test --reporter=list,json) || fail galata
+
+step "wheel"
+bash scripts/check-wheel.sh "$RESULTS/wheel.xml" || fail wheel
+
+step "summary"
+python scripts/summarize.py "$RESULTS" jest.json julia.log pytest.xml check_auth.xml \
+  playwright.json wheel.xml
