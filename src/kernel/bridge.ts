@@ -169,9 +169,11 @@ export class KernelBridge implements IDisposable {
     const reply = this._wait<DiaryMessage>(
       `the "${op}" request`,
       options,
-      waiter => this._replies.set(id, waiter)
+      waiter => {
+        this._replies.set(id, waiter);
+        this._send(waiter, () => comm.send({ id, op, args }));
+      }
     );
-    this._own(comm.send({ id, op, args }));
     const msg = await reply.finally(() => this._replies.delete(id));
     if (msg.type !== 'reply') {
       throw new BridgeError('malformed', `Expected a reply, got ${msg.type}`);
@@ -216,17 +218,17 @@ export class KernelBridge implements IDisposable {
     // Open only after the execute reply: a comm opened before register_comm exists is
     // accepted silently by IJulia and stays dead.
     const comm = kernel.createComm(COMM_TARGET);
+    // Synchronous on purpose: an await here would keep JupyterLab's message chain busy
+    // and make it drop the next message if its session differs.
+    comm.onMsg = msg => this._onCommMsg(msg);
     const ready = this._wait<DiaryMessage>(
       'the kernel to register DearDiary',
       options,
       w => {
         this._ready = w;
+        this._send(w, () => comm.open({}));
       }
     );
-    // Synchronous on purpose: an await here would keep JupyterLab's message chain busy
-    // and make it drop the next message if its session differs.
-    comm.onMsg = msg => this._onCommMsg(msg);
-    this._own(comm.open({}));
     try {
       const msg = await ready;
       if (msg.type !== 'ready' || msg.protocol !== PROTOCOL_VERSION) {
@@ -250,26 +252,27 @@ export class KernelBridge implements IDisposable {
     kernel: Kernel.IKernelConnection,
     options: IRequestOptions
   ) {
-    const future = kernel.requestExecute(
-      {
-        code: this._code,
-        silent: true,
-        store_history: false,
-        allow_stdin: false,
-        stop_on_error: false
-      },
-      true
-    );
-    this._own(future);
     const reply = await this._wait<KernelMessage.IExecuteReplyMsg>(
       'the kernel to load DearDiary',
       options,
-      waiter => {
-        future.done.then(
-          r => waiter.resolve(r as KernelMessage.IExecuteReplyMsg),
-          e => waiter.reject(e)
-        );
-      }
+      waiter =>
+        this._send(waiter, () => {
+          const future = kernel.requestExecute(
+            {
+              code: this._code,
+              silent: true,
+              store_history: false,
+              allow_stdin: false,
+              stop_on_error: false
+            },
+            true
+          );
+          future.done.then(
+            r => waiter.resolve(r as KernelMessage.IExecuteReplyMsg),
+            e => waiter.reject(e)
+          );
+          return future;
+        })
     );
     const content = reply.content;
     if (content.status !== 'ok') {
@@ -284,9 +287,24 @@ export class KernelBridge implements IDisposable {
     }
   }
 
-  /** Remember a request of ours: the kernel's busy/idle for it is not "waiting". */
-  private _own(future: { msg: { header: { msg_id: string } } }): void {
-    this._ownMessages.add(future.msg.header.msg_id);
+  /**
+   * Send a message for a waiter and remember it as ours (the kernel's busy/idle for it
+   * is not "waiting"). JupyterLab throws when the kernel is restarting or gone.
+   */
+  private _send(
+    waiter: IWaiter<any>,
+    send: () => { msg: { header: { msg_id: string } } }
+  ): void {
+    try {
+      this._ownMessages.add(send().msg.header.msg_id);
+    } catch (error) {
+      waiter.reject(
+        new BridgeError(
+          'restarted',
+          `The kernel is restarting or disconnected; try again (${(error as Error).message}).`
+        )
+      );
+    }
   }
 
   private _onCommMsg(msg: KernelMessage.ICommMsgMsg): void {
