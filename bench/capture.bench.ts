@@ -1,0 +1,185 @@
+/**
+ * Benchmark: capture round trip through a real jupyter_server and the test Julia kernel
+ * with a generated 400-package Manifest (~200 KB).
+ *
+ * Prints: injection + first capture in a fresh kernel; median and p95 of 30 warm
+ * captures, split into kernel (capture measured inside Julia), decode/verify (in Node)
+ * and transport (the rest); the cost of one small round trip (ping) and the number of
+ * round trips per snapshot.
+ */
+import { createHash, randomBytes } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { KernelManager, Session, SessionManager } from '@jupyterlab/services';
+import { KernelBridge } from '../src/kernel/bridge';
+import { validateCapture } from '../src/kernel/protocol';
+import { REPO, startServer } from '../src/__tests__/helpers/server';
+import { percentile, report } from './stats';
+
+const RUNS = 30;
+
+function manifest(packages: number): string {
+  const uuid = () => {
+    const h = randomBytes(16).toString('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  };
+  const lines = [
+    '# This file is machine-generated - editing it directly is not advised',
+    '',
+    'julia_version = "1.10.4"',
+    'manifest_format = "2.0"',
+    `project_hash = "${randomBytes(20).toString('hex')}"`,
+    ''
+  ];
+  for (let i = 0; i < packages; i++) {
+    const deps = Array.from(
+      { length: 4 + (i % 12) },
+      (_, k) => `"Package${(i * 7 + k) % packages}"`
+    );
+    lines.push(
+      `[[deps.Package${i}]]`,
+      `deps = [${deps.join(', ')}]`,
+      `git-tree-sha1 = "${randomBytes(20).toString('hex')}"`,
+      `uuid = "${uuid()}"`,
+      `version = "${i % 5}.${i % 13}.${i % 7}"`,
+      '',
+      `    [deps.Package${i}.weakdeps]`,
+      `    ChainRulesCore = "d360d2e6-b24c-11e9-a2a3-2a2ae2dbcce4"`,
+      `    SparseArrays = "2f01184e-e22b-5df5-ae63-d93ebab69eaf"`,
+      '',
+      `    [deps.Package${i}.extensions]`,
+      `    Package${i}ChainRulesCoreExt = "ChainRulesCore"`,
+      `    Package${i}SparseArraysExt = "SparseArrays"`,
+      ''
+    );
+  }
+  return lines.join('\n');
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const start = performance.now();
+  const value = await f();
+  return [value, performance.now() - start];
+}
+
+async function kernelMs(session: Session.ISessionConnection): Promise<number> {
+  // Time the capture inside Julia (what the comm handler does, without the transport).
+  const future = session.kernel!.requestExecute({
+    code:
+      'let m = Main.__deardiary__, f = () -> m.tojson(Dict("type" => "reply", "id" => "b", "ok" => true, ' +
+      '"result" => m.run_op("capture", Dict{String,Any}()))); f(); round(Int, 1e6 * @elapsed f()) end',
+    silent: false,
+    store_history: false
+  });
+  let text = '';
+  future.onIOPub = msg => {
+    if (msg.header.msg_type === 'execute_result') {
+      text = (msg.content as any).data['text/plain'];
+    }
+  };
+  await future.done;
+  const micros = Number(text);
+  if (!Number.isFinite(micros)) {
+    throw new Error(`could not time the capture in the kernel: ${text}`);
+  }
+  return micros / 1000;
+}
+
+test('capture round trip', async () => {
+  const server = await startServer({
+    env: { JUPYTER_PATH: path.join(REPO, 'ui-tests', 'test-kernel') }
+  });
+  const kernels = new KernelManager({ serverSettings: server.settings });
+  const sessions = new SessionManager({
+    serverSettings: server.settings,
+    kernelManager: kernels
+  });
+  try {
+    const project = path.join(server.root, 'bench');
+    fs.mkdirSync(project);
+    fs.writeFileSync(
+      path.join(project, 'Project.toml'),
+      '[deps]\nPackage0 = "00000000-0000-0000-0000-000000000000"\n'
+    );
+    const text = manifest(400);
+    fs.writeFileSync(path.join(project, 'Manifest.toml'), text);
+    await sessions.ready;
+    const session = await sessions.startNew({
+      path: 'bench/bench.ipynb',
+      type: 'notebook',
+      name: 'bench.ipynb',
+      kernel: { name: 'deardiary-test-julia-1.5' }
+    });
+    await session.kernel!.info;
+    const context: any = {
+      session,
+      kernelChanged: session.kernelChanged,
+      statusChanged: session.statusChanged
+    };
+    const bridge = new KernelBridge({
+      sessionContext: context,
+      timeout: 120000
+    });
+
+    const [, cold] = await timed(() => bridge.capture());
+    const totals: number[] = [];
+    let last: any;
+    for (let i = 0; i < RUNS; i++) {
+      const [c, ms] = await timed(() => bridge.capture());
+      totals.push(ms);
+      last = c;
+    }
+    // decode/verify alone, on the same payload
+    const raw = JSON.parse(JSON.stringify(last));
+    const verify: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      verify.push((await timed(() => validateCapture(raw, true)))[1]);
+    }
+    const inKernel: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      inKernel.push(await kernelMs(session));
+    }
+    const pings: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      pings.push((await timed(() => bridge.ping()))[1]);
+    }
+    const median = (xs: number[]) => percentile(xs, 50);
+    const manifestFile = last.files.find((f: any) => f.role === 'manifest');
+    const sha = createHash('sha256').update(text).digest('hex');
+    if (manifestFile.sha256 !== sha) {
+      throw new Error('the benchmark captured the wrong bytes');
+    }
+    report('capture round trip (real jupyter_server + test Julia kernel)', [
+      ['manifest', `400 packages, ${text.length} bytes`],
+      [
+        'fresh kernel: injection + comm + first capture',
+        `${cold.toFixed(0)} ms (3 round trips)`
+      ],
+      [
+        'warm capture, median',
+        `${median(totals).toFixed(1)} ms (1 round trip)`
+      ],
+      ['warm capture, p95', `${percentile(totals, 95).toFixed(1)} ms`],
+      [
+        '  in the kernel (capture + JSON), median',
+        `${median(inKernel).toFixed(1)} ms`
+      ],
+      [
+        '  decode + sha256 verify in Node, median',
+        `${median(verify).toFixed(1)} ms`
+      ],
+      [
+        '  transport (the rest), median',
+        `${(median(totals) - median(inKernel) - median(verify)).toFixed(1)} ms`
+      ],
+      ['small round trip (ping), median', `${median(pings).toFixed(1)} ms`],
+      ['small round trip (ping), p95', `${percentile(pings, 95).toFixed(1)} ms`]
+    ]);
+    bridge.dispose();
+    await session.shutdown();
+  } finally {
+    sessions.dispose();
+    kernels.dispose();
+    await server.stop();
+  }
+});
