@@ -35,14 +35,18 @@ export interface IGitState {
   head_sha?: string;
   branch?: string | null;
   detached?: boolean;
+  remote_name?: string | null;
   remote_url?: string | null;
   dirty?: boolean;
   dirty_files?: IDirtyFile[];
+  /** The list stops at 1000 entries. */
+  dirty_files_truncated?: boolean;
   untracked_count?: number;
   patch?: string;
   patch_bytes?: number;
   truncated?: boolean;
   binary_files?: string[];
+  /** Relative to the server root ('' for the root itself), null when outside it. */
   toplevel?: string | null;
   toplevel_outside_root?: boolean;
 }
@@ -85,11 +89,15 @@ export interface IRestoredFile {
 export interface IRestoreResult {
   target: string;
   target_abs: string;
+  /** The folder of the project. */
   project_path: string | null;
+  /** Its JuliaProject.toml or Project.toml, if one was restored. */
+  project_file: string | null;
   julia_version: string | null;
   git_sha: string | null;
   git_dirty: boolean | null;
   entrypoint: string | null;
+  metadata: IRestoreMetadata;
   files: IRestoredFile[];
 }
 

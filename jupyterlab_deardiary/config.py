@@ -1,0 +1,42 @@
+"""Server-side settings, configured as ``c.DearDiary.<name>`` in jupyter_server_config."""
+
+from __future__ import annotations
+
+from traitlets import Float, Int, List, Unicode
+from traitlets.config import Configurable
+
+MiB = 1024 * 1024
+
+
+class DearDiary(Configurable):
+    """Settings of the jupyterlab-deardiary server extension."""
+
+    store_path = Unicode(
+        ".deardiary/deardiary.sqlite",
+        help="The SQLite store, relative to the server root (must stay inside it).",
+    ).tag(config=True)
+
+    store_max_bytes = Int(
+        512 * MiB, min=0, help="Largest store file accepted by PUT /deardiary/store."
+    ).tag(config=True)
+
+    patch_max_bytes = Int(
+        1 * MiB, min=0, help="The git patch is cut to this many bytes (flagged as truncated)."
+    ).tag(config=True)
+
+    git_timeout = Float(10.0, min=0.0, help="Seconds before one git invocation is killed.").tag(
+        config=True
+    )
+
+    restore_max_bytes = Int(
+        256 * MiB, min=0, help="Largest request body accepted by POST /deardiary/restore."
+    ).tag(config=True)
+
+    trusted_filters = List(
+        Unicode(),
+        default_value=["lfs"],
+        help=(
+            "Git filter drivers allowed to run during status/diff, and only as defined in "
+            "the system or global git config. Every other driver is neutralised."
+        ),
+    ).tag(config=True)

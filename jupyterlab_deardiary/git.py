@@ -1,0 +1,564 @@
+"""Read-only git facts about a notebook's repository, without ever running a repo's programs.
+
+A repository's own config can name programs that git runs during status and diff:
+fsmonitor, hooks, external diff, textconv, filter drivers, and transports for lazy
+fetches. Every git call here overrides them on the command line (which wins over every
+config file) or through GIT_CONFIG_COUNT (which, like -c, reaches submodule children).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .config import DearDiary
+from .errors import ApiError
+from .paths import relative_to_root
+
+T = TypeVar("T")
+
+# Prepended to every git command. (An empty diff.external would make git try to run ""
+# and fail: every diff here also passes --no-ext-diff, which ignores it.)
+SAFE_ARGS = [
+    "--no-pager",
+    "--literal-pathspecs",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "diff.external=",
+    "-c",
+    "protocol.allow=never",
+]
+# Config worth reading before status/diff: filter drivers to neutralise, per-protocol
+# allow rules to close, remotes and branch upstreams for remote_url.
+CONFIG_REGEXP = r"^(filter|protocol|remote|branch)\."
+FILTER_VARS = ("clean", "smudge", "process")
+# Tracked changes only; untracked files are listed by UNTRACKED_ARGS in parallel.
+STATUS_ARGS = [
+    "status",
+    "--porcelain=v2",
+    "--branch",
+    "-z",
+    "--untracked-files=no",
+    "--ignore-submodules=untracked",
+]
+# What `git status --untracked-files=normal` lists: untracked files, and folders holding
+# only untracked files as "folder/".
+UNTRACKED_ARGS = [
+    "ls-files",
+    "--others",
+    "--exclude-standard",
+    "--directory",
+    "--no-empty-directory",
+    "-z",
+]
+# HEAD against the worktree: numstat (binary files show "-\t-"), then the patch.
+DIFF_ARGS = [
+    "diff",
+    "HEAD",
+    "--numstat",
+    "-z",
+    "-p",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-renames",
+    "--submodule=short",
+    "--ignore-submodules=untracked",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+]
+DIRTY_FILES_MAX = 1000
+PATHSPEC_MAX = 1000  # more changed paths than this: one diff without pathspec
+STDERR_MAX = 64 * 1024
+MAX_SUBMODULE_DEPTH = 4
+
+
+def find_git() -> str | None:
+    """The git executable on the server's PATH, or None."""
+    return shutil.which("git")
+
+
+@dataclass
+class Output:
+    returncode: int
+    stdout: bytes
+    stderr: str
+    stdout_size: int  # full size, even when stdout was capped
+
+
+class Git:
+    """Runs git for the /deardiary/git endpoint."""
+
+    def __init__(self, config: DearDiary, executable: str | None) -> None:
+        self.config = config
+        self.executable = executable
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.pop("SSH_ASKPASS", None)
+        env.update(
+            GIT_TERMINAL_PROMPT="0",
+            GIT_OPTIONAL_LOCKS="0",
+            GIT_PAGER="cat",
+            PAGER="cat",
+            LC_ALL="C",
+            LANGUAGE="C",
+        )
+        self._env = env
+
+    # -- running ----------------------------------------------------------------
+
+    async def run(
+        self,
+        args: list[str],
+        cwd: str,
+        overrides: Iterable[tuple[str, str]] = (),
+        cap: int | None = None,
+        marker: bytes | None = None,
+    ) -> Output:
+        """Run ``git <SAFE_ARGS> <args>`` in ``cwd``; keep at most ``cap`` bytes of stdout
+        (counted after ``marker`` when given). Raises ApiError 503 / 504."""
+        if self.executable is None:
+            raise ApiError(
+                503,
+                "git_missing",
+                "git is not installed on the server: install git where Jupyter server runs, "
+                "then restart it.",
+            )
+        env = dict(self._env)
+        overrides = list(overrides)
+        env["GIT_CONFIG_COUNT"] = str(len(overrides))
+        for i, (key, value) in enumerate(overrides):
+            env[f"GIT_CONFIG_KEY_{i}"] = key
+            env[f"GIT_CONFIG_VALUE_{i}"] = value
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.git_timeout  # spawning counts too
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.executable,
+                *SAFE_ARGS,
+                *args,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # its own process group: a timeout kills children too
+            )
+        except OSError as e:
+            raise ApiError(500, "git_failed", f"Could not run {self.executable}: {e}") from None
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            (out, size), (err, _), code = await asyncio.wait_for(
+                asyncio.gather(
+                    _read(proc.stdout, cap, marker), _read(proc.stderr, STDERR_MAX), proc.wait()
+                ),
+                timeout=max(0.0, deadline - loop.time()),
+            )
+        except asyncio.TimeoutError:
+            raise ApiError(
+                504,
+                "git_timeout",
+                f"git {_subcommand(args)} took longer than {self.config.git_timeout:g} s "
+                "(DearDiary.git_timeout) and was stopped.",
+            ) from None
+        finally:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        return Output(code, out, err.decode("utf-8", "replace"), size)
+
+    # -- the endpoint -----------------------------------------------------------
+
+    async def describe(self, directory: str, path: str, root: str) -> dict[str, Any]:
+        """The JSON answer of GET /deardiary/git for ``directory`` (requested as ``path``)."""
+        top, cfg = await _gather(
+            self.run(["rev-parse", "--show-toplevel"], directory),
+            self.run(["config", "--show-scope", "-z", "--get-regexp", CONFIG_REGEXP], directory),
+        )
+        if top.returncode != 0:
+            if "dubious ownership" in top.stderr:
+                raise _dubious(top.stderr)
+            if "not a git repository" in top.stderr or "must be run in a work tree" in top.stderr:
+                return {"repo": False, "path": path}
+            raise _failed("rev-parse", top)
+        if cfg.returncode not in (0, 1):  # 1: no matching key
+            raise _failed("config", cfg)
+        toplevel = os.fsdecode(top.stdout.rstrip(b"\n"))
+        entries = parse_config(cfg.stdout, scoped=True)
+        submodules = await self._submodule_config(toplevel, 0)
+        overrides = neutralising_overrides(entries + submodules, self.config.trusted_filters)
+
+        # Tracked changes (with the branch) and untracked files in two processes at once:
+        # the patch of the changed paths then overlaps the untracked scan.
+        untracked_run = asyncio.ensure_future(self.run(UNTRACKED_ARGS, toplevel, overrides))
+        try:
+            status = await self.run(STATUS_ARGS, toplevel, overrides)
+            if status.returncode != 0:
+                raise _failed("status", status)
+            st = parse_status(status.stdout)
+            top_rel = relative_to_root(toplevel, root)
+            if st.head_sha is None:
+                where = repr(top_rel) if top_rel is not None else "above the server root"
+                raise ApiError(
+                    409,
+                    "empty_repository",
+                    f"The repository at {where} has no commits yet: commit once, then try again.",
+                )
+            patch, patch_bytes, binary = await self._patch(st.tracked_paths, toplevel, overrides)
+        except BaseException:
+            await asyncio.gather(untracked_run, return_exceptions=True)
+            raise
+        untracked = await untracked_run
+        if untracked.returncode != 0:
+            raise _failed("ls-files", untracked)
+        names = [n for n in untracked.stdout.decode("utf-8", "replace").split("\0") if n]
+        files = st.files + [
+            {"path": n, "status": "??", "xy": "??", "orig_path": None, "submodule": False}
+            for n in names
+        ]
+
+        remote_name = _pick_remote(entries, st.branch)
+        remote_url = _config_value(entries, f"remote.{remote_name}.url") if remote_name else None
+        return {
+            "repo": True,
+            "path": path,
+            "toplevel": top_rel,
+            "toplevel_outside_root": top_rel is None,
+            "head_sha": st.head_sha,
+            "branch": st.branch,
+            "detached": st.branch is None,
+            "remote_name": _text(remote_name),
+            "remote_url": _text(strip_credentials(remote_url)) if remote_url else None,
+            "dirty": bool(st.tracked_paths),
+            "dirty_files": files[:DIRTY_FILES_MAX],
+            "dirty_files_truncated": len(files) > DIRTY_FILES_MAX,
+            "untracked_count": len(names),
+            "binary_files": binary,
+            "patch": patch,
+            "patch_bytes": patch_bytes,
+            "truncated": patch_bytes > self.config.patch_max_bytes,
+        }
+
+    async def _patch(
+        self, paths: list[str], toplevel: str, overrides: list[tuple[str, str]]
+    ) -> tuple[str, int, list[str]]:
+        """``git diff HEAD`` of the changed tracked ``paths``: (patch, full size, binary paths)."""
+        if not paths:
+            return "", 0, []
+        # Few paths: diff only those, and refresh only them (no preload threads over the
+        # whole index), which halves the cost on a large repository.
+        few = len(paths) <= PATHSPEC_MAX
+        out = await self.run(
+            [
+                *(["-c", "core.preloadIndex=false"] if few else []),
+                *DIFF_ARGS,
+                "--",
+                *(paths if few else []),
+            ],
+            toplevel,
+            overrides,
+            cap=self.config.patch_max_bytes,
+            marker=b"\0\0",
+        )
+        if out.returncode != 0:
+            raise _failed("diff", out)
+        return parse_diff(out, self.config.patch_max_bytes)
+
+    async def _submodule_config(
+        self, toplevel: str, depth: int
+    ) -> list[tuple[str, str, str | None]]:
+        """Config entries of the checked-out submodules below ``toplevel`` (recursively):
+        git status runs in them too, so their filter drivers must be neutralised as well."""
+        if depth >= MAX_SUBMODULE_DEPTH or not os.path.isfile(
+            os.path.join(toplevel, ".gitmodules")
+        ):
+            return []
+        listing = await self.run(
+            ["config", "-f", ".gitmodules", "-z", "--get-regexp", r"^submodule\..*\.path$"],
+            toplevel,
+        )
+        dirs = []
+        for _, _, value in parse_config(listing.stdout, scoped=False):
+            if value and not value.startswith("/") and ".." not in value.split("/"):
+                sub = os.path.join(toplevel, value)
+                if os.path.exists(os.path.join(sub, ".git")):
+                    dirs.append(sub)
+
+        async def one(sub: str) -> list[tuple[str, str, str | None]]:
+            out = await self.run(
+                ["config", "--show-scope", "-z", "--get-regexp", CONFIG_REGEXP], sub
+            )
+            return parse_config(out.stdout, scoped=True) + await self._submodule_config(
+                sub, depth + 1
+            )
+
+        found: list[tuple[str, str, str | None]] = []
+        for entries in await _gather(*(one(d) for d in dirs)):
+            found += entries
+        return found
+
+
+# -- parsing ----------------------------------------------------------------------
+
+
+@dataclass
+class Status:
+    head_sha: str | None
+    branch: str | None
+    files: list[dict[str, Any]]
+    tracked_paths: list[str]  # changed tracked paths (both sides of a rename)
+
+
+def _xy(code: str) -> tuple[str, str]:
+    """Porcelain v2 XY ("." for unchanged) to the v1 two-letter form and one short code."""
+    xy = code.replace(".", " ")
+    return xy, (xy[0] if xy[0] != " " else xy[1])
+
+
+def parse_status(raw: bytes) -> Status:
+    """Parse ``git status --porcelain=v2 --branch -z --untracked-files=no``."""
+    tokens = raw.split(b"\0")
+    head: dict[str, str] = {}
+    files: list[dict[str, Any]] = []
+    tracked: list[str] = []
+    i = 0
+    while i < len(tokens):
+        line = tokens[i]
+        i += 1
+        kind = line[:2]
+        if kind == b"# ":
+            key, _, value = line[2:].decode("utf-8", "replace").partition(" ")
+            head[key] = value
+        elif kind in (b"1 ", b"2 ", b"u "):
+            fields = line.split(b" ", {b"1 ": 8, b"2 ": 9, b"u ": 10}[kind])
+            paths = [fields[-1]]
+            if kind == b"2 ":
+                paths.append(tokens[i])
+                i += 1
+            xy, short = _xy(fields[1].decode())
+            files.append(
+                {
+                    "path": paths[0].decode("utf-8", "replace"),
+                    "status": "U" if kind == b"u " else short,
+                    "xy": xy,
+                    "orig_path": paths[1].decode("utf-8", "replace") if len(paths) > 1 else None,
+                    "submodule": fields[2].startswith(b"S"),
+                }
+            )
+            tracked += [os.fsdecode(p) for p in paths]  # exact bytes, for pathspecs
+    oid = head.get("branch.oid")
+    branch = head.get("branch.head")
+    return Status(
+        head_sha=None if oid in (None, "(initial)") else oid,
+        branch=None if branch in (None, "(detached)") else branch,
+        files=files,
+        tracked_paths=tracked,
+    )
+
+
+def parse_diff(out: Output, cap: int) -> tuple[str, int, list[str]]:
+    """Split ``git diff --numstat -z -p`` into (patch text cut to ``cap``, full patch size,
+    binary paths)."""
+    data = out.stdout
+    sep = data.find(b"\0\0")
+    if sep < 0:
+        return "", 0, []
+    binary = []
+    for entry in data[:sep].split(b"\0"):
+        added, _, rest = entry.partition(b"\t")
+        deleted, _, path = rest.partition(b"\t")
+        if added == b"-" and deleted == b"-":
+            binary.append(path.decode("utf-8", "replace"))
+    patch, size = data[sep + 2 :], out.stdout_size - (sep + 2)
+    if size > cap:
+        patch = _cut(patch[:cap])
+    return patch.decode("utf-8", "replace"), size, binary
+
+
+def _cut(data: bytes) -> bytes:
+    """End a truncated patch at a line end, or at least not inside a UTF-8 character."""
+    nl = data.rfind(b"\n")
+    if nl >= 0:
+        return data[: nl + 1]
+    end = len(data)
+    while end > 0 and data[end - 1] & 0xC0 == 0x80:
+        end -= 1
+    if end > 0 and data[end - 1] >= 0xC0:
+        end -= 1
+    return data[:end]
+
+
+def parse_config(raw: bytes, scoped: bool) -> list[tuple[str, str, str | None]]:
+    """Parse ``git config [--show-scope] -z --get-regexp`` into (scope, key, value)."""
+    # surrogateescape: names are passed back to git byte for byte (GIT_CONFIG_KEY_n)
+    tokens = os.fsdecode(raw).split("\0")
+    entries = []
+    step = 2 if scoped else 1
+    for i in range(0, len(tokens) - step + 1, step):
+        scope = tokens[i] if scoped else ""
+        key, nl, value = tokens[i + step - 1].partition("\n")
+        if key:
+            entries.append((scope, key, value if nl else None))
+    return entries
+
+
+def neutralising_overrides(
+    entries: list[tuple[str, str, str | None]], trusted: Iterable[str]
+) -> list[tuple[str, str]]:
+    """Config overrides that keep every configured program from running.
+
+    Every filter driver is emptied, except a trusted one whose effective definition is
+    its system/global one (a repository that redefines it loses it). An empty value
+    cannot unset a key, and an empty ``process`` also disables ``clean``/``smudge``,
+    hence all or nothing. Every per-protocol ``allow`` is closed (no lazy fetch, hence
+    no transport program)."""
+    trusted = set(trusted)
+    names: list[str] = []
+    effective: dict[str, dict[str, str | None]] = {}
+    admin: dict[str, dict[str, str | None]] = {}  # from system/global config only
+    overrides: list[tuple[str, str]] = []
+    for scope, key, value in entries:
+        if key.startswith("filter.") and key.count(".") >= 2:
+            name, var = key[len("filter.") :].rsplit(".", 1)
+            if name not in names:
+                names.append(name)
+            effective.setdefault(name, {})[var] = value
+            if scope in ("system", "global"):
+                admin.setdefault(name, {})[var] = value
+        elif key.startswith("protocol.") and key.endswith(".allow") and key.count(".") >= 2:
+            overrides.append((key, "never"))
+    for name in names:
+        if name in trusted and effective[name] == admin.get(name):
+            continue
+        overrides += [(f"filter.{name}.{var}", "") for var in FILTER_VARS]
+        overrides.append((f"filter.{name}.required", "false"))
+    return overrides
+
+
+def _config_value(entries: list[tuple[str, str, str | None]], key: str) -> str | None:
+    """The effective (last) value of ``key``; section and variable names are case-insensitive."""
+    section, _, rest = key.partition(".")
+    sub, _, var = rest.rpartition(".")
+    want = f"{section.lower()}.{sub}.{var.lower()}"
+    found = None
+    for _, k, v in entries:
+        if k == want:
+            found = v
+    return found
+
+
+def _pick_remote(entries: list[tuple[str, str, str | None]], branch: str | None) -> str | None:
+    """The branch's upstream remote, else "origin", else the first remote with a URL."""
+    remotes = []
+    for _, key, _ in entries:
+        if key.startswith("remote.") and key.endswith(".url"):
+            name = key[len("remote.") : -len(".url")]
+            if name not in remotes:
+                remotes.append(name)
+    upstream = _config_value(entries, f"branch.{branch}.remote") if branch else None
+    for candidate in (upstream, "origin"):
+        if candidate in remotes:
+            return candidate
+    return remotes[0] if remotes else None
+
+
+_SCHEME_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/?#]*@)?([^?#]*)", re.S)
+_SCP_LIKE = re.compile(r"^([^/]*)@(.*)$", re.S)
+
+
+def strip_credentials(url: str) -> str:
+    """Drop passwords and tokens from a remote URL.
+
+    URLs with a scheme lose their query, fragment and user info; only ssh keeps a user
+    name (``ssh://git@host/x``). An scp-like ``user@host:path`` keeps its user name.
+    """
+    m = _SCHEME_URL.match(url)
+    if m:
+        scheme, userinfo, rest = m.groups()
+        user = ""
+        if userinfo and scheme.lower() in ("ssh://", "git+ssh://", "ssh+git://"):
+            name = userinfo[:-1].split(":", 1)[0]
+            user = f"{name}@" if name else ""
+        return f"{scheme}{user}{rest}"
+    m = _SCP_LIKE.match(url)
+    if m:
+        user = m.group(1).split(":", 1)[0]
+        return f"{user}@{m.group(2)}" if user else m.group(2)
+    return url
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+async def _read(
+    stream: asyncio.StreamReader, cap: int | None, marker: bytes | None = None
+) -> tuple[bytes, int]:
+    """Read a stream to its end; keep at most ``cap`` bytes (after ``marker`` if given)."""
+    kept = bytearray()
+    total = 0
+    limit = None if marker is not None else cap
+    while True:
+        chunk = await stream.read(1 << 16)
+        if not chunk:
+            return bytes(kept), total
+        total += len(chunk)
+        if limit is None:
+            start = max(0, len(kept) - len(marker or b""))
+            kept += chunk
+            if marker is not None and cap is not None:
+                at = kept.find(marker, start)
+                if at >= 0:
+                    limit = at + len(marker) + cap
+                    del kept[limit:]
+        elif len(kept) < limit:
+            kept += chunk[: limit - len(kept)]
+
+
+async def _gather(*aws: Awaitable[T]) -> list[T]:
+    """Like asyncio.gather, but waits for every call before raising the first error."""
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results  # type: ignore[return-value]
+
+
+def _dubious(stderr: str) -> ApiError:
+    m = re.search(r"dubious ownership in repository at '(.*)'", stderr)
+    repo = m.group(1) if m else "this repository"
+    command = f"git config --global --add safe.directory {shlex.quote(repo)}"
+    return ApiError(
+        403,
+        "dubious_ownership",
+        f"git refuses to read {repo}: it is owned by another user than the one running "
+        f"Jupyter server. If you trust it, the server's administrator can run: {command}",
+        command=command,
+    )
+
+
+def _text(s: str | None) -> str | None:
+    """A string safe for JSON (undecodable bytes become U+FFFD)."""
+    return None if s is None else s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _subcommand(args: list[str]) -> str:
+    """The git command's name in an argument list that may start with -c options."""
+    return next((a for a in args if not a.startswith("-") and "=" not in a), "")
+
+
+def _failed(what: str, out: Output) -> ApiError:
+    return ApiError(
+        500, "git_failed", f"git {what} failed (exit {out.returncode}): {out.stderr.strip()[:2000]}"
+    )

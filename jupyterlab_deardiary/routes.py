@@ -1,0 +1,289 @@
+"""HTTP handlers under <base_url>/deardiary/: git, store, restore, version."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from http.client import responses
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.services.contents.fileio import FileManagerMixin
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from . import __version__
+from .config import DearDiary
+from .errors import ApiError
+from .git import Git, find_git
+from .paths import resolve_inside
+from .restore import restore
+from .store import CHUNK, Store, Upload, etag, parse_tags
+
+API_VERSION = 1
+SQLITE_TYPE = "application/vnd.sqlite3"
+
+
+class BaseHandler(APIHandler):
+    """Authenticated JSON handler; errors answer ``{error, message, ...}``."""
+
+    auth_resource = "contents"
+
+    def initialize(self, config: DearDiary, git: Git | None = None) -> None:
+        self.dd = config
+        self.git = git
+
+    @property
+    def root_dir(self) -> str:
+        """The folder client paths are relative to (the contents manager's root)."""
+        cm = self.contents_manager
+        if isinstance(cm, FileManagerMixin):
+            return os.path.abspath(os.path.expanduser(cm.root_dir))
+        return str(self.serverapp.root_dir)  # type: ignore[union-attr]
+
+    def query_path(self, name: str) -> str:
+        """A query argument exactly as sent (tornado would turn control characters into spaces)."""
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return ""
+        try:
+            return values[-1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(400, "bad_path", f"'{name}' is not valid UTF-8.") from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            for key, value in exc.headers.items():
+                self.set_header(key, value)
+            reply = exc.to_json()
+        elif isinstance(exc, web.HTTPError):
+            try:
+                message = (exc.log_message or "") % exc.args if exc.args else exc.log_message
+            except TypeError:
+                message = exc.log_message
+            reason = responses.get(status_code, "error")
+            reply = {"error": reason.lower().replace(" ", "_"), "message": message or reason}
+        else:
+            reply = {
+                "error": "internal_error",
+                "message": "Unexpected server error (see the server log).",
+            }
+        self.finish(json.dumps(reply))
+
+
+class GitHandler(BaseHandler):
+    """GET ?path=<notebook or folder>: the repository's state."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.query_path("path")
+        resolved = resolve_inside(self.root_dir, path, allow_empty=True)
+        directory = resolved if resolved.is_dir() else resolved.parent
+        assert self.git is not None
+        self.finish(json.dumps(await self.git.describe(str(directory), path, self.root_dir)))
+
+
+class BodyHandler(BaseHandler):
+    """Streams the request body of PUT/POST, after authorising it and checking its size."""
+
+    received = 0
+    too_large = False
+
+    def body_limit(self) -> int:
+        raise NotImplementedError
+
+    def too_large_error(self) -> ApiError:
+        raise NotImplementedError
+
+    async def start_body(self) -> None:
+        """Called once the request is authorised, before the first chunk."""
+
+    def body_chunk(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.request.method not in ("PUT", "POST"):
+            return
+        # Authorise before accepting a single byte (the verb's decorators run after the body).
+        user = self.current_user
+        if not user:
+            raise web.HTTPError(403)
+        if not await ensure_async(
+            self.authorizer.is_authorized(self, user, "write", self.auth_resource)
+        ):
+            raise web.HTTPError(
+                403, f"User is not authorized to write on resource: {self.auth_resource}."
+            )
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self.body_limit():
+            raise self.too_large_error()
+        await self.start_body()
+
+    def data_received(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        if self.received > self.body_limit():
+            self.too_large = True
+        if not self.too_large:
+            self.body_chunk(chunk)
+
+
+@web.stream_request_body
+class StoreHandler(BodyHandler):
+    """GET the store's bytes (ETag: sha256); PUT new bytes with If-Match / If-None-Match."""
+
+    upload: Upload | None = None
+
+    def store(self) -> Store:
+        try:
+            path = resolve_inside(self.root_dir, self.dd.store_path, must_exist=False)
+        except ApiError as e:
+            raise ApiError(
+                500,
+                "bad_store_path",
+                f"DearDiary.store_path {self.dd.store_path!r} is unusable: {e.message}",
+            ) from None
+        return Store(path)
+
+    def body_limit(self) -> int:
+        return self.dd.store_max_bytes
+
+    def too_large_error(self) -> ApiError:
+        return ApiError(
+            413,
+            "too_large",
+            f"The store would exceed {self.dd.store_max_bytes} bytes (DearDiary.store_max_bytes).",
+        )
+
+    async def start_body(self) -> None:
+        headers = self.request.headers
+        if "If-Match" not in headers and "If-None-Match" not in headers:
+            raise ApiError(
+                428,
+                "precondition_required",
+                'Send If-Match: "<etag>" to replace the store, or If-None-Match: * to create it.',
+            )
+        self.upload = self.store().begin_upload()
+
+    def body_chunk(self, chunk: bytes) -> None:
+        assert self.upload is not None
+        self.upload.write(chunk)
+
+    def _discard(self) -> None:
+        if self.upload is not None:
+            self.upload.discard()
+
+    def on_finish(self) -> None:
+        self._discard()
+
+    def on_connection_close(self) -> None:
+        self._discard()
+        super().on_connection_close()
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        store = self.store()
+        opened = await asyncio.get_running_loop().run_in_executor(None, store.open)
+        if opened is None:
+            raise ApiError(404, "no_store", f"There is no store yet at {self.dd.store_path!r}.")
+        f, sha, size = opened
+        with f:
+            self.set_header("ETag", etag(sha))
+            self.set_header("Cache-Control", "no-cache")
+            if etag(sha) in parse_tags(self.request.headers.get("If-None-Match", "")):
+                self.set_status(304)
+                self.finish()
+                return
+            self.set_header("Content-Type", SQLITE_TYPE)
+            self.set_header("Content-Length", str(size))
+            while chunk := f.read(CHUNK):
+                self.write(chunk)
+                await self.flush()
+        self.finish(set_content_type=SQLITE_TYPE)
+
+    @web.authenticated
+    @authorized
+    async def put(self) -> None:
+        if self.too_large:
+            raise self.too_large_error()
+        assert self.upload is not None
+        store = self.store()
+        async with store.lock:
+            sha, size, created = await asyncio.get_running_loop().run_in_executor(
+                None,
+                store.commit,
+                self.upload,
+                self.request.headers.get("If-Match"),
+                self.request.headers.get("If-None-Match"),
+            )
+        self.set_status(201 if created else 200)
+        self.set_header("ETag", etag(sha))
+        self.finish(json.dumps({"etag": etag(sha), "size": size}))
+
+
+@web.stream_request_body
+class RestoreHandler(BodyHandler):
+    """POST {target, files: [{name, base64, sha256}], overwrite, metadata}."""
+
+    def body_limit(self) -> int:
+        return self.dd.restore_max_bytes
+
+    def too_large_error(self) -> ApiError:
+        return ApiError(
+            413,
+            "too_large",
+            f"The restore request exceeds {self.dd.restore_max_bytes} bytes "
+            "(DearDiary.restore_max_bytes).",
+        )
+
+    async def start_body(self) -> None:
+        self.body = bytearray()
+
+    def body_chunk(self, chunk: bytes) -> None:
+        self.body += chunk
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        if self.too_large:
+            raise self.too_large_error()
+        allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
+        result = await asyncio.get_running_loop().run_in_executor(
+            None, restore, self.root_dir, bytes(self.body), allow_hidden
+        )
+        self.finish(json.dumps(result))
+
+
+class VersionHandler(BaseHandler):
+    """GET: which server extension answers, so the frontend can detect a mismatch."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(
+            json.dumps({"version": __version__, "name": "jupyterlab_deardiary", "api": API_VERSION})
+        )
+
+
+def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
+    """Register the handlers under <base_url>/deardiary/."""
+    base_url = web_app.settings["base_url"]
+    options: dict[str, Any] = {"config": config, "git": Git(config, find_git())}
+    web_app.add_handlers(
+        ".*$",
+        [
+            (url_path_join(base_url, "deardiary", name), handler, options)
+            for name, handler in (
+                ("git", GitHandler),
+                ("store", StoreHandler),
+                ("restore", RestoreHandler),
+                ("version", VersionHandler),
+            )
+        ],
+    )

@@ -1,0 +1,197 @@
+"""The SQLite store file: read with a sha256 ETag, replaced atomically under If-Match."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import secrets
+import stat
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import ApiError
+
+try:
+    import fcntl
+except ImportError:  # Windows: the in-process asyncio lock still serialises writes
+    fcntl = None  # type: ignore[assignment]
+
+CHUNK = 1 << 20
+
+# sha256 of files already hashed, keyed by path and checked against (mtime_ns, size, inode, dev)
+_hashes: dict[str, tuple[tuple[int, int, int, int], str]] = {}
+# one asyncio.Lock per store path, per event loop
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def etag(sha: str) -> str:
+    """The ETag header value (quotes included) of a sha256."""
+    return f'"{sha}"'
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+
+
+def _sha256_of(f: BinaryIO, path: str) -> str:
+    """sha256 of an open file, from the cache when the file has not changed."""
+    key = _stat_key(os.fstat(f.fileno()))
+    cached = _hashes.get(path)
+    if cached and cached[0] == key:
+        return cached[1]
+    h = hashlib.sha256()
+    f.seek(0)
+    while chunk := f.read(CHUNK):
+        h.update(chunk)
+    f.seek(0)
+    _hashes[path] = (key, h.hexdigest())
+    return h.hexdigest()
+
+
+def fsync_dir(folder: str | Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Upload:
+    """A PUT body streamed into a temp file next to the store, hashed on the way."""
+
+    def __init__(self, target: Path) -> None:
+        self.path = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        self.file: BinaryIO | None = os.fdopen(fd, "wb")
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        assert self.file is not None
+        self.file.write(chunk)
+        self.hash.update(chunk)
+        self.size += len(chunk)
+
+    def close(self) -> None:
+        """Flush and fsync the temp file."""
+        if self.file is not None:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            self.file = None
+
+    def discard(self) -> None:
+        """Close and remove the temp file (if it is still there)."""
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+class Store:
+    """The store file at ``path`` (already resolved inside the server root)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """The in-process lock serialising writes to this store."""
+        per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
+        return per_loop.setdefault(str(self.path), asyncio.Lock())
+
+    def open(self) -> tuple[BinaryIO, str, int] | None:
+        """Open the current file: (file, sha256, size), or None when there is none."""
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 - the caller closes it
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise ApiError(
+                500, "bad_store_path", f"The store path {self.path} is a folder."
+            ) from None
+        try:
+            return f, _sha256_of(f, str(self.path)), os.fstat(f.fileno()).st_size
+        except BaseException:
+            f.close()
+            raise
+
+    def current(self) -> str | None:
+        """sha256 of the current file, or None."""
+        opened = self.open()
+        if opened is None:
+            return None
+        opened[0].close()
+        return opened[1]
+
+    def begin_upload(self) -> Upload:
+        """Create the parent folders and a temp file for a new version."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return Upload(self.path)
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """Exclusive lock on a sidecar file, shared by every server process."""
+        if fcntl is None:
+            yield
+            return
+        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def commit(
+        self, upload: Upload, if_match: str | None, if_none_match: str | None
+    ) -> tuple[str, int, bool]:
+        """Replace the store with the upload if the preconditions hold (blocking; run it
+        in a thread, under ``self.lock``). Returns (sha256, size, created)."""
+        upload.close()
+        with self._file_lock():
+            current = self.current()
+            _check_preconditions(current, if_match, if_none_match)
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(upload.path, stat.S_IMODE(os.stat(self.path).st_mode))
+            os.replace(upload.path, self.path)
+            fsync_dir(self.path.parent)
+            sha = upload.hash.hexdigest()
+            _hashes[str(self.path)] = (_stat_key(os.stat(self.path)), sha)
+        return sha, upload.size, current is None
+
+
+def parse_tags(header: str) -> list[str]:
+    return [t.strip() for t in header.split(",") if t.strip()]
+
+
+def _check_preconditions(
+    current: str | None, if_match: str | None, if_none_match: str | None
+) -> None:
+    """Raise 412 (or 428) unless the request may replace a store whose sha256 is ``current``."""
+    if if_match is not None:
+        tags = parse_tags(if_match)
+        ok = current is not None and ("*" in tags or etag(current) in tags)
+    elif if_none_match is not None:
+        tags = parse_tags(if_none_match)
+        ok = current is None or ("*" not in tags and etag(current) not in tags)
+    else:
+        raise ApiError(
+            428,
+            "precondition_required",
+            'Send If-Match: "<etag>" to replace the store, or If-None-Match: * to create it.',
+        )
+    if not ok:
+        raise ApiError(
+            412,
+            "etag_mismatch",
+            "The store changed since it was read (or already exists): reload it and retry.",
+            headers={"ETag": etag(current)} if current else {},
+            current_etag=etag(current) if current else None,
+        )

@@ -1,0 +1,56 @@
+"""Helpers shared by the tests: real git repositories, JSON requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+GIT = shutil.which("git") or "git"  # looked up before any test empties PATH
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Committer",
+    "GIT_COMMITTER_EMAIL": "committer@example.com",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git for test set-up (the test's HOME has an empty global config)."""
+    return subprocess.run(
+        [GIT, *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ENV},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def make_repo(path: Path, files: dict[str, str | bytes] | None = None) -> Path:
+    """A repository with one commit of ``files`` on branch main."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    for name, content in (files or {"notebook.ipynb": "{}\n"}).items():
+        write(path / name, content)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+async def fetch_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+    """(status code, JSON body) of a request, without raising on HTTP errors."""
+    response = await jp_fetch(*parts, raise_error=False, **kwargs)
+    return response.code, json.loads(response.body)

@@ -1,0 +1,90 @@
+/**
+ * The contract of the run store: what the recorder hands it and what the sidebar reads.
+ * Shaped after DearDiary.jl: project -> experiment (one per notebook path) -> iteration
+ * (one per run), plus what DearDiary lacks (captured files as content-addressed blobs,
+ * git details, the notebook bytes, kernel and system facts).
+ */
+import { ICapture } from '../kernel/protocol';
+import { IGitState } from '../server/api';
+
+/** What made a run. */
+export type RunTrigger = 'button' | 'kernel-start' | 'environment-change' | 'code';
+
+/** The git part of a run: the endpoint's answer, or why there is none. */
+export type RunGit =
+  | { state: 'ok'; git: IGitState } // git.repo false: "no repository"
+  | { state: 'unknown'; error_code: string; message: string };
+
+/** The notebook as it was when the run was recorded. */
+export interface IRunNotebook {
+  path: string;
+  /** The saved .ipynb bytes, or null when the setting says not to keep them. */
+  bytes: Uint8Array | null;
+  sha256: string;
+  size: number;
+  /** The notebook had unsaved changes: the bytes are the last saved version. */
+  unsaved_changes: boolean;
+}
+
+/** One run, as the recorder hands it to the store. */
+export interface IRunInput {
+  /** Unique across tabs and reloads: the store keeps a run with a known id only once. */
+  snapshot_id: string;
+  trigger: RunTrigger;
+  note: string;
+  /** ISO 8601, when the environment was captured. */
+  created_at: string;
+  /** ISO 8601, when the run was recorded (end of the recording). */
+  ended_at: string;
+  /** snapshot_id of the run this one follows (automatic capture after a change). */
+  parent_snapshot_id: string | null;
+  kernel: { name: string; display_name: string; language: string };
+  /** The capture, its files carrying base64 bytes verified against their sha256. */
+  capture: ICapture;
+  git: RunGit;
+  notebook: IRunNotebook;
+}
+
+/** One row of the run list. */
+export interface IRunSummary {
+  id: number;
+  snapshot_id: string;
+  /** Position of the run within its notebook (1, 2, ...): "Snapshot #N". */
+  number: number;
+  notebook_path: string;
+  trigger: RunTrigger;
+  status: string;
+  note: string;
+  created_at: string;
+  julia_version: string;
+  git_sha: string | null;
+  git_dirty: boolean | null;
+  is_global_env: boolean;
+  has_manifest: boolean;
+  parent_id: number | null;
+}
+
+/** A stored file of a run (its bytes stay in the blob table until asked for). */
+export interface IRunFile {
+  role: string;
+  name: string;
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** Everything stored about one run. */
+export interface IRunDetail extends IRunSummary {
+  files: IRunFile[];
+  capture: ICapture; // without bytes
+  git: RunGit;
+  notebook: Omit<IRunNotebook, 'bytes'> & { stored: boolean };
+  kernel: IRunInput['kernel'];
+}
+
+/** The result of adding a run. */
+export interface IAddResult {
+  run: IRunSummary;
+  /** false when a run with this snapshot_id was already stored (another tab). */
+  created: boolean;
+}
