@@ -8,7 +8,13 @@ cd "$REPO"
 RESULTS="$REPO/.cache/results"
 rm -rf "$RESULTS"; mkdir -p "$RESULTS"
 step() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
-fail() { echo "FAILED: $*" >&2; FAILED_STEPS="${FAILED_STEPS:-} $1"; }
+fail() { echo "FAILED: $*" >&2; }
+# A check that is not a test runner counts as one test in the closing line.
+check() {
+  local name="$1"; shift
+  if "$@"; then f=0; else f=1; fail "$name"; fi
+  echo "<testsuite tests=\"1\" failures=\"$f\" errors=\"0\" skipped=\"0\"/>" > "$RESULTS/$name.xml"
+}
 
 step "setup"
 . scripts/setup.sh || { echo "setup failed" >&2; exit 1; }
@@ -22,7 +28,7 @@ export JUPYTER_PATH="$REPO/ui-tests/test-kernel"
 (cd ui-tests && jlpm install --immutable >/dev/null 2>&1 || jlpm install) || fail ui-deps
 
 step "lint"
-jlpm lint:check || fail lint
+check lint jlpm lint:check
 
 step "jest"
 jlpm jest --json --outputFile="$RESULTS/jest.json" || fail jest
@@ -34,13 +40,10 @@ step "pytest"
 python -m pytest -q --junitxml="$RESULTS/pytest.xml" || fail pytest
 
 step "check_auth"
-if python .ci/check_auth.py; then
-  echo '<testsuite tests="1" failures="0" errors="0" skipped="0"/>' > "$RESULTS/check_auth.xml"
-else
-  echo '<testsuite tests="1" failures="1" errors="0" skipped="0"/>' > "$RESULTS/check_auth.xml"
-fi
+check check_auth python .ci/check_auth.py
 
 step "galata"
+rm -rf ui-tests/.jupyter-root
 (cd ui-tests && PLAYWRIGHT_JSON_OUTPUT_NAME="$RESULTS/playwright.json" \
   jlpm playwright test --reporter=list,json) || fail galata
 
@@ -48,5 +51,5 @@ step "wheel"
 bash scripts/check-wheel.sh "$RESULTS/wheel.xml" || fail wheel
 
 step "summary"
-python scripts/summarize.py "$RESULTS" jest.json julia.log pytest.xml check_auth.xml \
-  playwright.json wheel.xml
+python scripts/summarize.py "$RESULTS" lint.xml jest.json julia.log pytest.xml \
+  check_auth.xml playwright.json wheel.xml

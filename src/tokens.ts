@@ -3,10 +3,12 @@ import { ISignal } from '@lumino/signaling';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { KernelBridge } from './kernel/bridge';
 import { DearDiaryAPI, IVersionInfo } from './server/api';
+import { IAddResult, IRunDetail, IRunInput, IRunSummary } from './store/types';
 
 export * from './server/api';
 export * from './kernel/protocol';
 export { BridgeError, KernelBridge } from './kernel/bridge';
+export * from './store/types';
 
 /** How the server extension was found at start. */
 export type ServerStatus =
@@ -40,8 +42,24 @@ export const IKernelBridges = new Token<IKernelBridges>(
   'Asks the Julia kernel of a notebook what it is made of, over the deardiary comm.'
 );
 
+/** The run store (sql.js in the browser, persisted through the store endpoint). */
+export interface IRunStore {
+  addRun(input: IRunInput): Promise<IAddResult>;
+  listRuns(): Promise<IRunSummary[]>;
+  getRun(id: number): Promise<IRunDetail>;
+  /** Emitted after the stored runs changed (a save here, or a reload from the server). */
+  readonly changed: ISignal<any, void>;
+}
+
+export const IRunStore = new Token<IRunStore>(
+  'jupyterlab-deardiary:IRunStore',
+  'The runs recorded in this Jupyter root (SQLite through sql.js).'
+);
+
 /** Command ids, one per user action. */
 export namespace CommandIDs {
   export const serverStatus = 'deardiary:server-status';
   export const showEnvironment = 'deardiary:show-environment';
+  export const snapshot = 'deardiary:snapshot';
+  export const showRun = 'deardiary:show-run';
 }

@@ -7,3 +7,4 @@ declare module '*.wasm' {
   const url: string;
   export default url;
 }
+declare module '*.svg' { const value: string; export default value; }

@@ -16,3 +16,9 @@ root.mkdir(parents=True, exist_ok=True)
 c.ServerApp.root_dir = str(root)  # noqa: F821
 c.ServerApp.allow_root = True  # noqa: F821
 c.ServerApp.jpserver_extensions = {"jupyterlab_deardiary": True}  # noqa: F821
+
+# The TEST-ONLY Julia kernel (ui-tests/test-kernel): visible to this server only.
+here = Path(__file__).parent
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    p for p in [str(here / "test-kernel"), os.environ.get("JUPYTER_PATH", "")] if p
+)

@@ -1,0 +1,325 @@
+import { Signal } from '@lumino/signaling';
+import {
+  AutoCaptureMode,
+  fingerprintKey,
+  NotebookRecorder
+} from '../recorder/controller';
+import { capPatch, IRecorderDeps, Recorder } from '../recorder/recorder';
+import { ServerError } from '../server/request';
+import { IRunInput } from '../store/types';
+import { ICapture } from '../kernel/protocol';
+
+function capture(manifestSha = 'a'.repeat(64)): ICapture {
+  return {
+    julia_version: '1.5.3',
+    project: { path: '/p/Project.toml', exists: true, is_global: false },
+    manifest: { path: '/p/Manifest.toml', exists: true, found_by: 'julia' },
+    workspace_root: null,
+    files: [
+      {
+        role: 'manifest',
+        name: 'Manifest.toml',
+        path: '/p/Manifest.toml',
+        size: 3,
+        sha256: manifestSha,
+        base64: 'YWJj'
+      }
+    ],
+    sys: {
+      kernel: 'Linux',
+      arch: 'x86_64',
+      machine: 'x86_64-linux-gnu',
+      cpu_threads: 2,
+      nthreads: 1,
+      bindir: '/usr/bin',
+      depot_path: [],
+      load_path: [],
+      pwd: '/p'
+    }
+  };
+}
+
+function deps(overrides: Partial<IRecorderDeps> = {}) {
+  const runs: IRunInput[] = [];
+  const d: IRecorderDeps = {
+    git: async () => ({
+      path: 'nb.ipynb',
+      repo: true,
+      head_sha: 'f'.repeat(40),
+      dirty: false
+    }),
+    readFile: async () => new Uint8Array([123, 125]),
+    addRun: async input => {
+      runs.push(input);
+      return {
+        created: true,
+        run: {
+          id: runs.length,
+          number: runs.length,
+          snapshot_id: input.snapshot_id
+        } as any
+      };
+    },
+    options: () => ({ keepNotebook: true, patchMaxBytes: 1000 }),
+    ...overrides
+  };
+  return { deps: d, runs };
+}
+
+const request = {
+  notebookPath: 'nb.ipynb',
+  unsaved: true,
+  kernel: { name: 'julia-1.5', display_name: 'Julia 1.5.3', language: 'julia' },
+  capture: capture(),
+  capturedAt: new Date('2026-01-02T03:04:05Z'),
+  trigger: 'button' as const
+};
+
+describe('Recorder', () => {
+  it('records capture, git and the saved notebook in one run', async () => {
+    const { deps: d, runs } = deps();
+    await new Recorder(d).record(request);
+    expect(runs).toHaveLength(1);
+    const run = runs[0];
+    expect(run.created_at).toBe('2026-01-02T03:04:05.000Z');
+    expect(run.git).toEqual({
+      state: 'ok',
+      git: expect.objectContaining({ repo: true })
+    });
+    expect(run.notebook).toMatchObject({
+      path: 'nb.ipynb',
+      size: 2,
+      unsaved_changes: true
+    });
+    expect(run.notebook.sha256).toBe(
+      '44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a'
+    );
+    expect(run.snapshot_id).toMatch(/^[0-9a-f]{32}-\d+$/);
+  });
+
+  it('records "no repository" when the notebook is not in one', async () => {
+    const { deps: d, runs } = deps({
+      git: async () => ({ path: 'nb.ipynb', repo: false })
+    });
+    await new Recorder(d).record(request);
+    expect(runs[0].git).toEqual({
+      state: 'ok',
+      git: { path: 'nb.ipynb', repo: false }
+    });
+  });
+
+  it('records git as unknown, with the reason, when the server fails', async () => {
+    const { deps: d, runs } = deps({
+      git: async () => {
+        throw new ServerError(
+          'git is not installed on the server',
+          503,
+          'git_missing'
+        );
+      }
+    });
+    await new Recorder(d).record(request);
+    expect(runs[0].git).toEqual({
+      state: 'unknown',
+      error_code: 'git_missing',
+      message: 'git is not installed on the server'
+    });
+  });
+
+  it('leaves the notebook bytes out when the setting says so, keeping their hash', async () => {
+    const { deps: d, runs } = deps({
+      options: () => ({ keepNotebook: false, patchMaxBytes: 1000 })
+    });
+    await new Recorder(d).record(request);
+    expect(runs[0].notebook.bytes).toBeNull();
+    expect(runs[0].notebook.size).toBe(2);
+  });
+
+  it('cuts a long patch at a line end and says so', () => {
+    const git = {
+      path: 'x',
+      repo: true,
+      patch: 'line one\nline two\nline three\n'
+    };
+    expect(capPatch(git, 100)).toBe(git);
+    const cut = capPatch(git, 15);
+    expect(cut.patch).toBe('line one\n');
+    expect(cut.truncated).toBe(true);
+  });
+});
+
+class FakeBridge {
+  snapshotReceived = new Signal<this, any>(this);
+  julia = true;
+  captures = 0;
+  fingerprints = 0;
+  current = capture();
+  failCapture: Error | null = null;
+  async isJulia() {
+    return this.julia;
+  }
+  async capture() {
+    this.captures++;
+    if (this.failCapture) {
+      throw this.failCapture;
+    }
+    return this.current;
+  }
+  async fingerprint() {
+    this.fingerprints++;
+    return this.current;
+  }
+}
+
+function controller(mode: AutoCaptureMode = 'kernel-start-and-changes') {
+  const bridge = new FakeBridge();
+  const context = {
+    statusChanged: new Signal<any, string>({}),
+    kernelChanged: new Signal<any, any>({}),
+    session: { kernel: { name: 'julia-1.5' } },
+    kernelDisplayName: 'Julia 1.5.3'
+  };
+  const { deps: d, runs } = deps();
+  const events: any[] = [];
+  const c = new NotebookRecorder({
+    notebook: {
+      sessionContext: context as any,
+      path: () => 'nb.ipynb',
+      unsaved: () => false
+    },
+    bridge: bridge as any,
+    recorder: new Recorder(d),
+    mode: () => mode,
+    debounce: 5
+  });
+  c.recorded.connect((_, e) => events.push(e));
+  const start = async () => {
+    context.statusChanged.emit('starting');
+    context.statusChanged.emit('idle');
+    await settle();
+  };
+  return { c, bridge, context, runs, events, start };
+}
+
+const settle = (ms = 30) => new Promise(r => setTimeout(r, ms));
+
+describe('NotebookRecorder (automatic capture)', () => {
+  it('captures when the kernel is ready and stores exactly one run at the first execution', async () => {
+    const { c, bridge, runs, start } = controller();
+    await start();
+    expect(bridge.captures).toBe(1); // before any execution
+    expect(runs).toHaveLength(0);
+    c.executionScheduled();
+    c.executionScheduled();
+    await settle();
+    expect(runs).toHaveLength(1);
+    expect(runs[0].trigger).toBe('kernel-start');
+    expect(new Date(runs[0].created_at).getTime()).toBeLessThanOrEqual(
+      new Date(runs[0].ended_at).getTime()
+    );
+  });
+
+  it('records a change of environment, linked to the first run, and nothing when unchanged', async () => {
+    const { c, bridge, runs, start } = controller();
+    await start();
+    c.executionScheduled();
+    await settle();
+    c.executed();
+    await settle();
+    expect(bridge.fingerprints).toBe(1);
+    expect(runs).toHaveLength(1);
+    bridge.current = capture('b'.repeat(64)); // Pkg.add changed the manifest
+    c.executed();
+    c.executed();
+    c.executed();
+    await settle();
+    expect(bridge.fingerprints).toBe(2); // debounced: one check
+    expect(runs).toHaveLength(2);
+    expect(runs[1].trigger).toBe('environment-change');
+    expect(runs[1].parent_snapshot_id).toBe(runs[0].snapshot_id);
+    c.executed();
+    await settle();
+    expect(runs).toHaveLength(2);
+  });
+
+  it('does nothing automatically when off, and no change checks in kernel-start mode', async () => {
+    const off = controller('off');
+    await off.start();
+    off.c.executionScheduled();
+    off.c.executed();
+    await settle();
+    expect(off.bridge.captures).toBe(0);
+    expect(off.runs).toHaveLength(0);
+
+    const startOnly = controller('kernel-start');
+    await startOnly.start();
+    startOnly.c.executionScheduled();
+    await settle();
+    startOnly.c.executed();
+    await settle();
+    expect(startOnly.runs).toHaveLength(1);
+    expect(startOnly.bridge.fingerprints).toBe(0);
+  });
+
+  it('starts over after a restart', async () => {
+    const { c, context, runs, start } = controller();
+    await start();
+    c.executionScheduled();
+    await settle();
+    context.statusChanged.emit('restarting');
+    context.statusChanged.emit('idle');
+    await settle();
+    c.executionScheduled();
+    await settle();
+    expect(runs.map(r => r.trigger)).toEqual(['kernel-start', 'kernel-start']);
+  });
+
+  it('records no run and reports the error when the kernel fails', async () => {
+    const { c, bridge, runs, events, start } = controller();
+    bridge.failCapture = new Error('the kernel died');
+    await start();
+    c.executionScheduled();
+    await settle();
+    expect(runs).toHaveLength(0);
+    expect(events).toEqual([
+      { ok: false, trigger: 'kernel-start', error: bridge.failCapture }
+    ]);
+    await expect(c.snapshot()).rejects.toThrow('the kernel died');
+    expect(runs).toHaveLength(0);
+  });
+
+  it('stores snapshots sent from code under their own id', async () => {
+    const { bridge, runs } = controller();
+    await settle();
+    bridge.snapshotReceived.emit({
+      snapshot_id: 'k1',
+      note: 'trained',
+      capture: capture()
+    });
+    await settle();
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({
+      snapshot_id: 'k1',
+      note: 'trained',
+      trigger: 'code'
+    });
+  });
+
+  it('does not record non-Julia notebooks', async () => {
+    const { c, bridge, runs, start } = controller();
+    bridge.julia = false;
+    await start();
+    c.executionScheduled();
+    await settle();
+    expect(c.isJulia).toBe(false);
+    expect(bridge.captures).toBe(0);
+    expect(runs).toHaveLength(0);
+  });
+
+  it('identifies environments by Julia, project and file hashes', () => {
+    expect(fingerprintKey(capture())).toBe(fingerprintKey(capture()));
+    expect(fingerprintKey(capture())).not.toBe(
+      fingerprintKey(capture('c'.repeat(64)))
+    );
+  });
+});

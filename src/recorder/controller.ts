@@ -1,0 +1,313 @@
+/**
+ * Per-notebook recording: the toolbar button, automatic capture at kernel start and
+ * after environment changes, and snapshots sent from code with `@snapshot`.
+ *
+ * Automatic capture never blocks or delays the user's cells: the environment is
+ * captured when the kernel becomes ready (so a run records the environment as it was
+ * when it started), stored at the first execution; later, after executions, one
+ * debounced fingerprint at a time detects a changed project or manifest.
+ */
+import { ISessionContext } from '@jupyterlab/apputils';
+import { Kernel } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+import { ISnapshotMessage, KernelBridge } from '../kernel/bridge';
+import { ICapture, pathToString } from '../kernel/protocol';
+import { IAddResult, RunTrigger } from '../store/types';
+import { IRecordRequest, Recorder } from './recorder';
+
+/** off / kernel start / kernel start and environment changes. */
+export type AutoCaptureMode =
+  'off' | 'kernel-start' | 'kernel-start-and-changes';
+
+/** What the controller needs from its notebook panel (a seam tested with fakes). */
+export interface INotebookHandle {
+  readonly sessionContext: ISessionContext;
+  /** The notebook's path relative to the server root. */
+  path(): string;
+  /** The notebook has unsaved changes. */
+  unsaved(): boolean;
+}
+
+/** A recorded run, or a recording that failed. */
+export type RecordEvent =
+  | { ok: true; trigger: RunTrigger; result: IAddResult }
+  | { ok: false; trigger: RunTrigger; error: Error };
+
+export class NotebookRecorder implements IDisposable {
+  constructor(options: NotebookRecorder.IOptions) {
+    this._notebook = options.notebook;
+    this._bridge = options.bridge;
+    this._recorder = options.recorder;
+    this._mode = options.mode;
+    this._debounce = options.debounce ?? 800;
+    const context = this._notebook.sessionContext;
+    context.statusChanged.connect(this._onStatus, this);
+    context.kernelChanged.connect(this._onKernelChanged, this);
+    this._bridge.snapshotReceived.connect(this._onCodeSnapshot, this);
+    void this._checkLanguage();
+  }
+
+  /** Whether the notebook's kernel is a Julia kernel (false until known). */
+  get isJulia(): boolean {
+    return this._isJulia;
+  }
+
+  /** Emitted when isJulia changes. */
+  get languageChanged(): ISignal<this, boolean> {
+    return this._languageChanged;
+  }
+
+  /** Every automatic or code-side recording, successful or not. */
+  get recorded(): ISignal<this, RecordEvent> {
+    return this._recorded;
+  }
+
+  get bridge(): KernelBridge {
+    return this._bridge;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** The toolbar button: capture now and store one run. */
+  async snapshot(note = '', signal?: AbortSignal): Promise<IAddResult> {
+    const capturedAt = new Date();
+    const capture = await this._bridge.capture({ signal });
+    return this._record({ capture, capturedAt, trigger: 'button', note });
+  }
+
+  /** Called by the plugin when the user's cell was scheduled for execution. */
+  executionScheduled(): void {
+    const start = this._start;
+    if (start && !start.stored && this._mode() !== 'off') {
+      start.stored = true;
+      void this._recordStart(start);
+    }
+  }
+
+  /** Called by the plugin when a cell finished executing. */
+  executed(): void {
+    if (this._mode() !== 'kernel-start-and-changes' || !this._start?.recorded) {
+      return;
+    }
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+    }
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      void this._checkForChange();
+    }, this._debounce);
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+    }
+    Signal.clearData(this);
+  }
+
+  /** A kernel start or restart: capture the environment as soon as it is idle. */
+  private _onStatus(_: ISessionContext, status: Kernel.Status): void {
+    if (
+      status === 'starting' ||
+      status === 'restarting' ||
+      status === 'autorestarting'
+    ) {
+      this._fresh = true;
+      this._start = null;
+    } else if (status === 'idle' && this._fresh) {
+      this._fresh = false;
+      void this._captureStart();
+    }
+  }
+
+  private _onKernelChanged(): void {
+    this._start = null;
+    this._fresh = true;
+    void this._checkLanguage();
+  }
+
+  private async _captureStart(): Promise<void> {
+    if (
+      !(await this._checkLanguage()) ||
+      this._mode() === 'off' ||
+      this._disposed
+    ) {
+      return;
+    }
+    const start: IStart = {
+      capturedAt: new Date(),
+      capture: this._bridge.capture(),
+      stored: false,
+      recorded: null,
+      key: null
+    };
+    // Seen by executionScheduled from now on; a failed capture surfaces when stored.
+    start.capture.catch(() => undefined);
+    this._start = start;
+  }
+
+  private async _recordStart(start: IStart): Promise<void> {
+    try {
+      const capture = await start.capture;
+      const result = await this._record({
+        capture,
+        capturedAt: start.capturedAt,
+        trigger: 'kernel-start'
+      });
+      start.recorded = result.run.snapshot_id;
+      start.key = fingerprintKey(capture);
+      this._emit({ ok: true, trigger: 'kernel-start', result });
+    } catch (error) {
+      this._emit({ ok: false, trigger: 'kernel-start', error: error as Error });
+    }
+  }
+
+  /** One fingerprint at a time; a change records a run linked to the start run. */
+  private async _checkForChange(): Promise<void> {
+    const start = this._start;
+    if (!start?.recorded) {
+      return;
+    }
+    if (this._checking) {
+      this._again = true;
+      return;
+    }
+    this._checking = true;
+    try {
+      const fingerprint = await this._bridge.fingerprint();
+      if (this._start === start && fingerprintKey(fingerprint) !== start.key) {
+        const capturedAt = new Date();
+        const capture = await this._bridge.capture();
+        const result = await this._record({
+          capture,
+          capturedAt,
+          trigger: 'environment-change',
+          parentSnapshotId: start.recorded
+        });
+        start.key = fingerprintKey(capture);
+        this._emit({ ok: true, trigger: 'environment-change', result });
+      }
+    } catch (error) {
+      this._emit({
+        ok: false,
+        trigger: 'environment-change',
+        error: error as Error
+      });
+    } finally {
+      this._checking = false;
+      if (this._again) {
+        this._again = false;
+        this.executed();
+      }
+    }
+  }
+
+  private async _onCodeSnapshot(
+    _: KernelBridge,
+    msg: ISnapshotMessage
+  ): Promise<void> {
+    try {
+      const result = await this._record({
+        capture: msg.capture,
+        capturedAt: new Date(),
+        trigger: 'code',
+        note: msg.note,
+        snapshotId: msg.snapshot_id,
+        parentSnapshotId: this._start?.recorded ?? null
+      });
+      this._emit({ ok: true, trigger: 'code', result });
+    } catch (error) {
+      this._emit({ ok: false, trigger: 'code', error: error as Error });
+    }
+  }
+
+  private _record(
+    request: Omit<IRecordRequest, 'notebookPath' | 'unsaved' | 'kernel'>
+  ): Promise<IAddResult> {
+    const context = this._notebook.sessionContext;
+    return this._recorder.record({
+      ...request,
+      notebookPath: this._notebook.path(),
+      unsaved: this._notebook.unsaved(),
+      kernel: {
+        name: context.session?.kernel?.name ?? '',
+        display_name: context.kernelDisplayName,
+        language: 'julia'
+      }
+    });
+  }
+
+  private async _checkLanguage(): Promise<boolean> {
+    let julia = false;
+    try {
+      julia = await this._bridge.isJulia();
+    } catch {
+      julia = false;
+    }
+    if (julia !== this._isJulia && !this._disposed) {
+      this._isJulia = julia;
+      this._languageChanged.emit(julia);
+    }
+    return julia;
+  }
+
+  private _emit(event: RecordEvent): void {
+    if (!this._disposed) {
+      this._recorded.emit(event);
+    }
+  }
+
+  private _notebook: INotebookHandle;
+  private _bridge: KernelBridge;
+  private _recorder: Recorder;
+  private _mode: () => AutoCaptureMode;
+  private _debounce: number;
+  private _isJulia = false;
+  private _fresh = false;
+  private _start: IStart | null = null;
+  private _timer: ReturnType<typeof setTimeout> | null = null;
+  private _checking = false;
+  private _again = false;
+  private _disposed = false;
+  private _languageChanged = new Signal<this, boolean>(this);
+  private _recorded = new Signal<this, RecordEvent>(this);
+}
+
+export namespace NotebookRecorder {
+  export interface IOptions {
+    notebook: INotebookHandle;
+    bridge: KernelBridge;
+    recorder: Recorder;
+    /** The auto-capture setting, read each time. */
+    mode: () => AutoCaptureMode;
+    /** Milliseconds after the last execution before checking for a change. */
+    debounce?: number;
+  }
+}
+
+/** The capture of one kernel start, stored at the first execution. */
+interface IStart {
+  capturedAt: Date;
+  capture: Promise<ICapture>;
+  stored: boolean;
+  /** snapshot_id of the stored run. */
+  recorded: string | null;
+  /** fingerprintKey of the last recorded environment. */
+  key: string | null;
+}
+
+/** What identifies an environment: Julia, project path and the files' hashes. */
+export function fingerprintKey(capture: ICapture): string {
+  return JSON.stringify([
+    capture.julia_version,
+    capture.project ? pathToString(capture.project.path) : null,
+    capture.files.map(f => [f.role, f.name, pathToString(f.path), f.sha256])
+  ]);
+}

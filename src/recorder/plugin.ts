@@ -1,0 +1,262 @@
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  Dialog,
+  ICommandPalette,
+  Notification,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+import {
+  INotebookTracker,
+  NotebookActions,
+  NotebookPanel
+} from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
+import { LabIcon } from '@jupyterlab/ui-components';
+import diarySvg from '../../style/icons/diary.svg';
+import { withKernelProgress } from '../kernel/plugin';
+import { fromBase64 } from '../kernel/protocol';
+import {
+  CommandIDs,
+  IDearDiaryServer,
+  IKernelBridges,
+  IRunStore
+} from '../tokens';
+import { IAddResult, RunTrigger } from '../store/types';
+import { AutoCaptureMode, NotebookRecorder } from './controller';
+import { IRecorderOptions, Recorder } from './recorder';
+
+export const diaryIcon = new LabIcon({
+  name: 'deardiary:diary',
+  svgstr: diarySvg
+});
+
+const PLUGIN_ID = 'jupyterlab-deardiary:snapshot';
+
+/** The snapshot button, automatic capture and @snapshot from code. */
+export const snapshotPlugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'Records runs of Julia notebooks: button, automatic capture, @snapshot.',
+  autoStart: true,
+  requires: [INotebookTracker, IKernelBridges, IDearDiaryServer, IRunStore],
+  optional: [ISettingRegistry, ICommandPalette, ITranslator],
+  activate: async (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    bridges: IKernelBridges,
+    server: IDearDiaryServer,
+    store: IRunStore,
+    registry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
+  ) => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab_deardiary');
+    const contents = app.serviceManager.contents;
+    let mode: AutoCaptureMode = 'kernel-start-and-changes';
+    let options: IRecorderOptions = {
+      keepNotebook: true,
+      patchMaxBytes: 1048576
+    };
+
+    const recorder = new Recorder({
+      git: path => server.api.git(path),
+      readFile: async path => {
+        const model = await contents.get(path, {
+          type: 'file',
+          format: 'base64',
+          content: true
+        });
+        return fromBase64((model.content as string).replace(/\s/g, ''));
+      },
+      addRun: input => store.addRun(input),
+      options: () => options
+    });
+
+    const controllers = new Map<NotebookPanel, NotebookRecorder>();
+    const controllerOf = (panel: NotebookPanel | null) =>
+      panel ? (controllers.get(panel) ?? null) : null;
+    const refresh = () =>
+      app.commands.notifyCommandChanged(CommandIDs.snapshot);
+
+    tracker.widgetAdded.connect((_, panel) => {
+      const controller = new NotebookRecorder({
+        notebook: {
+          sessionContext: panel.sessionContext,
+          path: () => contents.localPath(panel.context.path),
+          unsaved: () => panel.context.model.dirty
+        },
+        bridge: bridges.get(panel),
+        recorder,
+        mode: () => mode
+      });
+      controllers.set(panel, controller);
+      controller.languageChanged.connect(refresh);
+      controller.recorded.connect((_, event) => {
+        if (event.ok) {
+          if (event.result.created) {
+            notifySaved(app, trans, event.result, event.trigger);
+          }
+        } else {
+          notifyFailed(trans, event.trigger, event.error);
+        }
+      });
+      panel.disposed.connect(() => {
+        controller.dispose();
+        controllers.delete(panel);
+      });
+    });
+    tracker.currentChanged.connect(refresh);
+    NotebookActions.executionScheduled.connect((_, { notebook }) => {
+      controllerOf(panelOf(tracker, notebook))?.executionScheduled();
+    });
+    NotebookActions.executed.connect((_, { notebook }) => {
+      controllerOf(panelOf(tracker, notebook))?.executed();
+    });
+
+    app.commands.addCommand(CommandIDs.snapshot, {
+      label: trans.__('Snapshot Julia Environment'),
+      caption: trans.__(
+        'Record the exact Julia environment, notebook and git state of this run'
+      ),
+      icon: diaryIcon,
+      isVisible: () => controllerOf(tracker.currentWidget)?.isJulia ?? false,
+      isEnabled: () => controllerOf(tracker.currentWidget)?.isJulia ?? false,
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            note: { type: 'string', description: 'A note for the run' }
+          }
+        }
+      },
+      execute: async args => {
+        const controller = controllerOf(tracker.currentWidget);
+        if (!controller) {
+          return;
+        }
+        try {
+          const result = await withKernelProgress(
+            controller.bridge,
+            trans,
+            signal => controller.snapshot((args.note as string) ?? '', signal)
+          );
+          notifySaved(app, trans, result, 'button');
+          return result.run;
+        } catch (error) {
+          notifyFailed(trans, 'button', error as Error);
+        }
+      }
+    });
+    palette?.addItem({ command: CommandIDs.snapshot, category: 'DearDiary' });
+
+    app.commands.addCommand(CommandIDs.showRun, {
+      label: trans.__('Show DearDiary Run'),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: { id: { type: 'number', description: 'The run id' } },
+          required: ['id']
+        }
+      },
+      execute: async args => {
+        const run = await store.getRun(args.id as number);
+        const files = run.files.map(
+          f => `${f.name}  ${f.size} B  sha256 ${f.sha256}`
+        );
+        const body = [
+          trans.__('Notebook: %1', run.notebook_path),
+          trans.__('Recorded: %1 (%2)', run.created_at, run.trigger),
+          trans.__('Julia %1', run.julia_version),
+          run.git_sha
+            ? trans.__(
+                'git %1%2',
+                run.git_sha.slice(0, 12),
+                run.git_dirty ? ' (dirty)' : ''
+              )
+            : trans.__('no git commit'),
+          ...files
+        ].join('\n');
+        await showDialog({
+          title: trans.__('Snapshot #%1', run.number),
+          body,
+          buttons: [Dialog.okButton()]
+        });
+      }
+    });
+
+    if (registry) {
+      const settings = await registry.load(PLUGIN_ID);
+      const read = () => {
+        mode = settings.get('autoCapture').composite as AutoCaptureMode;
+        options = {
+          keepNotebook: settings.get('keepNotebook').composite as boolean,
+          patchMaxBytes: settings.get('patchMaxBytes').composite as number
+        };
+      };
+      read();
+      settings.changed.connect(read);
+    }
+  }
+};
+
+function panelOf(
+  tracker: INotebookTracker,
+  notebook: unknown
+): NotebookPanel | null {
+  return tracker.find(panel => panel.content === notebook) ?? null;
+}
+
+function notifySaved(
+  app: JupyterFrontEnd,
+  trans: TranslationBundle,
+  result: IAddResult,
+  trigger: RunTrigger
+): void {
+  const run = result.run;
+  const message =
+    trigger === 'button' || trigger === 'code'
+      ? trans.__('Snapshot #%1 saved', run.number)
+      : trans.__('Run #%1 recorded automatically (%2)', run.number, trigger);
+  Notification.success(message, {
+    autoClose: 5000,
+    actions: [
+      {
+        label: trans.__('Show'),
+        callback: () =>
+          void app.commands.execute(CommandIDs.showRun, { id: run.id })
+      }
+    ]
+  });
+}
+
+function notifyFailed(
+  trans: TranslationBundle,
+  trigger: RunTrigger,
+  error: Error
+): void {
+  if ((error as { code?: string }).code === 'cancelled') {
+    return;
+  }
+  const title =
+    trigger === 'button'
+      ? trans.__('The snapshot was not saved')
+      : trans.__('Automatic capture failed (%1)', trigger);
+  Notification.error(`${title}: ${error.message}`, {
+    autoClose: false,
+    actions: [
+      {
+        label: trans.__('Details'),
+        callback: () => void showErrorMessage(title, error)
+      }
+    ]
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * The recorder: one run = a capture from the kernel + the git state of the notebook's
+ * folder + the notebook's saved bytes, verified, handed to the store. No DOM.
+ */
+import { ICapture } from '../kernel/protocol';
+import { sha256 } from '../kernel/sha256';
+import { ServerError } from '../server/request';
+import { IGitState } from '../server/api';
+import { IAddResult, IRunInput, RunGit, RunTrigger } from '../store/types';
+
+/** What the recorder needs from the rest of the extension (each a tested seam). */
+export interface IRecorderDeps {
+  /** GET /deardiary/git for a path relative to the server root. */
+  git(path: string): Promise<IGitState>;
+  /** The saved bytes of a file relative to the server root. */
+  readFile(path: string): Promise<Uint8Array>;
+  /** Store a run (dedup by snapshot_id). */
+  addRun(input: IRunInput): Promise<IAddResult>;
+  /** Options read at each recording (settings can change at any time). */
+  options(): IRecorderOptions;
+}
+
+export interface IRecorderOptions {
+  /** Keep the notebook's bytes with the run. */
+  keepNotebook: boolean;
+  /** Largest patch kept with a run, in bytes (the server has its own cap too). */
+  patchMaxBytes: number;
+}
+
+/** One recording request. */
+export interface IRecordRequest {
+  notebookPath: string;
+  /** The notebook has unsaved changes (its saved bytes are recorded). */
+  unsaved: boolean;
+  kernel: IRunInput['kernel'];
+  /** The capture (already taken: at kernel start, or sent by @snapshot). */
+  capture: ICapture;
+  /** When the capture was taken. */
+  capturedAt: Date;
+  trigger: RunTrigger;
+  note?: string;
+  snapshotId?: string;
+  parentSnapshotId?: string | null;
+}
+
+export class Recorder {
+  constructor(private readonly _deps: IRecorderDeps) {}
+
+  /**
+   * Record one run. The kernel part is already in the request; git and notebook
+   * failures are recorded as such instead of failing the run.
+   */
+  async record(request: IRecordRequest): Promise<IAddResult> {
+    const options = this._deps.options();
+    const [git, notebook] = await Promise.all([
+      this._git(request.notebookPath, options.patchMaxBytes),
+      this._deps.readFile(request.notebookPath)
+    ]);
+    const input: IRunInput = {
+      snapshot_id: request.snapshotId ?? newSnapshotId(),
+      trigger: request.trigger,
+      note: request.note ?? '',
+      created_at: request.capturedAt.toISOString(),
+      ended_at: new Date().toISOString(),
+      parent_snapshot_id: request.parentSnapshotId ?? null,
+      kernel: request.kernel,
+      capture: request.capture,
+      git,
+      notebook: {
+        path: request.notebookPath,
+        bytes: options.keepNotebook ? notebook : null,
+        sha256: await sha256(notebook),
+        size: notebook.length,
+        unsaved_changes: request.unsaved
+      }
+    };
+    return this._deps.addRun(input);
+  }
+
+  private async _git(path: string, patchMaxBytes: number): Promise<RunGit> {
+    try {
+      return {
+        state: 'ok',
+        git: capPatch(await this._deps.git(path), patchMaxBytes)
+      };
+    } catch (error) {
+      const e = error as Error;
+      return {
+        state: 'unknown',
+        error_code: error instanceof ServerError ? error.code : 'error',
+        message: e.message
+      };
+    }
+  }
+}
+
+/** Keep at most `max` bytes of the patch, cut at a line end, and say so. */
+export function capPatch(git: IGitState, max: number): IGitState {
+  const patch = git.patch ?? '';
+  const bytes = new TextEncoder().encode(patch);
+  if (bytes.length <= max) {
+    return git;
+  }
+  let text = new TextDecoder().decode(bytes.slice(0, max));
+  text = text.replace(/\uFFFD$/, '');
+  const cut = text.lastIndexOf('\n');
+  return {
+    ...git,
+    patch: cut >= 0 ? text.slice(0, cut + 1) : '',
+    truncated: true
+  };
+}
+
+/** A unique id for a run recorded from this browser. */
+export function newSnapshotId(): string {
+  const random = new Uint8Array(16);
+  crypto.getRandomValues(random);
+  const hex = Array.from(random, b => b.toString(16).padStart(2, '0')).join('');
+  return `${hex}-${Date.now()}`;
+}
