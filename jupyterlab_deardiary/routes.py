@@ -19,7 +19,7 @@ from . import __version__
 from .config import DearDiary
 from .errors import ApiError
 from .git import Git, find_git
-from .paths import resolve_inside
+from .paths import relative_to_root, resolve_inside
 from .restore import restore
 from .store import CHUNK, Store, Upload, etag, parse_tags
 
@@ -140,15 +140,7 @@ class StoreHandler(BodyHandler):
     upload: Upload | None = None
 
     def store(self) -> Store:
-        try:
-            path = resolve_inside(self.root_dir, self.dd.store_path, must_exist=False)
-        except ApiError as e:
-            raise ApiError(
-                500,
-                "bad_store_path",
-                f"DearDiary.store_path {self.dd.store_path!r} is unusable: {e.message}",
-            ) from None
-        return Store(path)
+        return configured_store(self)
 
     def body_limit(self) -> int:
         return self.dd.store_max_bytes
@@ -227,6 +219,33 @@ class StoreHandler(BodyHandler):
         self.finish(json.dumps({"etag": etag(sha), "size": size}))
 
 
+def configured_store(handler: BaseHandler) -> Store:
+    """The store file named by DearDiary.store_path, inside the server root."""
+    try:
+        path = resolve_inside(handler.root_dir, handler.dd.store_path, must_exist=False)
+    except ApiError as e:
+        raise ApiError(
+            500,
+            "bad_store_path",
+            f"DearDiary.store_path {handler.dd.store_path!r} is unusable: {e.message}",
+        ) from None
+    return Store(path)
+
+
+class StoreAsideHandler(BaseHandler):
+    """POST with If-Match: keep a copy of a store that cannot be opened, beside it."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        store = configured_store(self)
+        async with store.lock:
+            aside = await asyncio.get_running_loop().run_in_executor(
+                None, store.keep_aside, self.request.headers.get("If-Match")
+            )
+        self.finish(json.dumps({"path": str(aside), "relpath": relative_to_root(aside, self.root_dir)}))
+
+
 @web.stream_request_body
 class RestoreHandler(BodyHandler):
     """POST {target, files: [{name, base64, sha256}], overwrite, metadata}."""
@@ -267,7 +286,14 @@ class VersionHandler(BaseHandler):
     @authorized
     async def get(self) -> None:
         self.finish(
-            json.dumps({"version": __version__, "name": "jupyterlab_deardiary", "api": API_VERSION})
+            json.dumps(
+                {
+                    "version": __version__,
+                    "name": "jupyterlab_deardiary",
+                    "api": API_VERSION,
+                    "store_path": self.dd.store_path,
+                }
+            )
         )
 
 
@@ -282,6 +308,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
             for name, handler in (
                 ("git", GitHandler),
                 ("store", StoreHandler),
+                ("store/aside", StoreAsideHandler),
                 ("restore", RestoreHandler),
                 ("version", VersionHandler),
             )

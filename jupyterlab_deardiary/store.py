@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import shutil
+import time
 import secrets
 import stat
 import weakref
@@ -165,6 +167,27 @@ class Store:
             sha = upload.hash.hexdigest()
             _hashes[str(self.path)] = (_stat_key(os.stat(self.path)), sha)
         return sha, upload.size, current is None
+
+
+    def keep_aside(self, if_match: str | None) -> Path:
+        """Copy the current file, which must be the version ``if_match`` names, beside it
+        as ``<name>.broken-<UTC time>`` (blocking; run it in a thread, under ``self.lock``).
+        The store itself is left as it is: the caller replaces it next, with If-Match."""
+        if not if_match:
+            raise ApiError(428, "precondition_required", 'Send If-Match: "<etag>".')
+        with self._file_lock():
+            _check_preconditions(self.current(), if_match, None)
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            aside = self.path.with_name(f"{self.path.name}.broken-{stamp}")
+            n = 1
+            while aside.exists():
+                n += 1
+                aside = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
+            shutil.copyfile(self.path, aside)
+            with open(aside, "rb") as f:
+                os.fsync(f.fileno())
+            fsync_dir(self.path.parent)
+            return aside
 
 
 def parse_tags(header: str) -> list[str]:

@@ -1,6 +1,8 @@
 import { kernelPlugin } from './kernel/plugin';
+import { snapshotPlugin } from './recorder/plugin';
 import { serverPlugin } from './server/plugin';
+import { storePlugin } from './store/plugin';
 
 export * from './tokens';
 
-export default [serverPlugin, kernelPlugin];
+export default [serverPlugin, kernelPlugin, storePlugin, snapshotPlugin];

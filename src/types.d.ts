@@ -7,4 +7,7 @@ declare module '*.wasm' {
   const url: string;
   export default url;
 }
-declare module '*.svg' { const value: string; export default value; }
+declare module '*.svg' {
+  const value: string;
+  export default value;
+}

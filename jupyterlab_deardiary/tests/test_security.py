@@ -17,6 +17,7 @@ REQUESTS = [
     ("GET", "git?path=proj", None, {}),
     ("GET", "store", None, {}),
     ("PUT", "store", b"SQLite format 3\x00", {"If-None-Match": "*"}),
+    ("POST", "store/aside", b"", {"If-Match": '"' + "0" * 64 + '"'}),
     (
         "POST",
         "restore",

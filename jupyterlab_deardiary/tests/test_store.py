@@ -175,3 +175,30 @@ async def test_oversize_streamed_put(jp_fetch, jp_root_dir):
     assert json.loads(response.body)["error"] == "too_large"
     assert not jp_root_dir.joinpath(*STORE).exists()
     assert leftovers(jp_root_dir / ".deardiary") == []
+
+
+
+async def aside(jp_fetch, headers: dict[str, str]):
+    return await jp_fetch(
+        "deardiary", "store", "aside", method="POST", body=b"", headers=headers, raise_error=False
+    )
+
+
+async def test_keep_aside_copies_the_current_store_beside_it(jp_fetch, jp_root_dir):
+    bad = b"this is not SQLite \x00\xff"
+    assert (await put(jp_fetch, bad, {"If-None-Match": "*"})).code == 201
+    response = await aside(jp_fetch, {"If-Match": tag(bad)})
+    assert response.code == 200
+    answer = json.loads(response.body)
+    kept = jp_root_dir.joinpath(*STORE).parent / os.path.basename(answer["path"])
+    assert kept.name.startswith("deardiary.sqlite.broken-")
+    assert answer["relpath"] == f".deardiary/{kept.name}"
+    assert kept.read_bytes() == bad
+    assert jp_root_dir.joinpath(*STORE).read_bytes() == bad  # left as it was
+
+
+async def test_keep_aside_refuses_a_stale_or_missing_etag(jp_fetch, jp_root_dir):
+    assert (await put(jp_fetch, SQLITE, {"If-None-Match": "*"})).code == 201
+    assert (await aside(jp_fetch, {"If-Match": tag(b"other")})).code == 412
+    assert (await aside(jp_fetch, {})).code == 428
+    assert leftovers(jp_root_dir.joinpath(*STORE).parent) == []

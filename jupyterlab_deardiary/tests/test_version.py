@@ -10,4 +10,5 @@ async def test_version(jp_fetch):
         "version": __version__,
         "name": "jupyterlab_deardiary",
         "api": 1,
+        "store_path": ".deardiary/deardiary.sqlite",
     }

@@ -53,6 +53,7 @@ describe('DearDiaryAPI against a real server', () => {
     const info = await api.version();
     expect(info.name).toBe('jupyterlab_deardiary');
     expect(info.api).toBe(1);
+    expect(info.store_path).toBe('.deardiary/deardiary.sqlite');
     const status = await new DearDiaryServer(api).check();
     expect(status.state).toBe('ok');
   });
@@ -120,6 +121,12 @@ describe('DearDiaryAPI against a real server', () => {
 
     const again = await failure(api.writeStore(new Uint8Array([7]), null));
     expect(again.status).toBe(412);
+
+    const kept = await api.keepStoreAside(sha(second));
+    expect(kept.relpath).toMatch(/^\.deardiary\/deardiary\.sqlite\.broken-/);
+    expect(
+      Array.from(fs.readFileSync(path.join(server.root, kept.relpath!)))
+    ).toEqual([9, 9, 9]);
   });
 
   it('restores files byte-identically and never overwrites silently', async () => {

@@ -149,6 +149,13 @@ describe('Recorder', () => {
 });
 
 class FakeBridge {
+  /** The kernel's claims: share the Set between bridges of one kernel (tabs). */
+  constructor(readonly claims = new Set<string>()) {}
+  async claim(key: string) {
+    const claimed = !this.claims.has(key);
+    this.claims.add(key);
+    return claimed;
+  }
   snapshotReceived = new Signal<this, any>(this);
   julia = true;
   captures = 0;
@@ -171,8 +178,11 @@ class FakeBridge {
   }
 }
 
-function controller(mode: AutoCaptureMode = 'kernel-start-and-changes') {
-  const bridge = new FakeBridge();
+function controller(
+  mode: AutoCaptureMode = 'kernel-start-and-changes',
+  claims = new Set<string>()
+) {
+  const bridge = new FakeBridge(claims);
   const context = {
     statusChanged: new Signal<any, string>({}),
     kernelChanged: new Signal<any, any>({}),
@@ -262,10 +272,11 @@ describe('NotebookRecorder (automatic capture)', () => {
   });
 
   it('starts over after a restart', async () => {
-    const { c, context, runs, start } = controller();
+    const { c, context, runs, start, bridge } = controller();
     await start();
     c.executionScheduled();
     await settle();
+    bridge.claims.clear(); // a new kernel process
     context.statusChanged.emit('restarting');
     context.statusChanged.emit('idle');
     await settle();
@@ -314,6 +325,42 @@ describe('NotebookRecorder (automatic capture)', () => {
     expect(c.isJulia).toBe(false);
     expect(bridge.captures).toBe(0);
     expect(runs).toHaveLength(0);
+  });
+
+  it('a page reload records no start run, but still notices changes', async () => {
+    const claims = new Set(['kernel-start:nb.ipynb']); // claimed before the reload
+    const { c, bridge, runs, start } = controller(
+      'kernel-start-and-changes',
+      claims
+    );
+    await start();
+    c.executionScheduled();
+    await settle();
+    expect(runs).toHaveLength(0);
+    expect(bridge.captures).toBe(0); // only a fingerprint
+    bridge.current = capture('d'.repeat(64));
+    c.executed();
+    await settle();
+    expect(runs.map(r => r.trigger)).toEqual(['environment-change']);
+  });
+
+  it('two tabs of one notebook record the start and each change once', async () => {
+    const claims = new Set<string>();
+    const one = controller('kernel-start-and-changes', claims);
+    const two = controller('kernel-start-and-changes', claims);
+    two.bridge.current = one.bridge.current;
+    await Promise.all([one.start(), two.start()]);
+    one.c.executionScheduled();
+    two.c.executionScheduled();
+    await settle();
+    const changed = capture('e'.repeat(64));
+    one.bridge.current = changed;
+    two.bridge.current = changed;
+    one.c.executed();
+    two.c.executed();
+    await settle();
+    const triggers = [...one.runs, ...two.runs].map(r => r.trigger).sort();
+    expect(triggers).toEqual(['environment-change', 'kernel-start']);
   });
 
   it('identifies environments by Julia, project and file hashes', () => {

@@ -108,6 +108,21 @@ export class KernelBridge implements IDisposable {
     await this._request('ping', {}, options);
   }
 
+  /**
+   * Claim `key` in this kernel process: true for the first claimant only (a restart
+   * starts over). Lets tabs and page reloads agree on who records what.
+   */
+  async claim(key: string, options: IRequestOptions = {}): Promise<boolean> {
+    const result = await this._request('claim', { key }, options);
+    if (typeof result.claimed !== 'boolean') {
+      throw new BridgeError(
+        'malformed',
+        'Malformed message from the kernel: claimed is not a boolean'
+      );
+    }
+    return result.claimed;
+  }
+
   /** Julia version, active project, its manifest (exact bytes, verified) and system facts. */
   async capture(
     options: IRequestOptions & { maxBytes?: number } = {}

@@ -13,6 +13,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import { ISnapshotMessage, KernelBridge } from '../kernel/bridge';
 import { ICapture, pathToString } from '../kernel/protocol';
+import { sha256 } from '../kernel/sha256';
 import { IAddResult, RunTrigger } from '../store/types';
 import { IRecordRequest, Recorder } from './recorder';
 
@@ -45,7 +46,13 @@ export class NotebookRecorder implements IDisposable {
     context.statusChanged.connect(this._onStatus, this);
     context.kernelChanged.connect(this._onKernelChanged, this);
     this._bridge.snapshotReceived.connect(this._onCodeSnapshot, this);
-    void this._checkLanguage();
+    // The kernel found at page load may be new (or restarted while we were away).
+    this._fresh = true;
+    if (context.session?.kernel?.status === 'idle') {
+      this._beginStart();
+    } else {
+      void this._checkLanguage();
+    }
   }
 
   /** Whether the notebook's kernel is a Julia kernel (false until known). */
@@ -80,8 +87,12 @@ export class NotebookRecorder implements IDisposable {
 
   /** Called by the plugin when the user's cell was scheduled for execution. */
   executionScheduled(): void {
+    if (this._fresh && !this._start) {
+      // The kernel got idle before we could see it: capture now (behind this cell).
+      this._beginStart();
+    }
     const start = this._start;
-    if (start && !start.stored && this._mode() !== 'off') {
+    if (start && !start.stored) {
       start.stored = true;
       void this._recordStart(start);
     }
@@ -89,7 +100,7 @@ export class NotebookRecorder implements IDisposable {
 
   /** Called by the plugin when a cell finished executing. */
   executed(): void {
-    if (this._mode() !== 'kernel-start-and-changes' || !this._start?.recorded) {
+    if (this._mode() !== 'kernel-start-and-changes' || !this._start?.key) {
       return;
     }
     if (this._timer !== null) {
@@ -112,7 +123,10 @@ export class NotebookRecorder implements IDisposable {
     Signal.clearData(this);
   }
 
-  /** A kernel start or restart: capture the environment as soon as it is idle. */
+  /**
+   * A kernel we have not seen idle yet (new, restarted, or found running at page load)
+   * is captured as soon as it is idle, if the kernel lets us claim its start.
+   */
   private _onStatus(_: ISessionContext, status: Kernel.Status): void {
     if (
       status === 'starting' ||
@@ -121,9 +135,11 @@ export class NotebookRecorder implements IDisposable {
     ) {
       this._fresh = true;
       this._start = null;
-    } else if (status === 'idle' && this._fresh) {
-      this._fresh = false;
-      void this._captureStart();
+    } else if (status === 'idle' && this._fresh && !this._start) {
+      this._beginStart();
+    } else if (status === 'idle' && !this._isJulia) {
+      // The kernel may have become known without a kernelChanged seen by us.
+      void this._checkLanguage();
     }
   }
 
@@ -133,46 +149,73 @@ export class NotebookRecorder implements IDisposable {
     void this._checkLanguage();
   }
 
-  private async _captureStart(): Promise<void> {
-    if (
-      !(await this._checkLanguage()) ||
-      this._mode() === 'off' ||
-      this._disposed
-    ) {
+  /**
+   * Capture the environment the kernel starts with. Only the first frontend to claim
+   * `kernel-start` in this kernel process records it (a page reload or a second tab
+   * does not); the others only take its fingerprint, to notice later changes.
+   */
+  private _beginStart(): void {
+    this._fresh = false;
+    if (this._mode() === 'off') {
       return;
     }
     const start: IStart = {
       capturedAt: new Date(),
-      capture: this._bridge.capture(),
+      environment: Promise.resolve(null),
       stored: false,
       recorded: null,
       key: null
     };
-    // Seen by executionScheduled from now on; a failed capture surfaces when stored.
-    start.capture.catch(() => undefined);
+    start.environment = this._startEnvironment(start);
+    start.environment.catch(() => undefined);
     this._start = start;
+  }
+
+  private async _startEnvironment(
+    start: IStart
+  ): Promise<IStartEnvironment | null> {
+    if (!(await this._checkLanguage())) {
+      return null;
+    }
+    const claimed = await this._bridge.claim(
+      `kernel-start:${this._notebook.path()}`
+    );
+    start.capturedAt = new Date();
+    const capture = claimed
+      ? await this._bridge.capture()
+      : await this._bridge.fingerprint();
+    return { capture, claimed };
   }
 
   private async _recordStart(start: IStart): Promise<void> {
     try {
-      const capture = await start.capture;
+      const environment = await start.environment;
+      if (!environment) {
+        return;
+      }
+      start.key = fingerprintKey(environment.capture);
+      if (!environment.claimed || this._mode() === 'off') {
+        return;
+      }
       const result = await this._record({
-        capture,
+        capture: environment.capture,
         capturedAt: start.capturedAt,
         trigger: 'kernel-start'
       });
       start.recorded = result.run.snapshot_id;
-      start.key = fingerprintKey(capture);
       this._emit({ ok: true, trigger: 'kernel-start', result });
     } catch (error) {
       this._emit({ ok: false, trigger: 'kernel-start', error: error as Error });
     }
   }
 
-  /** One fingerprint at a time; a change records a run linked to the start run. */
+  /**
+   * One fingerprint at a time; a change records a run linked to the start run. Tabs of
+   * one notebook claim each new environment in the kernel, so only one records it.
+   */
   private async _checkForChange(): Promise<void> {
     const start = this._start;
-    if (!start?.recorded) {
+    if (!start?.key) {
       return;
     }
     if (this._checking) {
@@ -182,17 +225,23 @@ export class NotebookRecorder implements IDisposable {
     this._checking = true;
     try {
       const fingerprint = await this._bridge.fingerprint();
-      if (this._start === start && fingerprintKey(fingerprint) !== start.key) {
-        const capturedAt = new Date();
-        const capture = await this._bridge.capture();
-        const result = await this._record({
-          capture,
-          capturedAt,
-          trigger: 'environment-change',
-          parentSnapshotId: start.recorded
-        });
-        start.key = fingerprintKey(capture);
-        this._emit({ ok: true, trigger: 'environment-change', result });
+      const key = fingerprintKey(fingerprint);
+      if (this._start === start && key !== start.key) {
+        start.key = key;
+        const claim = `environment:${this._notebook.path()}:${await sha256(
+          new TextEncoder().encode(key)
+        )}`;
+        if (await this._bridge.claim(claim)) {
+          const capturedAt = new Date();
+          const capture = await this._bridge.capture();
+          const result = await this._record({
+            capture,
+            capturedAt,
+            trigger: 'environment-change',
+            parentSnapshotId: start.recorded
+          });
+          this._emit({ ok: true, trigger: 'environment-change', result });
+        }
       }
     } catch (error) {
       this._emit({
@@ -295,12 +344,19 @@ export namespace NotebookRecorder {
 /** The capture of one kernel start, stored at the first execution. */
 interface IStart {
   capturedAt: Date;
-  capture: Promise<ICapture>;
+  /** null for a non-Julia kernel. */
+  environment: Promise<IStartEnvironment | null>;
   stored: boolean;
   /** snapshot_id of the stored run. */
   recorded: string | null;
-  /** fingerprintKey of the last recorded environment. */
+  /** fingerprintKey of the environment last seen. */
   key: string | null;
+}
+
+/** The environment a kernel started with; `claimed`: this frontend records it. */
+interface IStartEnvironment {
+  capture: ICapture;
+  claimed: boolean;
 }
 
 /** What identifies an environment: Julia, project path and the files' hashes. */

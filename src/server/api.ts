@@ -14,6 +14,8 @@ export interface IVersionInfo {
   name: string;
   version: string;
   api: number;
+  /** The store file, relative to the server root (c.DearDiary.store_path). */
+  store_path: string;
 }
 
 /** One changed path of `git status`. */
@@ -168,6 +170,20 @@ export class DearDiaryAPI {
     }
     const written = parseJSON(raw) as unknown as IStoreWritten;
     return { ...written, etag: unquote(written.etag) };
+  }
+
+  /**
+   * Keep a copy of the store version `etag` beside it (`<name>.broken-<time>`), before
+   * a store that cannot be opened is replaced. Resolves with where the copy is.
+   */
+  keepStoreAside(
+    etag: string
+  ): Promise<{ path: string; relpath: string | null }> {
+    return requestJSON(
+      'store/aside',
+      { method: 'POST', headers: { 'If-Match': `"${etag}"` } },
+      this.settings
+    );
   }
 
   /** Write files into a folder inside the server root; see IRestoreRequest. */

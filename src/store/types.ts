@@ -8,7 +8,8 @@ import { ICapture } from '../kernel/protocol';
 import { IGitState } from '../server/api';
 
 /** What made a run. */
-export type RunTrigger = 'button' | 'kernel-start' | 'environment-change' | 'code';
+export type RunTrigger =
+  'button' | 'kernel-start' | 'environment-change' | 'code';
 
 /** The git part of a run: the endpoint's answer, or why there is none. */
 export type RunGit =

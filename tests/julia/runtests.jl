@@ -135,6 +135,16 @@ end
     @test rpc("c1", "ping"; rid=weird)["id"] == weird
 end
 
+@testset "claim: true exactly once per key and kernel process" begin
+    @test result_of("c1", "claim"; args=Dict("key" => "kernel-start")) == Dict("claimed" => true)
+    @test result_of("c1", "claim"; args=Dict("key" => "kernel-start")) == Dict("claimed" => false)
+    @test result_of("c1", "claim"; args=Dict("key" => "other")) == Dict("claimed" => true)
+    for bad in (nothing, Dict("key" => ""), Dict("key" => 3), Dict{String,Any}())
+        r = rpc("c1", "claim"; args=bad)
+        @test r["ok"] === false && r["error"]["code"] == "bad_request"
+    end
+end
+
 @testset "error replies" begin
     err(m) = (@test m["type"] == "reply"; @test m["ok"] === false;
               @test Set(keys(m)) == Set(["type", "id", "ok", "error"]);

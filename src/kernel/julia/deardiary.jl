@@ -426,9 +426,26 @@ function max_bytes_arg(args)
     v
 end
 
+# Keys claimed in this kernel process (see op "claim"). A restart starts a new process
+# with none: this is how frontends tell a fresh kernel from a page reload, and how
+# several tabs agree that only one of them records the kernel-start run.
+const CLAIMS = Set{String}()
+
+function claim_arg(args)
+    key = args isa AbstractDict ? get(args, "key", nothing) : nothing
+    key isa AbstractString && !isempty(key) && isvalid(key) ||
+        throw(DiaryError("bad_request", "args.key must be a non-empty string"))
+    String(key)
+end
+
 function run_op(op::AbstractString, args)
     if op == "ping"
         Dict{String,Any}("pong" => true, "protocol" => PROTOCOL)
+    elseif op == "claim"
+        key = claim_arg(args)
+        claimed = !(key in CLAIMS)
+        push!(CLAIMS, key)
+        Dict{String,Any}("claimed" => claimed)
     elseif op == "capture"
         capture(max_bytes=max_bytes_arg(args), with_bytes=true)
     elseif op == "fingerprint"
@@ -436,7 +453,7 @@ function run_op(op::AbstractString, args)
     else
         throw(DiaryError("unknown_op", string("Unknown operation \"", first(safetext(op), 80),
             "\": this kernel speaks deardiary protocol ", PROTOCOL,
-            " (ping, capture, fingerprint). Reload the page if the extension was updated.")))
+            " (ping, claim, capture, fingerprint). Reload the page if the extension was updated.")))
     end
 end
 

@@ -1,0 +1,207 @@
+/**
+ * Snapshots in a real JupyterLab, Debian Chromium and the TEST-ONLY Julia kernel (a real
+ * Julia 1.5.3 running the injected code; see ui-tests/test-kernel/README.md).
+ */
+import {
+  expect,
+  galata,
+  IJupyterLabPageFixture,
+  test
+} from '@jupyterlab/galata';
+import { Page } from '@playwright/test';
+import * as path from 'path';
+import { readRuns, writeProject } from './store';
+
+const JULIA = 'deardiary-test-julia-1.5';
+const SNAPSHOT = '[data-command="deardiary:snapshot"]';
+
+test.use({ autoGoto: true });
+
+/** Create a notebook whose metadata names its kernel, open it, wait for the kernel. */
+async function openNotebook(
+  page: IJupyterLabPageFixture,
+  path: string,
+  kernel: { name: string; display_name: string; language: string },
+  sources: string[] = ['']
+) {
+  const notebook = {
+    cells: sources.map(source => ({
+      cell_type: 'code',
+      source,
+      metadata: {},
+      outputs: [],
+      execution_count: null
+    })),
+    metadata: { kernelspec: kernel },
+    nbformat: 4,
+    nbformat_minor: 5
+  };
+  await page.contents.uploadContent(JSON.stringify(notebook), 'text', path);
+  await open(page, path);
+}
+
+/** Open a file in JupyterLab (in any page of the test) and wait for its kernel. */
+async function open(page: Page, path: string) {
+  await page.evaluate(async path => {
+    await window.jupyterapp.started;
+    await window.jupyterapp.commands.execute('docmanager:open', { path });
+  }, path);
+  await page.waitForFunction(
+    () =>
+      document
+        .querySelector(
+          '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator'
+        )
+        ?.getAttribute('data-status') === 'idle',
+    undefined,
+    { timeout: 60000 }
+  );
+}
+
+const JULIA_SPEC = {
+  name: JULIA,
+  display_name: 'Julia 1.5.3 (deardiary test)',
+  language: 'julia'
+};
+const PYTHON = {
+  name: 'python3',
+  display_name: 'Python 3',
+  language: 'python'
+};
+
+const juliaNotebook = (
+  page: IJupyterLabPageFixture,
+  path: string,
+  sources?: string[]
+) => openNotebook(page, path, JULIA_SPEC, sources);
+
+/** The messages of the notifications shown so far. */
+async function notifications(page: IJupyterLabPageFixture): Promise<string[]> {
+  return (await page.notifications).map(n => n.message);
+}
+
+/** Galata's mocked settings with DearDiary's auto-capture mode. */
+function autoCapture(mode: string) {
+  return {
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'jupyterlab-deardiary:snapshot': { autoCapture: mode }
+    }
+  };
+}
+
+test.describe('snapshots (automatic capture off)', () => {
+  test.use(autoCapture('off'));
+
+  test('the button is there for a Julia notebook and not for a Python one', async ({
+    page,
+    tmpPath
+  }) => {
+    await juliaNotebook(page, `${tmpPath}/julia.ipynb`);
+    await expect(page.locator(SNAPSHOT)).toBeVisible();
+
+    await openNotebook(page, `${tmpPath}/python.ipynb`, PYTHON);
+    await expect(
+      page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) ' + SNAPSHOT)
+    ).toBeHidden();
+    await expect(
+      page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar').first()
+    ).toBeVisible();
+  });
+
+  test('a click stores a run that is still there after a reload', async ({
+    page,
+    tmpPath
+  }) => {
+    writeProject(tmpPath, 'name = "Clicked"\r\n');
+    await juliaNotebook(page, `${tmpPath}/clicked.ipynb`);
+    await page.locator(SNAPSHOT).click();
+    await expect
+      .poll(() => notifications(page), { timeout: 60000 })
+      .toContain('Snapshot #1 saved');
+
+    const runs = await readRuns(`${tmpPath}/clicked.ipynb`);
+    expect(runs).toHaveLength(1);
+    expect(runs[0].trigger).toBe('button');
+
+    await page.reload({ waitForIsReady: false });
+    await page.waitForFunction(() => !!window.jupyterapp, undefined, {
+      timeout: 60000
+    });
+    await page.evaluate(id => {
+      void window.jupyterapp.commands.execute('deardiary:show-run', { id });
+    }, runs[0].id);
+    const dialog = page.getByRole('dialog');
+    await expect(dialog).toContainText('Snapshot #1');
+    await expect(dialog).toContainText('Manifest.toml');
+    await expect(dialog).toContainText('Julia 1.5.3');
+  });
+
+  test('two tabs snapshotting at the same time lose nothing', async ({
+    page,
+    tmpPath
+  }) => {
+    writeProject(tmpPath, 'name = "Two"\n');
+    await juliaNotebook(page, `${tmpPath}/two.ipynb`);
+    // The same notebook open in a second tab (its own kernel connection).
+    const second = await page.context().newPage();
+    // Its own workspace: JupyterLab would otherwise move it to a new one (a navigation).
+    await second.goto(new URL('/lab/workspaces/second-tab', page.url()).href);
+    await second.waitForFunction(() => !!window.jupyterapp, undefined, {
+      timeout: 60000
+    });
+    await open(second, `${tmpPath}/two.ipynb`);
+    await expect(second.locator(SNAPSHOT)).toBeVisible({ timeout: 60000 });
+
+    await Promise.all([
+      page.locator(SNAPSHOT).click(),
+      second.locator(SNAPSHOT).click()
+    ]);
+    await expect
+      .poll(async () => (await readRuns(`${tmpPath}/two.ipynb`)).length, {
+        timeout: 60000
+      })
+      .toBe(2);
+    const runs = await readRuns(`${tmpPath}/two.ipynb`);
+    expect(new Set(runs.map(r => r.snapshot_id)).size).toBe(2);
+    expect(runs.map(r => r.number).sort()).toEqual([1, 2]);
+    await second.close();
+  });
+});
+
+test.describe('automatic capture', () => {
+  test.use(autoCapture('kernel-start-and-changes'));
+
+  test('automatic capture: one run at the first execution, one more after the environment changed', async ({
+    page,
+    tmpPath
+  }) => {
+    writeProject(tmpPath, 'name = "Auto"\n');
+    writeProject(`${tmpPath}/other`, 'name = "Other"\n');
+    await juliaNotebook(page, `${tmpPath}/auto.ipynb`, [
+      'x = 1 + 1',
+      'y = x * 2',
+      'import Pkg; Pkg.activate("other")'
+    ]);
+    const notebook = `${tmpPath}/auto.ipynb`;
+
+    await page.notebook.runCell(0);
+    await expect
+      .poll(async () => (await readRuns(notebook)).length, { timeout: 30000 })
+      .toBe(1);
+    await page.notebook.runCell(1);
+    await page.waitForTimeout(2500); // past the debounce: an unchanged environment records nothing
+    expect(await readRuns(notebook)).toHaveLength(1);
+
+    await page.notebook.runCell(2);
+    await expect
+      .poll(async () => (await readRuns(notebook)).length, { timeout: 30000 })
+      .toBe(2);
+    const [first, second] = await readRuns(notebook);
+    expect(first.trigger).toBe('kernel-start');
+    expect(second.trigger).toBe('environment-change');
+    expect(second.parent_id).toBe(first.id);
+    expect(path.basename(second.project_path)).toBe('Project.toml');
+    expect(second.project_path).toContain('/other/');
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Test helpers that look at what the server has on disk: the store file (read with
+ * sql.js's Node build) and the projects the tests create.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** The server root of the test JupyterLab (jupyter_server_test_config.py). */
+export const ROOT =
+  process.env.DEARDIARY_UI_ROOT ?? path.join(__dirname, '..', '.jupyter-root');
+const STORE = path.join(ROOT, '.deardiary', 'deardiary.sqlite');
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const initSqlJs = require(
+  path.join(__dirname, '..', '..', 'node_modules', 'sql.js')
+);
+
+export interface IStoredRun {
+  id: number;
+  snapshot_id: string;
+  number: number;
+  trigger: string;
+  parent_id: number | null;
+  project_path: string;
+}
+
+/** The runs of one notebook (path relative to the root), oldest first. */
+export async function readRuns(notebook: string): Promise<IStoredRun[]> {
+  if (!fs.existsSync(STORE)) {
+    return [];
+  }
+  const SQL = await initSqlJs();
+  const db = new SQL.Database(fs.readFileSync(STORE));
+  try {
+    const result = db.exec(
+      `SELECT i.id, i.snapshot_id, i.number, i.trigger, i.parent_iteration_id,
+              (SELECT f.path FROM iteration_file f WHERE f.iteration_id = i.id AND f.role = 'project')
+       FROM iteration i JOIN experiment e ON e.id = i.experiment_id
+       WHERE e.name = ? ORDER BY i.id`,
+      [notebook]
+    );
+    return (result[0]?.values ?? []).map((row: any[]) => ({
+      id: row[0],
+      snapshot_id: row[1],
+      number: row[2],
+      trigger: row[3],
+      parent_id: row[4],
+      project_path: row[5] ?? ''
+    }));
+  } finally {
+    db.close();
+  }
+}
+
+/** A Julia project (Project.toml + a stdlib-only Manifest.toml) in a folder of the root. */
+export function writeProject(dir: string, project: string): void {
+  const folder = path.join(ROOT, dir);
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(
+    path.join(folder, 'Project.toml'),
+    `${project}[deps]\nDates = "ade2ca70-3891-5945-98fb-dc099432e06a"\n`
+  );
+  fs.writeFileSync(
+    path.join(folder, 'Manifest.toml'),
+    '# This file is machine-generated - editing it directly is not advised\n\n' +
+      '[[Dates]]\ndeps = ["Printf"]\nuuid = "ade2ca70-3891-5945-98fb-dc099432e06a"\n\n' +
+      '[[Printf]]\ndeps = ["Unicode"]\nuuid = "de0858da-6303-5e67-8744-51eddd5f27c7"\n\n' +
+      '[[Unicode]]\nuuid = "4ec0a83e-58ad-5faa-a5e3-f09cf1b5b6d5"\n'
+  );
+}
