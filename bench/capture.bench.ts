@@ -7,54 +7,17 @@
  * and transport (the rest); the cost of one small round trip (ping) and the number of
  * round trips per snapshot.
  */
-import { createHash, randomBytes } from 'crypto';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { KernelManager, Session, SessionManager } from '@jupyterlab/services';
 import { KernelBridge } from '../src/kernel/bridge';
 import { validateCapture } from '../src/kernel/protocol';
 import { REPO, startServer } from '../src/__tests__/helpers/server';
+import { manifest } from './manifest';
 import { percentile, report } from './stats';
 
 const RUNS = 30;
-
-function manifest(packages: number): string {
-  const uuid = () => {
-    const h = randomBytes(16).toString('hex');
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  };
-  const lines = [
-    '# This file is machine-generated - editing it directly is not advised',
-    '',
-    'julia_version = "1.10.4"',
-    'manifest_format = "2.0"',
-    `project_hash = "${randomBytes(20).toString('hex')}"`,
-    ''
-  ];
-  for (let i = 0; i < packages; i++) {
-    const deps = Array.from(
-      { length: 4 + (i % 12) },
-      (_, k) => `"Package${(i * 7 + k) % packages}"`
-    );
-    lines.push(
-      `[[deps.Package${i}]]`,
-      `deps = [${deps.join(', ')}]`,
-      `git-tree-sha1 = "${randomBytes(20).toString('hex')}"`,
-      `uuid = "${uuid()}"`,
-      `version = "${i % 5}.${i % 13}.${i % 7}"`,
-      '',
-      `    [deps.Package${i}.weakdeps]`,
-      `    ChainRulesCore = "d360d2e6-b24c-11e9-a2a3-2a2ae2dbcce4"`,
-      `    SparseArrays = "2f01184e-e22b-5df5-ae63-d93ebab69eaf"`,
-      '',
-      `    [deps.Package${i}.extensions]`,
-      `    Package${i}ChainRulesCoreExt = "ChainRulesCore"`,
-      `    Package${i}SparseArraysExt = "SparseArrays"`,
-      ''
-    );
-  }
-  return lines.join('\n');
-}
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const start = performance.now();

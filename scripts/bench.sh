@@ -7,4 +7,18 @@ cd "$REPO"
 JULIA="$(bash scripts/get-julia.sh)"
 export DEARDIARY_TEST_JULIA="$JULIA" DEARDIARY_PYTHON="$(command -v python)"
 python bench/bench_git.py
-jlpm jest -c bench/jest.config.js 2>&1 | grep -v -E 'console\.(debug|warn)|Starting WebSocket|^\s+at |^\s*$|Connection lost'
+jlpm jest -c bench/jest.config.js --runInBand 2>&1 | grep -v -E 'console\.(debug|warn)|Starting WebSocket|^\s+at |^\s*$|Connection lost'
+# (bench/snapshot.bench.ts, click → run stored, runs in the jest line above.)
+
+# JupyterLab load: the production labextension in Debian Chromium (Galata, ui-tests'
+# server in a throw-away root), then the development build is restored.
+if ! command -v chromium >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
+fi
+(cd ui-tests && { jlpm install --immutable >/dev/null 2>&1 || jlpm install; })
+jlpm build:prod >/dev/null
+lab_load=0
+(cd ui-tests && DEARDIARY_UI_ROOT="$(mktemp -d)" \
+  jlpm playwright test -c ../bench/playwright.config.js 2>&1 | grep -v '^\[WebServer\]') || lab_load=$?
+jlpm build >/dev/null
+exit "$lab_load"

@@ -2,7 +2,14 @@ import { kernelPlugin } from './kernel/plugin';
 import { snapshotPlugin } from './recorder/plugin';
 import { serverPlugin } from './server/plugin';
 import { storePlugin } from './store/plugin';
+import { historyPlugin } from './widgets/plugin';
 
 export * from './tokens';
 
-export default [serverPlugin, kernelPlugin, storePlugin, snapshotPlugin];
+export default [
+  serverPlugin,
+  kernelPlugin,
+  storePlugin,
+  snapshotPlugin,
+  historyPlugin
+];

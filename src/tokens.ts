@@ -47,6 +47,14 @@ export interface IRunStore {
   addRun(input: IRunInput): Promise<IAddResult>;
   listRuns(): Promise<IRunSummary[]>;
   getRun(id: number): Promise<IRunDetail>;
+  /** Replace a run's note; resolves with the run as stored. */
+  updateNote(id: number, note: string): Promise<IRunSummary>;
+  /** Delete a run and the stored bytes no other run references. */
+  deleteRun(id: number): Promise<void>;
+  /** A stored blob (a captured file) as UTF-8 text, BOM kept; null when unknown. */
+  getText(sha256: string): Promise<string | null>;
+  /** The exact bytes of a stored blob (a captured file, the notebook). */
+  getBlob(sha256: string): Promise<Uint8Array | null>;
   /** Emitted after the stored runs changed (a save here, or a reload from the server). */
   readonly changed: ISignal<any, void>;
 }
@@ -62,4 +70,6 @@ export namespace CommandIDs {
   export const showEnvironment = 'deardiary:show-environment';
   export const snapshot = 'deardiary:snapshot';
   export const showRun = 'deardiary:show-run';
+  export const openHistory = 'deardiary:open-history';
+  export const compareRuns = 'deardiary:compare-runs';
 }

@@ -50,12 +50,13 @@ describe('loadSqlJs', () => {
 });
 
 describe('schema', () => {
-  it('creates schema v1 in a new store', () => {
+  it('creates the latest schema in a new store', () => {
     const db = openStore(SQL, null);
-    expect(SCHEMA_VERSION).toBe(1);
-    expect(userVersion(db)).toBe(1);
+    expect(SCHEMA_VERSION).toBe(2);
+    expect(userVersion(db)).toBe(2);
     expect(one(db, 'PRAGMA application_id')).toBe(APPLICATION_ID);
     expect(one(db, 'PRAGMA foreign_keys')).toBe(1);
+    expect(one(db, 'PRAGMA auto_vacuum')).toBe(2); // incremental
     expect(names(db, 'table').sort()).toEqual([
       'blob',
       'experiment',
@@ -63,6 +64,17 @@ describe('schema', () => {
       'iteration_file',
       'project'
     ]);
+    const columns = db
+      .exec('PRAGMA table_info(iteration)')[0]
+      .values.map(r => String(r[1]));
+    expect(columns).toEqual(
+      expect.arrayContaining([
+        'project_path',
+        'patch_sha256',
+        'patch_truncated',
+        'notebook_unsaved'
+      ])
+    );
     expect(names(db, 'index')).toEqual(
       expect.arrayContaining([
         'iteration_by_experiment_date',
@@ -86,7 +98,7 @@ describe('schema', () => {
 
   it('treats an empty file as a new store', () => {
     const db = openStore(SQL, new Uint8Array(0));
-    expect(userVersion(db)).toBe(1);
+    expect(userVersion(db)).toBe(SCHEMA_VERSION);
     db.close();
   });
 
@@ -98,10 +110,10 @@ describe('schema', () => {
     const bytes = v1.export();
     v1.close();
 
-    const v2: Migration = db =>
+    const next: Migration = db =>
       db.exec("ALTER TABLE project ADD COLUMN description TEXT DEFAULT ''");
-    const db = openStore(SQL, bytes, [...MIGRATIONS, v2]);
-    expect(userVersion(db)).toBe(2);
+    const db = openStore(SQL, bytes, [...MIGRATIONS, next]);
+    expect(userVersion(db)).toBe(SCHEMA_VERSION + 1);
     expect(db.exec('SELECT name, description FROM project')[0].values).toEqual([
       ['root', '']
     ]);
@@ -115,7 +127,7 @@ describe('schema', () => {
       d.exec('SELECT * FROM missing');
     };
     expect(() => migrate(db, [...MIGRATIONS, broken])).toThrow(/missing/);
-    expect(userVersion(db)).toBe(1);
+    expect(userVersion(db)).toBe(SCHEMA_VERSION);
     expect(names(db, 'table')).not.toContain('extra');
     db.close();
   });

@@ -1,7 +1,7 @@
 import type { Database, SqlJsStatic } from 'sql.js';
 import { ServerError } from '../server/request';
 import { RunInputError, StoreOpenError, StoreSaveError } from '../store/errors';
-import { openStore } from '../store/schema';
+import { openStore, SCHEMA_VERSION } from '../store/schema';
 import { loadSqlJs } from '../store/sqljs';
 import { IPendingStorage, IRunStoreOptions, RunStore } from '../store/store';
 import type { IRunStore } from '../tokens';
@@ -354,7 +354,7 @@ describe('RunStore', () => {
 
     function newerStore(): Uint8Array {
       const db = openStore(SQL, null);
-      db.exec('PRAGMA user_version = 2');
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
       const bytes = db.export();
       db.close();
       return bytes;
@@ -431,14 +431,14 @@ describe('RunStore', () => {
   it('upgrades an older store when it writes', async () => {
     const api = new FakeStoreAPI();
     await makeStore(api).addRun(makeRun());
-    const v2 = [
+    const next = [
       ...(await import('../store/schema')).MIGRATIONS,
       (db: Database) => db.exec('ALTER TABLE iteration ADD COLUMN tags TEXT')
     ];
-    const store = makeStore(api, { migrations: v2 });
+    const store = makeStore(api, { migrations: next });
     await store.addRun(makeRun());
     const db = serverDb(api);
-    expect(count(db, 'PRAGMA user_version')).toBe(2);
+    expect(count(db, 'PRAGMA user_version')).toBe(SCHEMA_VERSION + 1);
     expect(count(db, 'SELECT count(*) FROM iteration')).toBe(2);
     db.close();
     // This version of the extension now refuses it, and leaves it alone.

@@ -3,7 +3,6 @@ import { Kernel, KernelMessage } from '@jupyterlab/services';
 import { JSONObject } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
-import JULIA_SOURCE from './julia/deardiary.jl';
 import {
   COMM_TARGET,
   decodeMessage,
@@ -64,7 +63,7 @@ export interface IRequestOptions {
 export class KernelBridge implements IDisposable {
   constructor(options: KernelBridge.IOptions) {
     this._context = options.sessionContext;
-    this._code = options.code ?? JULIA_SOURCE;
+    this._code = options.code ?? null;
     this._timeout = options.timeout ?? 20000;
     this._context.kernelChanged.connect(this._onKernelChanged, this);
     this._context.statusChanged.connect(this._onStatus, this);
@@ -267,6 +266,10 @@ export class KernelBridge implements IDisposable {
     kernel: Kernel.IKernelConnection,
     options: IRequestOptions
   ) {
+    // Fetched on first use only: 27 KB that JupyterLab need not load at start.
+    const code =
+      this._code ??
+      (this._code = (await import('./julia/deardiary.jl')).default);
     const reply = await this._wait<KernelMessage.IExecuteReplyMsg>(
       'the kernel to load DearDiary',
       options,
@@ -274,7 +277,7 @@ export class KernelBridge implements IDisposable {
         this._send(waiter, () => {
           const future = kernel.requestExecute(
             {
-              code: this._code,
+              code,
               silent: true,
               store_history: false,
               allow_stdin: false,
@@ -532,7 +535,8 @@ export class KernelBridge implements IDisposable {
   }
 
   private _context: ISessionContext;
-  private _code: string;
+  /** The code to inject; the shipped deardiary.jl is fetched on first use. */
+  private _code: string | null;
   private _timeout: number;
   private _counter = 0;
   private _connection: Promise<IConnection> | null = null;

@@ -3,10 +3,8 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import {
-  Dialog,
   ICommandPalette,
   Notification,
-  showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
 import {
@@ -157,41 +155,6 @@ export const snapshotPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: CommandIDs.snapshot, category: 'DearDiary' });
-
-    app.commands.addCommand(CommandIDs.showRun, {
-      label: trans.__('Show DearDiary Run'),
-      describedBy: {
-        args: {
-          type: 'object',
-          properties: { id: { type: 'number', description: 'The run id' } },
-          required: ['id']
-        }
-      },
-      execute: async args => {
-        const run = await store.getRun(args.id as number);
-        const files = run.files.map(
-          f => `${f.name}  ${f.size} B  sha256 ${f.sha256}`
-        );
-        const body = [
-          trans.__('Notebook: %1', run.notebook_path),
-          trans.__('Recorded: %1 (%2)', run.created_at, run.trigger),
-          trans.__('Julia %1', run.julia_version),
-          run.git_sha
-            ? trans.__(
-                'git %1%2',
-                run.git_sha.slice(0, 12),
-                run.git_dirty ? ' (dirty)' : ''
-              )
-            : trans.__('no git commit'),
-          ...files
-        ].join('\n');
-        await showDialog({
-          title: trans.__('Snapshot #%1', run.number),
-          body,
-          buttons: [Dialog.okButton()]
-        });
-      }
-    });
 
     if (registry) {
       const settings = await registry.load(PLUGIN_ID);

@@ -60,6 +60,22 @@ class LazyRunStore implements IRunStore {
     return this._use(store => store.getRun(id));
   }
 
+  updateNote(id: number, note: string): Promise<IRunSummary> {
+    return this._use(store => store.updateNote(id, note));
+  }
+
+  deleteRun(id: number): Promise<void> {
+    return this._use(store => store.deleteRun(id));
+  }
+
+  getText(sha256: string): Promise<string | null> {
+    return this._use(store => store.getText(sha256));
+  }
+
+  getBlob(sha256: string): Promise<Uint8Array | null> {
+    return this._use(store => store.getBlob(sha256));
+  }
+
   /** Run `op`; a store that cannot be opened is explained, and replaced only if asked. */
   private async _use<T>(op: (store: RunStore) => Promise<T>): Promise<T> {
     const store = await this._store();

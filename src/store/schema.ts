@@ -4,6 +4,7 @@
  * plus a content-addressed blob table for the captured files, git patches and notebooks.
  */
 import type { Database, SqlJsStatic } from 'sql.js';
+import { PathValue, pathToString } from '../kernel/protocol';
 import { StoreOpenError } from './errors';
 
 /** One step of the schema: migration i brings user_version from i to i + 1. */
@@ -85,8 +86,75 @@ CREATE TABLE iteration_file (
 CREATE INDEX iteration_file_by_sha256 ON iteration_file (sha256);
 `;
 
+/**
+ * v2: facts the run list shows, as columns, so that listing runs reads no JSON. The git
+ * patch becomes a column (and a foreign key) like every other blob reference:
+ * iteration_file.sha256, iteration.notebook_blob, environment_sha256, patch_sha256.
+ */
+const V2 = `
+-- The active project file as the kernel saw it, as text (null: no active project).
+ALTER TABLE iteration ADD COLUMN project_path TEXT;
+-- The git patch of uncommitted changes (also named in the environment JSON).
+ALTER TABLE iteration ADD COLUMN patch_sha256 TEXT REFERENCES blob (sha256);
+-- The patch stopped at the size cap: changes beyond it were not captured.
+ALTER TABLE iteration ADD COLUMN patch_truncated INTEGER NOT NULL DEFAULT 0;
+-- The notebook had unsaved changes (also in details).
+ALTER TABLE iteration ADD COLUMN notebook_unsaved INTEGER NOT NULL DEFAULT 0;
+
+UPDATE iteration SET notebook_unsaved =
+  coalesce(json_extract(details, '$.notebook.unsaved_changes'), 0) = 1;
+`;
+
+/** The part of a run's environment JSON that v2 copies into columns. */
+interface IEnvironmentFacts {
+  capture?: { project?: { path: PathValue } | null };
+  git?: { state: string; git?: { truncated?: boolean } };
+  patch_sha256?: string | null;
+}
+
+function migrateV2(db: Database): void {
+  db.exec(V2);
+  // Runs of one environment share its JSON: read each once.
+  const stmt = db.prepare(
+    `SELECT sha256, CAST(data AS TEXT) FROM blob
+     WHERE sha256 IN (SELECT environment_sha256 FROM iteration)`
+  );
+  const facts: Array<[string, string | null, string | null, number]> = [];
+  try {
+    while (stmt.step()) {
+      const [sha, text] = stmt.get() as [string, string];
+      const env = JSON.parse(text) as IEnvironmentFacts;
+      const path = env.capture?.project?.path;
+      facts.push([
+        sha,
+        path === undefined || path === null ? null : pathToString(path),
+        env.patch_sha256 ?? null,
+        Number(env.git?.state === 'ok' && env.git.git?.truncated === true)
+      ]);
+    }
+  } finally {
+    stmt.free();
+  }
+  db.exec(
+    `CREATE TEMP TABLE v2_environment (
+       sha256 TEXT PRIMARY KEY, project_path TEXT, patch_sha256 TEXT,
+       patch_truncated INTEGER)`
+  );
+  for (const row of facts) {
+    db.run('INSERT INTO v2_environment VALUES (?, ?, ?, ?)', row);
+  }
+  db.exec(`
+    UPDATE iteration SET
+      project_path = f.project_path,
+      patch_sha256 = f.patch_sha256,
+      patch_truncated = f.patch_truncated
+    FROM v2_environment f WHERE f.sha256 = iteration.environment_sha256;
+    DROP TABLE v2_environment;
+  `);
+}
+
 /** The migrations of this version of the extension, oldest first. */
-export const MIGRATIONS: readonly Migration[] = [db => db.exec(V1)];
+export const MIGRATIONS: readonly Migration[] = [db => db.exec(V1), migrateV2];
 
 /** The schema version this extension writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -126,6 +194,25 @@ export function migrate(
   db.exec('PRAGMA foreign_keys = ON');
 }
 
+/** `PRAGMA auto_vacuum` value of INCREMENTAL. */
+const INCREMENTAL = 2;
+
+/**
+ * Give the pages freed by deletions back, so that the exported file shrinks (outside a
+ * transaction). A store in auto_vacuum INCREMENTAL mode moves only as many pages as
+ * were freed; another one is switched to it first, by a full VACUUM (once: the mode is
+ * kept in the file).
+ */
+export function shrink(db: Database): void {
+  const mode = Number(db.exec('PRAGMA auto_vacuum')[0].values[0][0]);
+  if (mode === INCREMENTAL) {
+    db.exec('PRAGMA incremental_vacuum');
+  } else {
+    db.exec(`PRAGMA auto_vacuum = ${INCREMENTAL}`);
+    db.exec('VACUUM');
+  }
+}
+
 const MAGIC = 'SQLite format 3\0';
 
 /**
@@ -140,6 +227,9 @@ export function openStore(
 ): Database {
   if (bytes === null || bytes.length === 0) {
     const db = new SQL.Database();
+    // Before the first table: deleting runs can give pages back cheaply (see
+    // `shrink`). Stores created before this are switched on their first deletion.
+    db.exec('PRAGMA auto_vacuum = INCREMENTAL');
     migrate(db, migrations);
     return db;
   }

@@ -9,7 +9,7 @@ import { sha256 } from '../kernel/sha256';
 import type { IStoreSnapshot, IStoreWritten } from '../server/api';
 import { ServerError } from '../server/request';
 import { RunInputError, StoreOpenError, StoreSaveError } from './errors';
-import { Migration, MIGRATIONS, openStore } from './schema';
+import { Migration, MIGRATIONS, openStore, shrink } from './schema';
 import { ISqlJsLoader, loadSqlJs } from './sqljs';
 import type {
   IAddResult,
@@ -95,6 +95,21 @@ interface IDetails {
 
 type Row = Record<string, SqlValue>;
 
+/**
+ * A change of stored runs (note, deletion), applied in a transaction on top of the
+ * server's version of the store and re-applied after each reload. Returns whether it
+ * changed anything.
+ */
+type Edit = (db: Database) => boolean;
+
+/** There is no run with this id (or no longer: another tab deleted it). */
+export class RunNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunNotFoundError';
+  }
+}
+
 export class RunStore {
   constructor(options: IRunStoreOptions) {
     this._api = options.api;
@@ -153,7 +168,7 @@ export class RunStore {
         return { run: this._summary(db, id), created: false };
       }
       this._keepPending(prepared);
-      const created = await this._save();
+      const { created } = await this._save();
       return { run: this._summary(this._db!, id), created: created.has(id) };
     });
   }
@@ -175,24 +190,35 @@ export class RunStore {
     });
   }
 
-  /** All runs, newest first (pending ones with status "pending"). */
+  /**
+   * All runs, newest first (pending ones with status "pending"). One query; sorted
+   * here, which is several times faster than SQLite sorting the wide rows.
+   */
   listRuns(): Promise<IRunSummary[]> {
     return this._serialize(async () => {
       const db = await this._ensureOpen();
-      return rows(db, `${SUMMARY} ORDER BY i.created_date DESC, i.id DESC`).map(
-        row => this._toSummary(row)
-      );
+      return arrays(db, SUMMARY)
+        .map(row => this._toSummary(row))
+        .sort((a, b) =>
+          a.created_at === b.created_at
+            ? b.id - a.id
+            : a.created_at < b.created_at
+              ? 1
+              : -1
+        );
     });
   }
 
-  /** Everything stored about one run. */
+  /** Everything stored about one run (RunNotFoundError when there is none). */
   getRun(id: number): Promise<IRunDetail> {
     return this._serialize(async () => {
       const db = await this._ensureOpen();
-      const row = rows(db, `${SUMMARY} WHERE i.id = ?`, [id])[0];
-      if (!row) {
-        throw new Error(`There is no run with id ${id}.`);
+      const summary = arrays(db, `${SUMMARY} WHERE i.id = ?`, [id])[0];
+      if (!summary) {
+        throw noRun(id);
       }
+      const base = this._toSummary(summary);
+      const row = rows(db, 'SELECT * FROM iteration WHERE id = ?', [id])[0];
       const details = JSON.parse(String(row.details)) as IDetails;
       const env = JSON.parse(
         new TextDecoder().decode(blob(db, String(row.environment_sha256))!)
@@ -215,12 +241,12 @@ export class RunStore {
         };
       }
       return {
-        ...this._toSummary(row),
+        ...base,
         files,
         capture: env.capture,
         git,
         notebook: {
-          path: String(row.notebook_path),
+          path: base.notebook_path,
           sha256: String(row.notebook_sha256),
           size: Number(row.notebook_size),
           unsaved_changes: details.notebook.unsaved_changes,
@@ -238,6 +264,59 @@ export class RunStore {
   /** The bytes stored under a sha256 (a captured file, a notebook), or null. */
   getBlob(sha: string): Promise<Uint8Array | null> {
     return this._serialize(async () => blob(await this._ensureOpen(), sha));
+  }
+
+  /**
+   * The bytes stored under a sha256 decoded as UTF-8 (to view a captured file), or
+   * null. A byte order mark is kept as U+FEFF; invalid UTF-8 becomes U+FFFD.
+   */
+  getText(sha: string): Promise<string | null> {
+    return this._serialize(async () => {
+      const bytes = blob(await this._ensureOpen(), sha);
+      return bytes === null
+        ? null
+        : new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+    });
+  }
+
+  /**
+   * Replace the note of a run and write the store (re-applied on top of other
+   * writers' changes after a conflict). Resolves with the run as stored. Throws
+   * RunNotFoundError (no such run, or another tab deleted it), StoreOpenError or
+   * StoreSaveError (the note is not changed).
+   */
+  updateNote(id: number, note: string): Promise<IRunSummary> {
+    return this._serialize(async () => {
+      const snapshotId = snapshotIdOf(await this._ensureOpen(), id);
+      await this._edit(db => {
+        const runId = findRun(db, snapshotId);
+        if (runId === null) {
+          throw noRun(id, true);
+        }
+        db.run(
+          'UPDATE iteration SET notes = ? WHERE id = ? AND notes IS NOT ?',
+          [note, runId, note]
+        );
+        return db.getRowsModified() > 0;
+      });
+      return this._summary(this._db!, snapshotId);
+    });
+  }
+
+  /**
+   * Delete a run: its iteration and file rows; runs that followed it lose their
+   * parent; then every blob it referenced that no other run references (captured
+   * files, notebook, environment, git patch). The freed pages are given back before
+   * the store is written, so the file shrinks. Re-applied on top of other writers'
+   * changes after a conflict; resolves also when another tab deleted the run first.
+   * Throws RunNotFoundError (no such run here), StoreOpenError or StoreSaveError
+   * (nothing deleted).
+   */
+  deleteRun(id: number): Promise<void> {
+    return this._serialize(async () => {
+      const snapshotId = snapshotIdOf(await this._ensureOpen(), id);
+      await this._edit(db => deleteIteration(db, snapshotId), true);
+    });
   }
 
   /** Reload the store when it changed on the server; resolves with whether it did. */
@@ -275,7 +354,7 @@ export class RunStore {
       }
       const keptAt = await this._keepAside(snapshot.bytes);
       this._replaceDb(openStore(await this._sql(), null), snapshot.etag);
-      await this._save(true);
+      await this._save({ force: true });
       return keptAt;
     });
   }
@@ -326,28 +405,40 @@ export class RunStore {
   }
 
   /**
-   * Insert the pending runs and write the store under If-Match; on 412 reload and
-   * retry. Resolves with the snapshot ids this write created. Writes nothing when all
-   * of them were stored already, unless `force`.
+   * Insert the pending runs, apply `edit`, and write the store under If-Match; on 412
+   * reload and retry (both again). Resolves with the snapshot ids this write created
+   * and whether it wrote. Writes nothing when all runs were stored already and the
+   * edit changed nothing, unless `force`. `vacuum`: give freed pages back before
+   * writing when the edit changed something (a deletion, so that the file shrinks).
    */
-  private async _save(force = false): Promise<Set<string>> {
-    const attempt = async (): Promise<Set<string>> => {
+  private async _save(
+    options: { force?: boolean; edit?: Edit; vacuum?: boolean } = {}
+  ): Promise<{ created: Set<string>; wrote: boolean }> {
+    const { force = false, edit, vacuum = false } = options;
+    const attempt = async (): Promise<{
+      created: Set<string>;
+      wrote: boolean;
+    }> => {
       for (let i = 1; ; i++) {
         let conflict = false;
         try {
           if (this._dirty) {
-            // Start again from the server's version (the db holds unsaved inserts).
+            // Start again from the server's version (the db holds unsaved changes).
             await this._load(await this._api.readStore(), true);
           }
           const written = [...this._pending.keys()];
           const created = this._apply();
-          if (created.size === 0 && !force) {
+          const edited = edit ? this._applyEdit(edit) : false;
+          if (created.size === 0 && !edited && !force) {
             // All of them were stored already (by another tab): nothing to write.
             this._pending.clear();
             this._writeStoredPending();
-            return created;
+            return { created, wrote: false };
           }
           this._dirty = true;
+          if (edited && vacuum) {
+            shrink(this._db!); // give the freed pages back: the file shrinks
+          }
           const bytes = this._db!.export();
           this._db!.exec('PRAGMA foreign_keys = ON'); // export() reopened the db
           const answer = await this._api.writeStore(bytes, this._etag);
@@ -356,11 +447,11 @@ export class RunStore {
           written.forEach(id => this._pending.delete(id));
           this._writeStoredPending();
           this._changed.emit();
-          return created;
+          return { created, wrote: true };
         } catch (error) {
           conflict = error instanceof ServerError && error.status === 412;
           if (!conflict || i >= this._maxAttempts) {
-            throw this._saveError(error, conflict);
+            throw this._saveError(error, conflict, edit !== undefined);
           }
         }
         await sleep(this._backoffMs * 2 ** (i - 1) * (0.5 + Math.random()));
@@ -371,12 +462,68 @@ export class RunStore {
       : attempt();
   }
 
+  /**
+   * Write an edit with the pending runs; `changed` is emitted in any case. When it
+   * cannot be written, the store is reloaded without it (or, the server being out of
+   * reach, closed to be reloaded by the next operation).
+   */
+  private async _edit(edit: Edit, vacuum = false): Promise<void> {
+    try {
+      const { wrote } = await this._save({ edit, vacuum });
+      if (!wrote) {
+        this._changed.emit();
+      }
+    } catch (error) {
+      if (this._dirty && !(error instanceof RunNotFoundError)) {
+        try {
+          await this._load(await this._api.readStore());
+        } catch {
+          this._db?.close();
+          this._db = null;
+          this._changed.emit();
+        }
+      }
+      throw error;
+    }
+  }
+
+  /** Apply an edit in a transaction; returns whether it changed anything. */
+  private _applyEdit(edit: Edit): boolean {
+    const db = this._db!;
+    db.exec('BEGIN');
+    try {
+      const changed = edit(db);
+      db.exec('COMMIT');
+      return changed;
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
   /** A StoreOpenError as is; anything else says how many runs wait. */
-  private _saveError(error: unknown, conflict: boolean): Error {
-    if (error instanceof StoreOpenError || error instanceof StoreSaveError) {
+  private _saveError(error: unknown, conflict: boolean, edit = false): Error {
+    if (
+      error instanceof StoreOpenError ||
+      error instanceof StoreSaveError ||
+      error instanceof RunNotFoundError
+    ) {
       return error;
     }
     const n = this.pendingCount;
+    if (edit) {
+      const reason = conflict
+        ? 'the store kept changing while saving (other writers)'
+        : `the store could not be saved (${(error as Error).message})`;
+      const waiting = n
+        ? `; ${n} run${n === 1 ? '' : 's'} not saved yet, kept in this tab`
+        : '';
+      return new StoreSaveError(
+        `The change was not made: ${reason}${waiting}.`,
+        n,
+        { cause: error }
+      );
+    }
     const waiting = `${n} run${n === 1 ? '' : 's'} not saved yet, kept in this tab`;
     const message = conflict
       ? `The store kept changing while saving (other writers): ${waiting}.`
@@ -409,33 +556,62 @@ export class RunStore {
   }
 
   private _summary(db: Database, snapshotId: string): IRunSummary {
-    const row = rows(db, `${SUMMARY} WHERE i.snapshot_id = ?`, [snapshotId])[0];
+    const row = arrays(db, `${SUMMARY} WHERE i.snapshot_id = ?`, [
+      snapshotId
+    ])[0];
     return this._toSummary(row);
   }
 
-  private _toSummary(row: Row): IRunSummary {
-    const snapshotId = String(row.snapshot_id);
+  /** A row of SUMMARY (values in its column order) as a summary. */
+  private _toSummary(row: SqlValue[]): IRunSummary {
+    const [
+      id,
+      snapshotId,
+      number,
+      notebookPath,
+      trigger,
+      status,
+      notes,
+      createdDate,
+      juliaVersion,
+      gitSha,
+      gitDirty,
+      isGlobalEnv,
+      hasManifest,
+      parentId,
+      manifestSha,
+      manifestName,
+      projectSha,
+      projectPath,
+      notebookUnsaved,
+      patchSha,
+      patchTruncated
+    ] = row;
     return {
-      id: Number(row.id),
-      snapshot_id: snapshotId,
-      number: Number(row.number),
-      notebook_path: String(row.notebook_path),
-      trigger: String(row.trigger) as RunTrigger,
+      id: Number(id),
+      snapshot_id: String(snapshotId),
+      number: Number(number),
+      notebook_path: String(notebookPath),
+      trigger: String(trigger) as RunTrigger,
       status:
-        this._dirty && this._pending.has(snapshotId)
+        this._dirty && this._pending.has(String(snapshotId))
           ? 'pending'
-          : String(row.status),
-      note: String(row.notes),
-      created_at: String(row.created_date),
-      julia_version: String(row.julia_version),
-      git_sha: row.git_sha === null ? null : String(row.git_sha),
-      git_dirty: row.git_dirty === null ? null : row.git_dirty === 1,
-      is_global_env: row.is_global_env === 1,
-      has_manifest: row.has_manifest === 1,
-      parent_id:
-        row.parent_iteration_id === null
-          ? null
-          : Number(row.parent_iteration_id)
+          : String(status),
+      note: String(notes),
+      created_at: String(createdDate),
+      julia_version: String(juliaVersion),
+      git_sha: textOrNull(gitSha),
+      git_dirty: gitDirty === null ? null : gitDirty === 1,
+      is_global_env: isGlobalEnv === 1,
+      has_manifest: hasManifest === 1,
+      parent_id: parentId === null ? null : Number(parentId),
+      manifest_sha256: textOrNull(manifestSha),
+      project_sha256: textOrNull(projectSha),
+      manifest_name: textOrNull(manifestName),
+      project_path: textOrNull(projectPath),
+      notebook_unsaved: notebookUnsaved === 1,
+      has_patch: patchSha !== null,
+      patch_truncated: patchTruncated === 1
     };
   }
 
@@ -515,9 +691,45 @@ export class RunStore {
   private _changed = new Signal<this, void>(this);
 }
 
+/**
+ * The summaries of the runs, in the column order `_toSummary` reads (at most one project
+ * and one manifest file per run).
+ */
 const SUMMARY = `
-SELECT i.*, e.name AS notebook_path
-FROM iteration i JOIN experiment e ON e.id = i.experiment_id`;
+SELECT i.id, i.snapshot_id, i.number, e.name AS notebook_path, i.trigger, i.status,
+  i.notes, i.created_date, i.julia_version, i.git_sha, i.git_dirty, i.is_global_env,
+  i.has_manifest, i.parent_iteration_id, m.sha256 AS manifest_sha256,
+  m.name AS manifest_name, p.sha256 AS project_sha256, i.project_path,
+  i.notebook_unsaved, i.patch_sha256, i.patch_truncated
+FROM iteration i
+JOIN experiment e ON e.id = i.experiment_id
+LEFT JOIN iteration_file m ON m.iteration_id = i.id AND m.role = 'manifest'
+LEFT JOIN iteration_file p ON p.iteration_id = i.id AND p.role = 'project'`;
+
+function textOrNull(value: SqlValue): string | null {
+  return value === null ? null : String(value);
+}
+
+function noRun(id: number, deleted = false): RunNotFoundError {
+  return new RunNotFoundError(
+    deleted
+      ? `The run with id ${id} was deleted (in another tab).`
+      : `There is no run with id ${id}.`
+  );
+}
+
+/** The snapshot id of a run: edits follow it, as ids may change on reload. */
+function snapshotIdOf(db: Database, id: number): string {
+  const snapshotId = value(
+    db,
+    'SELECT snapshot_id FROM iteration WHERE id = ?',
+    [id]
+  );
+  if (snapshotId === null) {
+    throw noRun(id);
+  }
+  return String(snapshotId);
+}
 
 /** Decode and verify every byte of a run before anything is stored. */
 async function prepare(input: IRunInput): Promise<IPrepared> {
@@ -633,10 +845,11 @@ function insertRun(db: Database, run: IPrepared, projectName: string): boolean {
        experiment_id, snapshot_id, number, trigger, notes, created_date, end_date,
        parent_iteration_id, julia_version, git_sha, git_dirty, entrypoint,
        is_global_env, has_manifest, kernel_name, kernel_display_name,
-       notebook_sha256, notebook_size, notebook_blob, environment_sha256, details)
+       notebook_sha256, notebook_size, notebook_blob, environment_sha256, details,
+       project_path, patch_sha256, patch_truncated, notebook_unsaved)
      VALUES (?, ?,
        (SELECT COALESCE(MAX(number), 0) + 1 FROM iteration WHERE experiment_id = ?),
-       ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [
       experimentId,
       input.snapshot_id,
@@ -660,7 +873,11 @@ function insertRun(db: Database, run: IPrepared, projectName: string): boolean {
       input.notebook.size,
       run.notebook ? input.notebook.sha256 : null,
       run.environment.sha256,
-      JSON.stringify(details)
+      JSON.stringify(details),
+      capture.project ? pathToString(capture.project.path) : null,
+      run.patch?.sha256 ?? null,
+      Number(git.state === 'ok' && git.git.truncated === true),
+      Number(input.notebook.unsaved_changes)
     ]
   );
   const iterationId = value(db, 'SELECT last_insert_rowid()');
@@ -681,6 +898,45 @@ function insertRun(db: Database, run: IPrepared, projectName: string): boolean {
   return true;
 }
 
+/**
+ * Delete a run and the blobs only it referenced; returns false when it is not stored.
+ * Every reference to a blob in the schema: iteration_file.sha256 (captured files),
+ * iteration.notebook_blob, iteration.environment_sha256, iteration.patch_sha256.
+ * (iteration.notebook_sha256 is a fact, not a reference: the bytes may not be kept.)
+ */
+function deleteIteration(db: Database, snapshotId: string): boolean {
+  const id = findRun(db, snapshotId);
+  if (id === null) {
+    return false;
+  }
+  const candidates = rows(
+    db,
+    `SELECT sha256 FROM iteration_file WHERE iteration_id = ?1
+     UNION SELECT notebook_blob FROM iteration WHERE id = ?1
+     UNION SELECT environment_sha256 FROM iteration WHERE id = ?1
+     UNION SELECT patch_sha256 FROM iteration WHERE id = ?1`,
+    [id]
+  )
+    .map(r => r.sha256)
+    .filter(sha => sha !== null);
+  db.run(
+    'UPDATE iteration SET parent_iteration_id = NULL WHERE parent_iteration_id = ?',
+    [id]
+  );
+  db.run('DELETE FROM iteration_file WHERE iteration_id = ?', [id]);
+  db.run('DELETE FROM iteration WHERE id = ?', [id]);
+  for (const sha of candidates) {
+    db.run(
+      `DELETE FROM blob WHERE sha256 = ?1
+       AND NOT EXISTS (SELECT 1 FROM iteration_file WHERE sha256 = ?1)
+       AND NOT EXISTS (SELECT 1 FROM iteration WHERE notebook_blob = ?1
+         OR environment_sha256 = ?1 OR patch_sha256 = ?1)`,
+      [sha]
+    );
+  }
+  return true;
+}
+
 function findRun(db: Database, snapshotId: string): number | null {
   const id = value(db, 'SELECT id FROM iteration WHERE snapshot_id = ?', [
     snapshotId
@@ -691,6 +947,24 @@ function findRun(db: Database, snapshotId: string): number | null {
 function blob(db: Database, sha: string): Uint8Array | null {
   const data = value(db, 'SELECT data FROM blob WHERE sha256 = ?', [sha]);
   return data instanceof Uint8Array ? data : null;
+}
+
+/** The rows of a query as arrays of values, in the order of its columns. */
+function arrays(
+  db: Database,
+  sql: string,
+  params: SqlValue[] = []
+): SqlValue[][] {
+  const stmt = db.prepare(sql, params);
+  try {
+    const result: SqlValue[][] = [];
+    while (stmt.step()) {
+      result.push(stmt.get());
+    }
+    return result;
+  } finally {
+    stmt.free();
+  }
 }
 
 function rows(db: Database, sql: string, params: SqlValue[] = []): Row[] {
@@ -713,6 +987,33 @@ function value(
 ): SqlValue | null {
   const row = rows(db, sql, params)[0];
   return row ? Object.values(row)[0] : null;
+}
+
+/**
+ * Insert runs straight into a database in one transaction, without writing it anywhere
+ * (seeding stores for tests and benchmarks). Resolves with how many were new.
+ */
+export async function insertRuns(
+  db: Database,
+  inputs: Iterable<IRunInput>,
+  projectName = 'Jupyter'
+): Promise<number> {
+  const prepared: IPrepared[] = [];
+  for (const input of inputs) {
+    prepared.push(await prepare(input));
+  }
+  let count = 0;
+  db.exec('BEGIN');
+  try {
+    for (const run of prepared) {
+      count += Number(insertRun(db, run, projectName));
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+  return count;
 }
 
 /** sessionStorage, when the page has one it may use (it throws when blocked). */

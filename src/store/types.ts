@@ -63,6 +63,20 @@ export interface IRunSummary {
   is_global_env: boolean;
   has_manifest: boolean;
   parent_id: number | null;
+  /** sha256 of the captured manifest file, null when none was captured. */
+  manifest_sha256: string | null;
+  /** sha256 of the captured project file, null when none was captured. */
+  project_sha256: string | null;
+  /** File name of the captured manifest ("Manifest.toml", "Manifest-v1.11.toml"). */
+  manifest_name: string | null;
+  /** The active project file path as the kernel saw it (as text), null when none. */
+  project_path: string | null;
+  /** The notebook had unsaved changes: its stored bytes are the last saved version. */
+  notebook_unsaved: boolean;
+  /** A git patch of the uncommitted changes is stored. */
+  has_patch: boolean;
+  /** The git patch stopped at the size cap: changes beyond it were not captured. */
+  patch_truncated: boolean;
 }
 
 /** A stored file of a run (its bytes stay in the blob table until asked for). */

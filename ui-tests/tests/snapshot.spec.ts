@@ -2,93 +2,20 @@
  * Snapshots in a real JupyterLab, Debian Chromium and the TEST-ONLY Julia kernel (a real
  * Julia 1.5.3 running the injected code; see ui-tests/test-kernel/README.md).
  */
-import {
-  expect,
-  galata,
-  IJupyterLabPageFixture,
-  test
-} from '@jupyterlab/galata';
-import { Page } from '@playwright/test';
+import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
+import {
+  autoCapture,
+  juliaNotebook,
+  notifications,
+  open,
+  openNotebook,
+  PYTHON,
+  SNAPSHOT
+} from './lab';
 import { readRuns, writeProject } from './store';
 
-const JULIA = 'deardiary-test-julia-1.5';
-const SNAPSHOT = '[data-command="deardiary:snapshot"]';
-
 test.use({ autoGoto: true });
-
-/** Create a notebook whose metadata names its kernel, open it, wait for the kernel. */
-async function openNotebook(
-  page: IJupyterLabPageFixture,
-  path: string,
-  kernel: { name: string; display_name: string; language: string },
-  sources: string[] = ['']
-) {
-  const notebook = {
-    cells: sources.map(source => ({
-      cell_type: 'code',
-      source,
-      metadata: {},
-      outputs: [],
-      execution_count: null
-    })),
-    metadata: { kernelspec: kernel },
-    nbformat: 4,
-    nbformat_minor: 5
-  };
-  await page.contents.uploadContent(JSON.stringify(notebook), 'text', path);
-  await open(page, path);
-}
-
-/** Open a file in JupyterLab (in any page of the test) and wait for its kernel. */
-async function open(page: Page, path: string) {
-  await page.evaluate(async path => {
-    await window.jupyterapp.started;
-    await window.jupyterapp.commands.execute('docmanager:open', { path });
-  }, path);
-  await page.waitForFunction(
-    () =>
-      document
-        .querySelector(
-          '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator'
-        )
-        ?.getAttribute('data-status') === 'idle',
-    undefined,
-    { timeout: 60000 }
-  );
-}
-
-const JULIA_SPEC = {
-  name: JULIA,
-  display_name: 'Julia 1.5.3 (deardiary test)',
-  language: 'julia'
-};
-const PYTHON = {
-  name: 'python3',
-  display_name: 'Python 3',
-  language: 'python'
-};
-
-const juliaNotebook = (
-  page: IJupyterLabPageFixture,
-  path: string,
-  sources?: string[]
-) => openNotebook(page, path, JULIA_SPEC, sources);
-
-/** The messages of the notifications shown so far. */
-async function notifications(page: IJupyterLabPageFixture): Promise<string[]> {
-  return (await page.notifications).map(n => n.message);
-}
-
-/** Galata's mocked settings with DearDiary's auto-capture mode. */
-function autoCapture(mode: string) {
-  return {
-    mockSettings: {
-      ...galata.DEFAULT_SETTINGS,
-      'jupyterlab-deardiary:snapshot': { autoCapture: mode }
-    }
-  };
-}
 
 test.describe('snapshots (automatic capture off)', () => {
   test.use(autoCapture('off'));
@@ -131,10 +58,11 @@ test.describe('snapshots (automatic capture off)', () => {
     await page.evaluate(id => {
       void window.jupyterapp.commands.execute('deardiary:show-run', { id });
     }, runs[0].id);
-    const dialog = page.getByRole('dialog');
-    await expect(dialog).toContainText('Snapshot #1');
-    await expect(dialog).toContainText('Manifest.toml');
-    await expect(dialog).toContainText('Julia 1.5.3');
+    // The sidebar opens on that run: its details come from the reloaded store.
+    const details = page.locator('.jp-DearDiary-details');
+    await expect(details).toContainText('Run #1');
+    await expect(details).toContainText('Manifest.toml');
+    await expect(details).toContainText('1.5.3');
   });
 
   test('two tabs snapshotting at the same time lose nothing', async ({

@@ -21,6 +21,7 @@ export interface IStoredRun {
   trigger: string;
   parent_id: number | null;
   project_path: string;
+  note: string;
 }
 
 /** The runs of one notebook (path relative to the root), oldest first. */
@@ -32,8 +33,9 @@ export async function readRuns(notebook: string): Promise<IStoredRun[]> {
   const db = new SQL.Database(fs.readFileSync(STORE));
   try {
     const result = db.exec(
-      `SELECT i.id, i.snapshot_id, i.number, i.trigger, i.parent_iteration_id,
-              (SELECT f.path FROM iteration_file f WHERE f.iteration_id = i.id AND f.role = 'project')
+      `SELECT i.id, i.snapshot_id, i.number, i.trigger, i.parent_iteration_id, i.notes,
+              (SELECT f.path FROM iteration_file f
+               WHERE f.iteration_id = i.id AND f.role = 'project')
        FROM iteration i JOIN experiment e ON e.id = i.experiment_id
        WHERE e.name = ? ORDER BY i.id`,
       [notebook]
@@ -44,7 +46,8 @@ export async function readRuns(notebook: string): Promise<IStoredRun[]> {
       number: row[2],
       trigger: row[3],
       parent_id: row[4],
-      project_path: row[5] ?? ''
+      note: row[5],
+      project_path: row[6] ?? ''
     }));
   } finally {
     db.close();

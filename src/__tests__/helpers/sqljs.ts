@@ -100,6 +100,16 @@ export interface IRunOptions {
   created_at?: string;
   parent?: string | null;
   patch?: string;
+  /** The git patch stopped at the size cap. */
+  truncated?: boolean;
+  /** The notebook had unsaved changes. */
+  unsaved?: boolean;
+  /** No manifest captured (the project has none). */
+  noManifest?: boolean;
+  manifestName?: string;
+  /** The active project's path (a PathValue: `{b64}` for bytes that are not UTF-8). */
+  projectPath?: string | { b64: string };
+  note?: string;
 }
 
 /** A run as the recorder hands it over, with correct sha256s. */
@@ -122,10 +132,16 @@ export function makeRun(options: IRunOptions = {}): IRunInput {
     base64: bytes.toString('base64')
   });
   const path = options.notebook ?? 'analysis.ipynb';
+  const projectPath = options.projectPath ?? '/home/u/demo/Project.toml';
+  const manifestName = options.manifestName ?? 'Manifest.toml';
+  const files = [file('project', 'Project.toml', project)];
+  if (!options.noManifest) {
+    files.push(file('manifest', manifestName, manifest));
+  }
   return {
     snapshot_id: options.snapshot_id ?? randomUUID(),
     trigger: 'button',
-    note: '',
+    note: options.note ?? '',
     created_at: options.created_at ?? new Date().toISOString(),
     ended_at: new Date().toISOString(),
     parent_snapshot_id: options.parent ?? null,
@@ -137,20 +153,19 @@ export function makeRun(options: IRunOptions = {}): IRunInput {
     capture: {
       julia_version: '1.10.4',
       project: {
-        path: '/home/u/demo/Project.toml',
+        path: projectPath,
         exists: true,
         is_global: false
       },
-      manifest: {
-        path: '/home/u/demo/Manifest.toml',
-        exists: true,
-        found_by: 'julia'
-      },
+      manifest: options.noManifest
+        ? null
+        : {
+            path: `/home/u/demo/${manifestName}`,
+            exists: true,
+            found_by: 'julia'
+          },
       workspace_root: null,
-      files: [
-        file('project', 'Project.toml', project),
-        file('manifest', 'Manifest.toml', manifest)
-      ],
+      files,
       sys: {
         kernel: 'Linux',
         arch: 'x86_64',
@@ -181,7 +196,7 @@ export function makeRun(options: IRunOptions = {}): IRunInput {
         untracked_count: 0,
         patch: options.patch ?? '',
         patch_bytes: options.patch?.length ?? 0,
-        truncated: false,
+        truncated: options.truncated ?? false,
         binary_files: [],
         toplevel: '/home/u/demo',
         toplevel_outside_root: false
@@ -192,7 +207,7 @@ export function makeRun(options: IRunOptions = {}): IRunInput {
       bytes: nbBytes,
       sha256: sha(nbDeclared),
       size: nbDeclared.length,
-      unsaved_changes: false
+      unsaved_changes: options.unsaved ?? false
     }
   };
 }

@@ -1,0 +1,215 @@
+/**
+ * The history sidebar's content and actions, loaded when the sidebar is first shown
+ * (TOML parsing, the diff and the views are not part of JupyterLab's start-up).
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import {
+  Clipboard,
+  Dialog,
+  MainAreaWidget,
+  Notification,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+import { drift } from '../manifest/drift';
+import { compareRuns } from '../manifest/diff';
+import { parseManifest, parseProject } from '../manifest/parse';
+import { IKernelBridges, IRunStore } from '../tokens';
+import { IRunDetail, IRunSummary } from '../store/types';
+import { CompareView } from './compare';
+import { juliaSnippet } from './details';
+import { HistoryPanel } from './panel';
+
+export interface IHistoryDeps {
+  app: JupyterFrontEnd;
+  store: IRunStore;
+  bridges: IKernelBridges;
+  tracker: INotebookTracker;
+  trans: TranslationBundle;
+  icon: LabIcon;
+}
+
+export function createHistoryPanel(deps: IHistoryDeps): HistoryPanel {
+  const { app, store, bridges, tracker, trans, icon: diaryIcon } = deps;
+  const panel: HistoryPanel = new HistoryPanel({
+    store,
+    trans,
+    actions: {
+      saveNote: async (run, note) => {
+        try {
+          await store.updateNote(run.id, note);
+          Notification.success(trans.__('Note of run #%1 saved', run.number), {
+            autoClose: 3000
+          });
+        } catch (error) {
+          await showErrorMessage(
+            trans.__('The note was not saved'),
+            error as Error
+          );
+        }
+      },
+      deleteRun: async run => {
+        const answer = await showDialog({
+          title: trans.__('Delete run #%1?', run.number),
+          body: trans.__(
+            'Run #%1 of %2 and the files only it refers to are removed from the store. This cannot be undone.',
+            run.number,
+            run.notebook_path
+          ),
+          buttons: [
+            Dialog.cancelButton(),
+            Dialog.warnButton({ label: trans.__('Delete') })
+          ]
+        });
+        if (answer.button.accept) {
+          try {
+            await store.deleteRun(run.id);
+            Notification.info(trans.__('Run #%1 deleted', run.number), {
+              autoClose: 3000
+            });
+          } catch (error) {
+            await showErrorMessage(
+              trans.__('The run was not deleted'),
+              error as Error
+            );
+          }
+        }
+      },
+      viewFile: async (run, file) => {
+        const text = await store.getText(file.sha256);
+        const body = new Widget({ node: document.createElement('pre') });
+        body.addClass('jp-DearDiary-fileView');
+        body.node.textContent =
+          text ?? trans.__('(the bytes of this file are not in the store)');
+        body.node.setAttribute('aria-readonly', 'true');
+        const widget = new MainAreaWidget({ content: body });
+        widget.title.label = trans.__(
+          '%1 (run #%2, read-only)',
+          file.name,
+          run.number
+        );
+        widget.title.icon = diaryIcon;
+        app.shell.add(widget, 'main');
+      },
+      copySnippet: async run => {
+        Clipboard.copyToSystem(await snippetOf(store, run));
+        Notification.success(
+          trans.__('Julia code that restores run #%1 was copied', run.number),
+          { autoClose: 3000 }
+        );
+      }
+    },
+    compare: (a, b) => openComparison(deps, a, b),
+    drift: async runs => {
+      const current = tracker.currentWidget;
+      if (!current || !panel.isVisible) {
+        return null;
+      }
+      const path = app.serviceManager.contents.localPath(current.context.path);
+      const last = runs
+        .filter(r => r.notebook_path === path)
+        .sort((x, y) => (x.created_at < y.created_at ? 1 : -1))[0];
+      const bridge = bridges.get(current);
+      if (!(await bridge.isJulia())) {
+        return null;
+      }
+      const live = await bridge.fingerprint({ timeout: 5000 });
+      const detail = last ? await store.getRun(last.id) : null;
+      return describeDrift(
+        trans,
+        last ?? null,
+        drift(detail && lastRunOf(detail), live)
+      );
+    }
+  });
+  tracker.currentChanged.connect(() => void panel.updateDrift());
+  return panel;
+}
+
+/** Open the comparison of two runs (older first) in the main area. */
+export async function openComparison(
+  deps: IHistoryDeps,
+  a: IRunSummary,
+  b: IRunSummary
+): Promise<void> {
+  const { app, store, trans, icon } = deps;
+  const view = new CompareView(trans, await comparison(store, a, b), a, b);
+  const widget = new MainAreaWidget({ content: view });
+  widget.id = `jp-DearDiary-compare-${a.id}-${b.id}`;
+  widget.title.label = trans.__('Runs #%1 → #%2', a.number, b.number);
+  widget.title.icon = icon;
+  app.shell.add(widget, 'main');
+  app.shell.activateById(widget.id);
+}
+
+/** Everything compareRuns needs about one run. */
+async function sideOf(store: IRunStore, run: IRunSummary) {
+  const parse = async <T>(
+    sha: string | null,
+    parser: (text: string) => T
+  ): Promise<T | null> => {
+    const text = sha ? await store.getText(sha) : null;
+    return text === null ? null : parser(text);
+  };
+  return {
+    julia_version: run.julia_version,
+    git_sha: run.git_sha,
+    git_dirty: run.git_dirty,
+    project: await parse(run.project_sha256, parseProject),
+    manifest: await parse(run.manifest_sha256, parseManifest)
+  };
+}
+
+async function comparison(store: IRunStore, a: IRunSummary, b: IRunSummary) {
+  return compareRuns(await sideOf(store, a), await sideOf(store, b));
+}
+
+function lastRunOf(detail: IRunDetail) {
+  return {
+    julia_version: detail.julia_version,
+    project_path: detail.project_path,
+    files: detail.files
+  };
+}
+
+function describeDrift(
+  trans: TranslationBundle,
+  last: IRunSummary | null,
+  result: ReturnType<typeof drift>
+): string | null {
+  switch (result.state) {
+    case 'no-run':
+      return trans.__('This notebook has no recorded run yet.');
+    case 'same':
+      return trans.__('The kernel still matches run #%1.', last?.number ?? '?');
+    case 'changed':
+      return trans.__(
+        'The kernel changed since run #%1: %2',
+        last?.number ?? '?',
+        result.changes.join('; ')
+      );
+    default:
+      return null;
+  }
+}
+
+/** The snippet with the run's exact bytes. */
+async function snippetOf(store: IRunStore, run: IRunDetail): Promise<string> {
+  const files = [];
+  for (const file of run.files) {
+    const bytes = await store.getBlob(file.sha256);
+    if (!bytes) {
+      throw new Error(`${file.name}: its bytes are not in the store`);
+    }
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    }
+    files.push({ name: file.name, sha256: file.sha256, base64: btoa(binary) });
+  }
+  return juliaSnippet(`iteration_${run.id}`, files);
+}

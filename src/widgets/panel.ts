@@ -1,0 +1,248 @@
+/**
+ * The history sidebar: a SidePanel with a "Runs" section (filter, drift of the current
+ * notebook, the virtual run list, compare) and a "Details" section.
+ */
+import { TranslationBundle } from '@jupyterlab/translation';
+import { SidePanel } from '@jupyterlab/ui-components';
+import { Panel, Widget } from '@lumino/widgets';
+import { IManifest, parseManifest } from '../manifest/parse';
+import { matchRun, parseQuery, QUERY_HELP } from '../manifest/search';
+import { restoreHints } from '../manifest/hints';
+import { IRunStore } from '../tokens';
+import { IRunDetail, IRunSummary } from '../store/types';
+import { IDetailsActions, RunDetails } from './details';
+import { RunList } from './runlist';
+
+export interface IHistoryPanelOptions {
+  store: IRunStore;
+  trans: TranslationBundle;
+  actions: IDetailsActions;
+  /** Compare two runs (older first). */
+  compare(a: IRunSummary, b: IRunSummary): Promise<void>;
+  /** The drift of the current notebook, as a line of text (null: nothing to say). */
+  drift(runs: IRunSummary[]): Promise<string | null>;
+}
+
+export class HistoryPanel extends SidePanel {
+  constructor(private readonly _options: IHistoryPanelOptions) {
+    super({ translator: undefined });
+    const trans = _options.trans;
+    this.id = 'jp-DearDiary-historyPanel';
+    this.addClass('jp-DearDiary-history');
+    this.title.caption = trans.__('DearDiary: recorded runs');
+
+    const header = new Widget();
+    header.addClass('jp-DearDiary-history-header');
+    this._filter.type = 'search';
+    this._filter.className = 'jp-DearDiary-filter jp-mod-styled';
+    this._filter.placeholder = trans.__(
+      'Filter: DataFrames@1.6 julia:1.10 is:dirty…'
+    );
+    this._filter.title = QUERY_HELP.map(
+      ([example, meaning]) => `${example}: ${trans.__(meaning)}`
+    ).join('\n');
+    this._filter.setAttribute('aria-label', trans.__('Filter runs'));
+    this._filter.addEventListener('input', () => void this._applyFilter());
+    this._filter.addEventListener('keydown', event => {
+      if (event.key === 'ArrowDown') {
+        this._list.node.focus();
+        event.preventDefault();
+      }
+    });
+    this._status.className = 'jp-DearDiary-status';
+    this._status.setAttribute('aria-live', 'polite');
+    this._drift.className = 'jp-DearDiary-drift';
+    this._drift.setAttribute('aria-live', 'polite');
+    this._compare.className =
+      'jp-Button jp-mod-styled jp-mod-small jp-DearDiary-compare';
+    this._compare.textContent = trans.__('Compare 2 runs');
+    this._compare.disabled = true;
+    this._compare.title = trans.__(
+      'Mark two runs (Space, Ctrl+click or their box) to compare them'
+    );
+    this._compare.addEventListener('click', () => void this._compareMarked());
+    header.node.append(this._filter, this._drift, this._status, this._compare);
+
+    this._list = new RunList(trans);
+    const runs = new Panel();
+    runs.addClass('jp-DearDiary-runsSection');
+    runs.title.label = trans.__('Runs');
+    runs.addWidget(header);
+    runs.addWidget(this._list);
+
+    this._details = new RunDetails(trans, _options.actions);
+    this._details.title.label = trans.__('Details');
+
+    this.addWidget(runs);
+    this.addWidget(this._details);
+
+    this._list.selectionChanged.connect(
+      (_, run) => void this._showDetails(run)
+    );
+    this._list.activated.connect(() => this._details.node.focus());
+    this._list.markedChanged.connect((_, marked) => {
+      this._compare.disabled = marked.length !== 2;
+    });
+    _options.store.changed.connect(() => void this.refresh(), this);
+  }
+
+  /** The filter box (for commands and tests). */
+  get filter(): HTMLInputElement {
+    return this._filter;
+  }
+
+  get list(): RunList {
+    return this._list;
+  }
+
+  get details(): RunDetails {
+    return this._details;
+  }
+
+  /** Reload the runs from the store, keep the filter and selection. */
+  async refresh(): Promise<void> {
+    try {
+      this._runs = await this._options.store.listRuns();
+      this._manifests.clear();
+      await this._applyFilter();
+      await this.updateDrift();
+      const selected = this._list.selected;
+      if (selected) {
+        await this._showDetails(selected);
+      }
+    } catch (error) {
+      this._status.textContent = this._options.trans.__(
+        'Cannot read the runs: %1',
+        (error as Error).message
+      );
+    }
+  }
+
+  /** Select a run in the list and show it. */
+  async reveal(id: number): Promise<void> {
+    if (!this._runs.some(r => r.id === id)) {
+      await this.refresh();
+    }
+    if (this._filter.value && !this._shown.some(r => r.id === id)) {
+      this._filter.value = '';
+      await this._applyFilter();
+    }
+    this._list.select(id);
+  }
+
+  async updateDrift(): Promise<void> {
+    try {
+      const text = await this._options.drift(this._runs);
+      this._drift.textContent = text ?? '';
+      this._drift.hidden = !text;
+    } catch {
+      this._drift.hidden = true;
+    }
+  }
+
+  private async _applyFilter(): Promise<void> {
+    const trans = this._options.trans;
+    const query = parseQuery(this._filter.value);
+    if (query.packages.length) {
+      await this._loadManifests();
+    }
+    const started = performance.now();
+    this._shown = this._runs.filter(run =>
+      matchRun(run, query, this._packagesOf(run))
+    );
+    this._list.setRuns(this._shown);
+    this._lastFilterMs = performance.now() - started;
+    this._status.textContent =
+      this._shown.length === this._runs.length
+        ? trans._n('%1 run', '%1 runs', this._runs.length)
+        : trans.__('%1 of %2 runs', this._shown.length, this._runs.length);
+  }
+
+  /** Milliseconds the last filter pass took (for the benchmark). */
+  get lastFilterMs(): number {
+    return this._lastFilterMs;
+  }
+
+  private _packagesOf(
+    run: IRunSummary
+  ): ReadonlyMap<string, string | null> | undefined {
+    const manifest = run.manifest_sha256
+      ? this._manifests.get(run.manifest_sha256)
+      : undefined;
+    return manifest?.packages;
+  }
+
+  /** Parse each distinct manifest once (for package filters and badges). */
+  private async _loadManifests(): Promise<void> {
+    const missing = [...new Set(this._runs.map(r => r.manifest_sha256))].filter(
+      (sha): sha is string => !!sha && !this._manifests.has(sha)
+    );
+    for (const sha of missing) {
+      const text = await this._options.store.getText(sha);
+      let packages = new Map<string, string | null>();
+      let manifest: IManifest | null = null;
+      try {
+        manifest = text === null ? null : parseManifest(text);
+        packages = new Map(
+          manifest?.packages.map(p => [p.name, p.version]) ?? []
+        );
+      } catch {
+        // an unparsable manifest matches no package filter
+      }
+      this._manifests.set(sha, { manifest, packages });
+    }
+  }
+
+  private async _showDetails(run: IRunSummary | null): Promise<void> {
+    if (!run) {
+      this._details.render(null, []);
+      return;
+    }
+    try {
+      const detail: IRunDetail = await this._options.store.getRun(run.id);
+      let manifest: IManifest | null = null;
+      if (detail.manifest_sha256) {
+        const text = await this._options.store.getText(detail.manifest_sha256);
+        try {
+          manifest = text === null ? null : parseManifest(text);
+        } catch {
+          manifest = null;
+        }
+      }
+      this._details.render(
+        detail,
+        restoreHints({ capture: detail.capture, manifest, git: detail.git })
+      );
+    } catch (error) {
+      this._status.textContent = this._options.trans.__(
+        'Cannot read run #%1: %2',
+        run.number,
+        (error as Error).message
+      );
+    }
+  }
+
+  private async _compareMarked(): Promise<void> {
+    const marked = this._list.marked;
+    if (marked.length === 2) {
+      const [a, b] = [...marked].sort((x, y) =>
+        x.created_at < y.created_at ? -1 : 1
+      );
+      await this._options.compare(a, b);
+    }
+  }
+
+  private _runs: IRunSummary[] = [];
+  private _shown: IRunSummary[] = [];
+  private _lastFilterMs = 0;
+  private _manifests = new Map<
+    string,
+    { manifest: IManifest | null; packages: Map<string, string | null> }
+  >();
+  private _filter = document.createElement('input');
+  private _status = document.createElement('div');
+  private _drift = document.createElement('div');
+  private _compare = document.createElement('button');
+  private _list: RunList;
+  private _details: RunDetails;
+}

@@ -1,0 +1,125 @@
+/**
+ * The history sidebar in a real JupyterLab with the TEST-ONLY Julia kernel: list,
+ * details, note, filter by package@version, compare two runs.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import * as fs from 'fs';
+import * as path from 'path';
+import { autoCapture, juliaNotebook, notifications, SNAPSHOT } from './lab';
+import { readRuns, ROOT } from './store';
+
+test.use({ autoGoto: true, ...autoCapture('off') });
+
+/** A project whose manifest pins (unresolved) registered packages: bytes are what count. */
+function project(dir: string, packages: Array<[string, string, string]>) {
+  const folder = path.join(ROOT, dir);
+  fs.mkdirSync(folder, { recursive: true });
+  fs.writeFileSync(
+    path.join(folder, 'Project.toml'),
+    '[deps]\n' +
+      packages.map(([name, uuid]) => `${name} = "${uuid}"\n`).join('')
+  );
+  fs.writeFileSync(
+    path.join(folder, 'Manifest.toml'),
+    '# This file is machine-generated - editing it directly is not advised\n\n' +
+      packages
+        .map(
+          ([name, uuid, version]) =>
+            `[[${name}]]\ngit-tree-sha1 = "${'ab'.repeat(20)}"\nuuid = "${uuid}"\nversion = "${version}"\n`
+        )
+        .join('\n')
+  );
+}
+
+const DATAFRAMES = 'a93c6f00-e57d-5684-b7b6-d8193f3e46c0';
+const CSV = '336ed68f-0bac-5ca0-87d4-7b16caf5d00b';
+const JSON_ = '682c06a0-de6a-54ab-a142-c8b1cf79cde6';
+
+test('browse, annotate, filter and compare runs', async ({ page, tmpPath }) => {
+  project(`${tmpPath}/a`, [
+    ['DataFrames', DATAFRAMES, '1.5.0'],
+    ['CSV', CSV, '0.10.0']
+  ]);
+  project(`${tmpPath}/b`, [
+    ['DataFrames', DATAFRAMES, '1.6.1'],
+    ['JSON', JSON_, '0.21.4']
+  ]);
+  const notebook = `${tmpPath}/a/analysis.ipynb`;
+  await juliaNotebook(page, notebook, ['import Pkg; Pkg.activate("../b")']);
+
+  await page.locator(SNAPSHOT).click();
+  await expect
+    .poll(() => notifications(page), { timeout: 60000 })
+    .toContain('Snapshot #1 saved');
+  await page.notebook.runCell(0);
+  await page.locator(SNAPSHOT).click();
+  await expect
+    .poll(() => notifications(page), { timeout: 60000 })
+    .toContain('Snapshot #2 saved');
+
+  // The list: grouped by notebook, newest first.
+  await page.evaluate(() =>
+    window.jupyterapp.commands.execute('deardiary:open-history')
+  );
+  const list = page.getByRole('listbox', { name: 'Recorded runs' });
+  await expect(list.getByRole('option')).toHaveCount(2);
+  await expect(list.getByRole('option').first()).toContainText('#2');
+  await expect(page.locator('.jp-DearDiary-group').first()).toHaveText(
+    notebook
+  );
+
+  // Details, by keyboard.
+  await list.focus();
+  await page.keyboard.press('ArrowDown');
+  const details = page.locator('.jp-DearDiary-details');
+  await expect(details).toContainText('Run #2');
+  await expect(details).toContainText('Manifest.toml');
+  await expect(details).toContainText('DEPOT_PATH');
+
+  // Note: edited, saved, shown in the list, persisted on the server.
+  await details
+    .getByRole('textbox', { name: 'Note of run #2' })
+    .fill('after the upgrade');
+  await details.getByRole('button', { name: 'Save note' }).click();
+  await expect(list.getByRole('option').first()).toContainText(
+    'after the upgrade'
+  );
+  await expect
+    .poll(async () => (await readRuns(notebook)).map(r => r.note))
+    .toContain('after the upgrade');
+
+  // Filter by package@version, while typing.
+  const filter = page.getByRole('searchbox', { name: 'Filter runs' });
+  await filter.fill('DataFrames@1.6');
+  await expect(list.getByRole('option')).toHaveCount(1);
+  await expect(list.getByRole('option')).toContainText('#2');
+  await filter.fill('DataFrames@1.5');
+  await expect(list.getByRole('option')).toHaveCount(1);
+  await expect(list.getByRole('option')).toContainText('#1');
+  await filter.fill('');
+  await expect(list.getByRole('option')).toHaveCount(2);
+
+  // Compare the two runs: a package table.
+  await list.getByRole('checkbox', { name: 'Compare run #1' }).click();
+  await list.getByRole('checkbox', { name: 'Compare run #2' }).click();
+  await page.getByRole('button', { name: 'Compare 2 runs' }).click();
+  const diff = page.getByRole('table', { name: 'Package changes' });
+  await expect(diff).toBeVisible();
+  await expect(diff.locator('tr[data-package="DataFrames"]')).toContainText(
+    'upgraded'
+  );
+  await expect(diff.locator('tr[data-package="DataFrames"]')).toContainText(
+    '1.5.0'
+  );
+  await expect(diff.locator('tr[data-package="DataFrames"]')).toContainText(
+    '1.6.1'
+  );
+  await expect(diff.locator('tr[data-package="CSV"]')).toContainText('removed');
+  await expect(diff.locator('tr[data-package="JSON"]')).toContainText('added');
+  await page.addStyleTag({
+    content: '.Toastify { display: none !important; }'
+  });
+  await page.locator('.jp-DearDiary-compareView').screenshot({
+    path: path.join(__dirname, '..', '..', 'docs', 'compare.png')
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * Helpers for the Galata tests: notebooks with a given kernel, DearDiary settings,
+ * notifications.
+ */
+import { expect, galata, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { Page } from '@playwright/test';
+
+export const JULIA = 'deardiary-test-julia-1.5';
+export const SNAPSHOT = '[data-command="deardiary:snapshot"]';
+
+/** Create a notebook whose metadata names its kernel, open it, wait for the kernel. */
+export async function openNotebook(
+  page: IJupyterLabPageFixture,
+  path: string,
+  kernel: { name: string; display_name: string; language: string },
+  sources: string[] = ['']
+) {
+  const notebook = {
+    cells: sources.map(source => ({
+      cell_type: 'code',
+      source,
+      metadata: {},
+      outputs: [],
+      execution_count: null
+    })),
+    metadata: { kernelspec: kernel },
+    nbformat: 4,
+    nbformat_minor: 5
+  };
+  await page.contents.uploadContent(JSON.stringify(notebook), 'text', path);
+  await open(page, path);
+}
+
+/** Open a file in JupyterLab (in any page of the test) and wait for its kernel. */
+export async function open(page: Page, path: string) {
+  await page.evaluate(async path => {
+    await window.jupyterapp.started;
+    await window.jupyterapp.commands.execute('docmanager:open', { path });
+  }, path);
+  await page.waitForFunction(
+    () =>
+      document
+        .querySelector(
+          '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator'
+        )
+        ?.getAttribute('data-status') === 'idle',
+    undefined,
+    { timeout: 60000 }
+  );
+}
+
+export const JULIA_SPEC = {
+  name: JULIA,
+  display_name: 'Julia 1.5.3 (deardiary test)',
+  language: 'julia'
+};
+export const PYTHON = {
+  name: 'python3',
+  display_name: 'Python 3',
+  language: 'python'
+};
+
+export const juliaNotebook = (
+  page: IJupyterLabPageFixture,
+  path: string,
+  sources?: string[]
+) => openNotebook(page, path, JULIA_SPEC, sources);
+
+/** The messages of the notifications shown so far. */
+export async function notifications(
+  page: IJupyterLabPageFixture
+): Promise<string[]> {
+  return (await page.notifications).map(n => n.message);
+}
+
+/** Galata's mocked settings with DearDiary's auto-capture mode. */
+export function autoCapture(mode: string) {
+  return {
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'jupyterlab-deardiary:snapshot': { autoCapture: mode }
+    }
+  };
+}
