@@ -7,12 +7,12 @@
  * runs of distinct environments. Plus the time of one addRun at the end of each series
  * (it exports and uploads the whole file).
  */
-import { randomBytes } from 'crypto';
 import initSqlJs from 'sql.js';
 import type { IStoreSnapshot, IStoreWritten } from '../src/server/api';
 import type { ISqlJsLoader } from '../src/store/sqljs';
 import { IStoreAPI, RunStore } from '../src/store/store';
 import { makeRun } from '../src/__tests__/helpers/sqljs';
+import { manifest } from './manifest';
 import { percentile, report } from './stats';
 
 const SQLJS: ISqlJsLoader = { init: initSqlJs };
@@ -33,42 +33,6 @@ class MemoryStore implements IStoreAPI {
     this.version++;
     return { etag: String(this.version), size: bytes.length };
   }
-}
-
-function manifest(packages: number): string {
-  const hex = (n: number) => randomBytes(n).toString('hex');
-  const lines = [
-    '# This file is machine-generated - editing it directly is not advised',
-    '',
-    'julia_version = "1.10.4"',
-    'manifest_format = "2.0"',
-    `project_hash = "${hex(20)}"`,
-    ''
-  ];
-  for (let i = 0; i < packages; i++) {
-    const deps = Array.from(
-      { length: 4 + (i % 12) },
-      (_, k) => `"Package${(i * 7 + k) % packages}"`
-    );
-    const u = hex(16);
-    lines.push(
-      `[[deps.Package${i}]]`,
-      `deps = [${deps.join(', ')}]`,
-      `git-tree-sha1 = "${hex(20)}"`,
-      `uuid = "${u.slice(0, 8)}-${u.slice(8, 12)}-${u.slice(12, 16)}-${u.slice(16, 20)}-${u.slice(20)}"`,
-      `version = "${i % 5}.${i % 13}.${i % 7}"`,
-      '',
-      `    [deps.Package${i}.weakdeps]`,
-      '    ChainRulesCore = "d360d2e6-b24c-11e9-a2a3-2a2ae2dbcce4"',
-      '    SparseArrays = "2f01184e-e22b-5df5-ae63-d93ebab69eaf"',
-      '',
-      `    [deps.Package${i}.extensions]`,
-      `    Package${i}ChainRulesCoreExt = "ChainRulesCore"`,
-      `    Package${i}SparseArraysExt = "SparseArrays"`,
-      ''
-    );
-  }
-  return lines.join('\n');
 }
 
 /** A notebook of about `size` bytes; `variant` changes one output line. */
