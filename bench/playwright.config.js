@@ -1,8 +1,10 @@
 /**
- * The JupyterLab load benchmark (bench/lab-load.spec.ts): ui-tests' Galata setup (Debian
- * Chromium, never a downloaded browser; the test JupyterLab on port 8888), tests taken
- * from this folder. Run from ui-tests, after `jlpm build:prod`:
- *   cd ui-tests && jlpm playwright test -c ../bench/playwright.config.js
+ * The Playwright benchmarks (bench/lab-load.spec.ts, bench/sidebar.spec.ts): ui-tests'
+ * Galata setup (Debian Chromium, never a downloaded browser; the test JupyterLab on port
+ * 8888), tests taken from this folder. Run from ui-tests, after `jlpm build:prod`, in a
+ * throw-away server root (the sidebar benchmark writes its store there):
+ *   cd ui-tests && DEARDIARY_UI_ROOT=$(mktemp -d) \
+ *     jlpm playwright test -c ../bench/playwright.config.js [lab-load|sidebar]
  */
 const path = require('path');
 const base = require('../ui-tests/playwright.config.js');
@@ -10,7 +12,7 @@ const base = require('../ui-tests/playwright.config.js');
 module.exports = {
   ...base,
   testDir: __dirname,
-  testMatch: 'lab-load.spec.ts',
+  testMatch: ['lab-load.spec.ts', 'sidebar.spec.ts'],
   outputDir: path.join(__dirname, '..', 'ui-tests', 'test-results', 'bench'),
   reporter: [['list']],
   webServer: {

@@ -99,11 +99,24 @@ export class HistoryPanel extends SidePanel {
     return this._details;
   }
 
-  /** Reload the runs from the store, keep the filter and selection. */
-  async refresh(): Promise<void> {
+  /** Reload the runs from the store, keep the filter and selection (one at a time). */
+  refresh(): Promise<void> {
+    if (this._refreshing) {
+      this._refreshAgain = true;
+      return this._refreshing;
+    }
+    this._refreshing = (async () => {
+      do {
+        this._refreshAgain = false;
+        await this._refresh();
+      } while (this._refreshAgain);
+    })().finally(() => (this._refreshing = null));
+    return this._refreshing;
+  }
+
+  private async _refresh(): Promise<void> {
     try {
       this._runs = await this._options.store.listRuns();
-      this._manifests.clear();
       await this._applyFilter();
       await this.updateDrift();
       const selected = this._list.selected;
@@ -232,6 +245,8 @@ export class HistoryPanel extends SidePanel {
     }
   }
 
+  private _refreshing: Promise<void> | null = null;
+  private _refreshAgain = false;
   private _runs: IRunSummary[] = [];
   private _shown: IRunSummary[] = [];
   private _lastFilterMs = 0;
