@@ -234,11 +234,11 @@ describe('run summaries', () => {
     expect(runs.filter(r => r.has_patch)).toHaveLength(patches);
     expect(runs.filter(r => r.notebook_unsaved)).toHaveLength(1_000);
     expect(runs.find(r => r.snapshot_id === noted)?.note).toBe('note 50');
-    // eslint-disable-next-line no-console
-    console.log(
+    process.stdout.write(
       `listRuns, 10,000 runs / 300 environments (store ${(api.bytes!.length / 1e6).toFixed(1)} MB): ` +
         `first ${firstMs.toFixed(0)} ms, then min ${again[0].toFixed(0)} / ` +
-        `median ${again[3].toFixed(0)} ms of 7 (seeding ${seedMs.toFixed(0)} ms)`
+        `median ${again[3].toFixed(0)} ms of 7 (seeding ${seedMs.toFixed(0)} ms)` +
+        '\n'
     );
   });
 });
@@ -558,14 +558,14 @@ describe('deleteRun', () => {
     db.export();
     const exportMs = performance.now() - t;
     db.close();
-    // eslint-disable-next-line no-console
-    console.log(
+    process.stdout.write(
       `deleteRun at 1,000 runs (store ${mb(bytes.length)} MB):\n` +
         `  (without the fake server's time)\n` +
         `  new store (incremental): ${fresh}\n` +
         `  store from before (first deletion switches it): ${switched}\n` +
         `  parts: incremental_vacuum ${incrementalMs.toFixed(0)} ms, ` +
-        `full VACUUM ${vacuumMs.toFixed(0)} ms, export ${exportMs.toFixed(0)} ms`
+        `full VACUUM ${vacuumMs.toFixed(0)} ms, export ${exportMs.toFixed(0)} ms` +
+        '\n'
     );
   });
 });
