@@ -13,9 +13,11 @@ if ! python -m pip wheel -q --no-deps --no-build-isolation -w "$work/dist" . ; t
   echo "wheel build failed" >&2; result 1; exit 1
 fi
 wheel="$(ls "$work"/dist/jupyterlab_deardiary-*.whl)"
-unzip -l "$wheel" | grep -q 'share/jupyter/labextensions/jupyterlab-deardiary/static/remoteEntry' \
+# The listing is captured first: `unzip | grep -q` fails with SIGPIPE under pipefail.
+listing="$(unzip -l "$wheel")"
+grep -q 'share/jupyter/labextensions/jupyterlab-deardiary/static/remoteEntry' <<<"$listing" \
   || { echo "the wheel holds no prebuilt labextension" >&2; result 1; exit 1; }
-if unzip -l "$wheel" | grep -qE 'ui-tests|test-kernel|/tests/'; then
+if grep -qE 'ui-tests|test-kernel|/tests/' <<<"$listing"; then
   echo "the wheel ships test files" >&2; result 1; exit 1
 fi
 python3 -m venv "$work/venv"

@@ -185,7 +185,7 @@ export class KernelBridge implements IDisposable {
       options,
       waiter => {
         this._replies.set(id, waiter);
-        this._send(waiter, () => comm.send({ id, op, args }));
+        this._send(waiter, () => comm.send({ id, op, args }), true);
       }
     );
     const msg = await reply.finally(() => this._replies.delete(id));
@@ -240,7 +240,7 @@ export class KernelBridge implements IDisposable {
       options,
       w => {
         this._ready = w;
-        this._send(w, () => comm.open({}));
+        this._send(w, () => comm.open({}), true);
       }
     );
     try {
@@ -311,10 +311,15 @@ export class KernelBridge implements IDisposable {
    */
   private _send(
     waiter: IWaiter<any>,
-    send: () => { msg: { header: { msg_id: string } } }
+    send: () => { msg: { header: { msg_id: string } } },
+    answeredOnIopub = false
   ): void {
     try {
-      this._ownMessages.add(send().msg.header.msg_id);
+      const id = send().msg.header.msg_id;
+      this._ownMessages.add(id);
+      if (answeredOnIopub) {
+        this._awaitingIopub.set(id, waiter);
+      }
     } catch (error) {
       waiter.reject(
         new BridgeError(
@@ -448,6 +453,17 @@ export class KernelBridge implements IDisposable {
     const ours = parent !== undefined && this._ownMessages.has(parent);
     if (ours && state === 'idle') {
       this._ownMessages.delete(parent);
+      // The kernel answers a comm message before it says idle, and JupyterLab handles
+      // messages in order: a waiter still pending now lost its answer (dropped as
+      // another client's session). Retry at once instead of waiting for the timeout.
+      const waiter = this._awaitingIopub.get(parent);
+      this._awaitingIopub.delete(parent);
+      waiter?.reject(
+        new BridgeError(
+          'timeout',
+          'The kernel answered, but the answer was lost on the way.'
+        )
+      );
     }
     if (state === 'busy' && !ours) {
       this._foreignBusy = true;
@@ -518,6 +534,7 @@ export class KernelBridge implements IDisposable {
     const connection = this._connection;
     this._connection = null;
     this._ownMessages.clear();
+    this._awaitingIopub.clear();
     void connection?.then(
       ({ kernel, comm }) => {
         if (comm.isDisposed) {
@@ -545,6 +562,8 @@ export class KernelBridge implements IDisposable {
   private _replies = new Map<string, IWaiter<DiaryMessage>>();
   private _ready: IWaiter<DiaryMessage> | null = null;
   private _ownMessages = new Set<string>();
+  /** Comm messages whose answer arrives on IOPub, by msg_id. */
+  private _awaitingIopub = new Map<string, IWaiter<any>>();
   private _foreignBusy = false;
   private _waiting = false;
   private _disposed = false;
