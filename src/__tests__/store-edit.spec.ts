@@ -8,19 +8,16 @@ import { ServerError } from '../server/request';
 import { StoreSaveError } from '../store/errors';
 import { migrate, MIGRATIONS, openStore, userVersion } from '../store/schema';
 import { loadSqlJs } from '../store/sqljs';
-import {
-  insertRuns,
-  IRunStoreOptions,
-  RunNotFoundError,
-  RunStore
-} from '../store/store';
+import { insertRuns, RunNotFoundError } from '../store/store';
 import type { IRunInput } from '../store/types';
 import type { IRunStore } from '../tokens';
 import {
   conflict,
+  count,
   FakeStoreAPI,
   IRunOptions,
   makeRun,
+  makeStore,
   sha,
   SQLJS
 } from './helpers/sqljs';
@@ -31,31 +28,8 @@ beforeAll(async () => {
   SQL = await loadSqlJs(SQLJS);
 });
 
-function makeStore(
-  api: FakeStoreAPI,
-  options: Partial<IRunStoreOptions> = {}
-): RunStore {
-  return new RunStore({
-    api,
-    sqljs: SQLJS,
-    backoffMs: 0,
-    pendingStorage: null,
-    keepAside: async () => 'kept',
-    ...options
-  });
-}
-
-/** Open what the fake server holds, read-only. */
 function serverDb(api: FakeStoreAPI): Database {
   return new SQL.Database(api.bytes!);
-}
-
-function count(db: Database, sql: string, params: string[] = []): number {
-  const stmt = db.prepare(sql, params);
-  stmt.step();
-  const n = Number(stmt.get()[0]);
-  stmt.free();
-  return n;
 }
 
 /** The sha256s of the blob table on the server. */

@@ -5,7 +5,15 @@ import { openStore, SCHEMA_VERSION } from '../store/schema';
 import { loadSqlJs } from '../store/sqljs';
 import { IPendingStorage, IRunStoreOptions, RunStore } from '../store/store';
 import type { IRunStore } from '../tokens';
-import { conflict, FakeStoreAPI, makeRun, sha, SQLJS } from './helpers/sqljs';
+import {
+  conflict,
+  count,
+  FakeStoreAPI,
+  makeRun,
+  makeStore as makeTestStore,
+  sha,
+  SQLJS
+} from './helpers/sqljs';
 
 let SQL: SqlJsStatic;
 
@@ -24,11 +32,7 @@ function makeStore(
   api: FakeStoreAPI,
   options: Partial<IRunStoreOptions> = {}
 ): RunStore {
-  return new RunStore({
-    api,
-    sqljs: SQLJS,
-    backoffMs: 0,
-    pendingStorage: null,
+  return makeTestStore(api, {
     keepAside: async bytes => {
       keptAside.push(new Uint8Array(bytes));
       return `.deardiary/deardiary.sqlite.bad-${keptAside.length}`;
@@ -40,10 +44,6 @@ function makeStore(
 /** Open what the fake server holds, read-only. */
 function serverDb(api: FakeStoreAPI): Database {
   return new SQL.Database(api.bytes!);
-}
-
-function count(db: Database, sql: string): number {
-  return Number(db.exec(sql)[0].values[0][0]);
 }
 
 /** Bytes as a plain array (Uint8Arrays of jsdom and of Node differ for toEqual). */

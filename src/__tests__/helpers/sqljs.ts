@@ -3,12 +3,13 @@
  * resolves, its wasm read from disk), a fake store endpoint with ETag/If-Match, runs.
  */
 import { createHash, randomUUID } from 'crypto';
+import type { Database } from 'sql.js';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { IStoreSnapshot, IStoreWritten } from '../../server/api';
 import { ServerError } from '../../server/request';
 import type { ISqlJsLoader } from '../../store/sqljs';
-import type { IStoreAPI } from '../../store/store';
+import { IRunStoreOptions, IStoreAPI, RunStore } from '../../store/store';
 import type { IRunInput } from '../../store/types';
 
 // Not require.resolve('….wasm'): jest maps .wasm files to a stub.
@@ -210,4 +211,32 @@ export function makeRun(options: IRunOptions = {}): IRunInput {
       unsaved_changes: options.unsaved ?? false
     }
   };
+}
+
+/** A RunStore over a fake API with test defaults: no backoff, no sessionStorage. */
+export function makeStore(
+  api: FakeStoreAPI,
+  options: Partial<IRunStoreOptions> = {}
+): RunStore {
+  return new RunStore({
+    api,
+    sqljs: SQLJS,
+    backoffMs: 0,
+    pendingStorage: null,
+    keepAside: async () => 'kept',
+    ...options
+  });
+}
+
+/** The first value of the first row of a query (a count). */
+export function count(
+  db: Database,
+  sql: string,
+  params: string[] = []
+): number {
+  const stmt = db.prepare(sql, params);
+  stmt.step();
+  const n = Number(stmt.get()[0]);
+  stmt.free();
+  return n;
 }
