@@ -125,9 +125,11 @@ class Git:
         overrides: Iterable[tuple[str, str]] = (),
         cap: int | None = None,
         marker: bytes | None = None,
+        input: bytes | None = None,
     ) -> Output:
-        """Run ``git <SAFE_ARGS> <args>`` in ``cwd``; keep at most ``cap`` bytes of stdout
-        (counted after ``marker`` when given). Raises ApiError 503 / 504."""
+        """Run ``git <SAFE_ARGS> <args>`` in ``cwd``, feeding ``input`` on stdin (default:
+        none); keep at most ``cap`` bytes of stdout (counted after ``marker`` when given).
+        Raises ApiError 503 / 504."""
         if self.executable is None:
             raise ApiError(
                 503,
@@ -150,7 +152,7 @@ class Git:
                 *args,
                 cwd=cwd,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # its own process group: a timeout kills children too
@@ -159,9 +161,12 @@ class Git:
             raise ApiError(500, "git_failed", f"Could not run {self.executable}: {e}") from None
         assert proc.stdout is not None and proc.stderr is not None
         try:
-            (out, size), (err, _), code = await asyncio.wait_for(
+            (out, size), (err, _), code, _ = await asyncio.wait_for(
                 asyncio.gather(
-                    _read(proc.stdout, cap, marker), _read(proc.stderr, STDERR_MAX), proc.wait()
+                    _read(proc.stdout, cap, marker),
+                    _read(proc.stderr, STDERR_MAX),
+                    proc.wait(),
+                    _write(proc.stdin, input),
                 ),
                 timeout=max(0.0, deadline - loop.time()),
             )
@@ -524,6 +529,16 @@ async def _read(
                     del kept[limit:]
         elif len(kept) < limit:
             kept += chunk[: limit - len(kept)]
+
+
+async def _write(stream: asyncio.StreamWriter | None, data: bytes | None) -> None:
+    """Feed ``data`` to a process's stdin and close it (a process may stop reading early)."""
+    if stream is None or data is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        stream.write(data)
+        await stream.drain()
+    stream.close()
 
 
 async def _gather(*aws: Awaitable[T]) -> list[T]:

@@ -1,4 +1,4 @@
-"""HTTP handlers under <base_url>/deardiary/: git, store, restore, version."""
+"""HTTP handlers under <base_url>/deardiary/: git, store, restore, worktree, version."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from .git import Git, find_git
 from .paths import relative_to_root, resolve_inside
 from .restore import restore
 from .store import CHUNK, Store, Upload, etag, parse_tags
+from .worktree import create_worktree
 
 API_VERSION = 1
 SQLITE_TYPE = "application/vnd.sqlite3"
@@ -279,6 +280,19 @@ class RestoreHandler(BodyHandler):
         self.finish(json.dumps(result))
 
 
+class WorktreeHandler(BaseHandler):
+    """POST {path, target, sha, patch, patch_truncated}: a git worktree of the repository
+    holding ``path``, at ``sha``, in ``target``, with ``patch`` applied."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        assert self.git is not None
+        allow_hidden = bool(getattr(self.contents_manager, "allow_hidden", False))
+        result = await create_worktree(self.git, self.root_dir, self.request.body, allow_hidden)
+        self.finish(json.dumps(result))
+
+
 class VersionHandler(BaseHandler):
     """GET: which server extension answers, so the frontend can detect a mismatch."""
 
@@ -310,6 +324,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
                 ("store", StoreHandler),
                 ("store/aside", StoreAsideHandler),
                 ("restore", RestoreHandler),
+                ("worktree", WorktreeHandler),
                 ("version", VersionHandler),
             )
         ],

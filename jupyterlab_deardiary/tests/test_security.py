@@ -35,6 +35,12 @@ REQUESTS = [
         ).encode(),
         {},
     ),
+    (
+        "POST",
+        "worktree",
+        json.dumps({"path": "proj", "target": "restored", "sha": "0" * 40}).encode(),
+        {},
+    ),
 ]
 
 

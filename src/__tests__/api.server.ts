@@ -175,6 +175,52 @@ describe('DearDiaryAPI against a real server', () => {
     expect(bad.status).toBe(400);
     expect(fs.existsSync(path.join(server.root, 'other'))).toBe(false);
   });
+
+  it('checks out the commit of a run as a worktree, patch applied', async () => {
+    const repo = path.join(server.root, 'coderepo');
+    fs.mkdirSync(repo);
+    git(repo, 'init', '-q');
+    fs.writeFileSync(path.join(repo, 'nb.ipynb'), '{}\n');
+    fs.writeFileSync(path.join(repo, 'code.jl'), 'f(x) = x\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'first');
+    const sha = git(repo, 'rev-parse', 'HEAD');
+    fs.writeFileSync(path.join(repo, 'code.jl'), 'f(x) = 2x\r\n');
+    const run = await api.git('coderepo/nb.ipynb');
+    git(repo, 'commit', '-qam', 'later'); // HEAD moves on
+
+    const result = await api.worktree({
+      path: 'coderepo/nb.ipynb',
+      target: 'runs/1/code',
+      sha,
+      patch: run.patch,
+      patch_truncated: run.truncated
+    });
+    const target = path.join(server.root, 'runs', '1', 'code');
+    expect(result).toEqual({
+      target: 'runs/1/code',
+      target_abs: fs.realpathSync(target),
+      toplevel: 'coderepo',
+      sha,
+      patch_applied: true,
+      patch_reason: null,
+      applied_files: ['code.jl'],
+      conflicts: [],
+      skipped_binary: []
+    });
+    expect(fs.readFileSync(path.join(target, 'code.jl'), 'utf8')).toBe(
+      'f(x) = 2x\r\n'
+    );
+    expect(git(target, 'rev-parse', 'HEAD')).toBe(sha);
+
+    const taken = await failure(
+      api.worktree({ path: 'coderepo', target: 'runs/1/code', sha })
+    );
+    expect(taken.status).toBe(409);
+    expect(taken.code).toBe('target_not_empty');
+    expect(taken.message).toContain('is not empty');
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(2);
+  });
 });
 
 describe('a server without the server extension', () => {

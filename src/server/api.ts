@@ -103,6 +103,41 @@ export interface IRestoreResult {
   files: IRestoredFile[];
 }
 
+/** POST /deardiary/worktree body: a run's code as a git worktree at its commit. */
+export interface IWorktreeRequest {
+  /** A notebook or folder inside the repository, relative to the server root. */
+  path: string;
+  /** A new or empty folder for the worktree, relative to the server root. */
+  target: string;
+  /** The run's commit: 40 (or 64) hexadecimal digits. */
+  sha: string;
+  /** The run's `git diff HEAD`, applied on top of the commit. */
+  patch?: string;
+  /** A truncated patch is never applied. */
+  patch_truncated?: boolean;
+}
+
+/** A file of the patch that did not apply; it stays as it is at the commit. */
+export interface IWorktreeConflict {
+  path: string;
+  message: string;
+}
+
+/** POST /deardiary/worktree answer. */
+export interface IWorktreeResult {
+  target: string;
+  target_abs: string;
+  /** The repository's toplevel relative to the server root, null when outside it. */
+  toplevel: string | null;
+  sha: string;
+  patch_applied: boolean;
+  patch_reason: null | 'empty' | 'truncated' | 'conflicts';
+  applied_files: string[];
+  conflicts: IWorktreeConflict[];
+  /** Binary files the patch only names ("Binary files ... differ"): left at the commit. */
+  skipped_binary: string[];
+}
+
 /** The store file's bytes and version. */
 export interface IStoreSnapshot {
   bytes: Uint8Array;
@@ -190,6 +225,15 @@ export class DearDiaryAPI {
   restore(request: IRestoreRequest): Promise<IRestoreResult> {
     return requestJSON<IRestoreResult>(
       'restore',
+      { method: 'POST', body: JSON.stringify(request) },
+      this.settings
+    );
+  }
+
+  /** Check out a run's commit as a detached worktree and apply its patch; see IWorktreeRequest. */
+  worktree(request: IWorktreeRequest): Promise<IWorktreeResult> {
+    return requestJSON<IWorktreeResult>(
+      'worktree',
       { method: 'POST', body: JSON.stringify(request) },
       this.settings
     );
