@@ -1,5 +1,6 @@
 import { kernelPlugin } from './kernel/plugin';
 import { snapshotPlugin } from './recorder/plugin';
+import { restorePlugin } from './restore/plugin';
 import { serverPlugin } from './server/plugin';
 import { storePlugin } from './store/plugin';
 import { historyPlugin } from './widgets/plugin';
@@ -11,5 +12,6 @@ export default [
   kernelPlugin,
   storePlugin,
   snapshotPlugin,
-  historyPlugin
+  historyPlugin,
+  restorePlugin
 ];

@@ -72,4 +72,7 @@ export namespace CommandIDs {
   export const showRun = 'deardiary:show-run';
   export const openHistory = 'deardiary:open-history';
   export const compareRuns = 'deardiary:compare-runs';
+  export const restore = 'deardiary:restore';
+  export const restoreCode = 'deardiary:restore-code';
+  export const instantiate = 'deardiary:instantiate';
 }

@@ -4,8 +4,8 @@
  * the git state, shown with the run's details.
  */
 import { ICapture } from '../kernel/protocol';
-import { RunGit } from '../store/types';
-import { IManifest } from './parse';
+import { IRunDetail, RunGit } from '../store/types';
+import { IManifest, parseManifest } from './parse';
 import { parseVersion } from './version';
 
 /** What a hint is about. */
@@ -187,4 +187,21 @@ function uncapturedChanges(git: RunGit): string[] {
     out.push(`binary changes to ${g.binary_files.join(', ')}`);
   }
   return out;
+}
+
+/** The hints of a stored run, its manifest read through `store` (unparseable: none). */
+export async function runHints(
+  store: { getText(sha256: string): Promise<string | null> },
+  run: IRunDetail
+): Promise<IHint[]> {
+  let manifest: IManifest | null = null;
+  if (run.manifest_sha256) {
+    const text = await store.getText(run.manifest_sha256);
+    try {
+      manifest = text === null ? null : parseManifest(text);
+    } catch {
+      manifest = null;
+    }
+  }
+  return restoreHints({ capture: run.capture, manifest, git: run.git });
 }

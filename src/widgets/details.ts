@@ -16,6 +16,7 @@ export interface IDetailsActions {
   deleteRun(run: IRunDetail): Promise<void>;
   viewFile(run: IRunDetail, file: IRunFile): Promise<void>;
   copySnippet(run: IRunDetail): Promise<void>;
+  restore(run: IRunDetail): Promise<void>;
 }
 
 export class RunDetails extends Widget {
@@ -80,6 +81,11 @@ export class RunDetails extends Widget {
     parts.push(
       section(
         trans.__('Reproduce'),
+        button(
+          trans.__('Restore…'),
+          () => this._actions.restore(run),
+          'jp-mod-accept jp-DearDiary-restore'
+        ),
         button(trans.__('Copy Julia snippet'), () =>
           this._actions.copySnippet(run)
         ),

@@ -18,11 +18,12 @@ import { Widget } from '@lumino/widgets';
 import { drift } from '../manifest/drift';
 import { compareRuns } from '../manifest/diff';
 import { parseManifest, parseProject } from '../manifest/parse';
-import { IKernelBridges, IRunStore } from '../tokens';
+import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
 import { IRunDetail, IRunSummary } from '../store/types';
 import { CompareView } from './compare';
 import { juliaSnippet } from './details';
 import { HistoryPanel } from './panel';
+import { toBase64 } from '../restore/plan';
 
 export interface IHistoryDeps {
   app: JupyterFrontEnd;
@@ -94,6 +95,9 @@ export function createHistoryPanel(deps: IHistoryDeps): HistoryPanel {
         );
         widget.title.icon = diaryIcon;
         app.shell.add(widget, 'main');
+      },
+      restore: async run => {
+        await app.commands.execute(CommandIDs.restore, { id: run.id });
       },
       copySnippet: async run => {
         Clipboard.copyToSystem(await snippetOf(store, run));
@@ -205,11 +209,11 @@ async function snippetOf(store: IRunStore, run: IRunDetail): Promise<string> {
     if (!bytes) {
       throw new Error(`${file.name}: its bytes are not in the store`);
     }
-    let binary = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) {
-      binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    }
-    files.push({ name: file.name, sha256: file.sha256, base64: btoa(binary) });
+    files.push({
+      name: file.name,
+      sha256: file.sha256,
+      base64: toBase64(bytes)
+    });
   }
   return juliaSnippet(`iteration_${run.id}`, files);
 }

@@ -7,7 +7,7 @@ import { SidePanel } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 import { IManifest, parseManifest } from '../manifest/parse';
 import { matchRun, parseQuery, QUERY_HELP } from '../manifest/search';
-import { restoreHints } from '../manifest/hints';
+import { runHints } from '../manifest/hints';
 import { IRunStore } from '../tokens';
 import { IRunDetail, IRunSummary } from '../store/types';
 import { IDetailsActions, RunDetails } from './details';
@@ -213,19 +213,7 @@ export class HistoryPanel extends SidePanel {
     }
     try {
       const detail: IRunDetail = await this._options.store.getRun(run.id);
-      let manifest: IManifest | null = null;
-      if (detail.manifest_sha256) {
-        const text = await this._options.store.getText(detail.manifest_sha256);
-        try {
-          manifest = text === null ? null : parseManifest(text);
-        } catch {
-          manifest = null;
-        }
-      }
-      this._details.render(
-        detail,
-        restoreHints({ capture: detail.capture, manifest, git: detail.git })
-      );
+      this._details.render(detail, await runHints(this._options.store, detail));
     } catch (error) {
       this._status.textContent = this._options.trans.__(
         'Cannot read run #%1: %2',

@@ -66,7 +66,7 @@ export function writeProject(dir: string, project: string): void {
     path.join(folder, 'Manifest.toml'),
     '# This file is machine-generated - editing it directly is not advised\n\n' +
       '[[Dates]]\ndeps = ["Printf"]\nuuid = "ade2ca70-3891-5945-98fb-dc099432e06a"\n\n' +
-      '[[Printf]]\ndeps = ["Unicode"]\nuuid = "de0858da-6303-5e67-8744-51eddd5f27c7"\n\n' +
-      '[[Unicode]]\nuuid = "4ec0a83e-58ad-5faa-a5e3-f09cf1b5b6d5"\n'
+      '[[Printf]]\ndeps = ["Unicode"]\nuuid = "de0858da-6303-5e67-8744-51eddeeeb8d7"\n\n' +
+      '[[Unicode]]\nuuid = "4ec0a83e-493e-50e2-b9ac-8f72acf5a8f5"\n'
   );
 }

@@ -1,0 +1,486 @@
+/**
+ * Restore a run (pre-flight → write → RestoreResult), reopen the notebook in a new
+ * kernel and confirm its active project, install its packages, and restore its code as
+ * a git worktree. Loaded on first use.
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import {
+  Dialog,
+  MainAreaWidget,
+  Notification,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { FileDialog } from '@jupyterlab/filebrowser';
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { KernelMessage } from '@jupyterlab/services';
+import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
+import { runHints } from '../manifest/hints';
+import { pathToString } from '../kernel/protocol';
+import { ServerError } from '../server/request';
+import { IDearDiaryServer, IKernelBridges, IRunStore } from '../tokens';
+import { IRestoreResult } from '../server/api';
+import { IRunDetail } from '../store/types';
+import { bestKernelspec, matchKernelspecs, minorOf } from './kernelspec';
+import {
+  defaultTarget,
+  folderOf,
+  juliaString,
+  preflight,
+  restoreRequest
+} from './plan';
+import {
+  InstantiateLog,
+  IPreflightChoice,
+  PreflightBody,
+  resultBody,
+  worktreeBody
+} from './views';
+
+export interface IRestoreDeps {
+  app: JupyterFrontEnd;
+  store: IRunStore;
+  server: IDearDiaryServer;
+  bridges: IKernelBridges;
+  docManager: IDocumentManager;
+  translator: ITranslator;
+  trans: TranslationBundle;
+  /** The "instantiate after reopening" setting. */
+  instantiateByDefault: () => boolean;
+}
+
+/** What a restore ended with (the command's result, for scripts and tests). */
+export interface IRestoreOutcome {
+  result: IRestoreResult | null;
+  panel: NotebookPanel | null;
+}
+
+const PKG =
+  'Base.PkgId(Base.UUID("44cfe95a-1eb2-52ea-b672-e2afdf69b78f"), "Pkg")';
+const BRIDGE_TIMEOUT = 60000;
+
+/** Pre-flight, write, show the result, and reopen if asked. */
+export async function restoreRun(
+  deps: IRestoreDeps,
+  id: number,
+  args: { target?: string } = {}
+): Promise<IRestoreOutcome> {
+  const { app, store, trans } = deps;
+  const none = { result: null, panel: null };
+  const run = await store.getRun(id);
+  const hints = await runHints(store, run);
+  const specs = app.serviceManager.kernelspecs;
+  await specs.ready;
+  const matches = matchKernelspecs(
+    Object.values(specs.specs?.kernelspecs ?? {}).filter(s => s !== undefined),
+    run.julia_version
+  );
+  const findings = (kernel: (typeof matches)[number] | null) =>
+    preflight(trans, { run, hints, kernel, julia_kernels: matches.length });
+  // JupyterLab shows one dialog at a time: "Choose folder…" closes the pre-flight,
+  // opens the file dialog, then shows the pre-flight again with the choices kept.
+  const choose = trans.__('Choose folder…');
+  let choice: IPreflightChoice = {
+    target: args.target ?? defaultTarget(folderOf(run.notebook_path), run),
+    kernel: run.notebook.stored
+      ? ((bestKernelspec(matches) ?? matches[0])?.spec.name ?? null)
+      : null,
+    instantiate: deps.instantiateByDefault()
+  };
+  for (;;) {
+    const body = new PreflightBody({
+      trans,
+      findings,
+      matches,
+      choice,
+      canReopen: run.notebook.stored,
+      canInstantiate: run.has_manifest
+    });
+    const answer = await showDialog({
+      title: trans.__('Restore run #%1 of %2', run.number, run.notebook_path),
+      body,
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.createButton({
+          label: choose,
+          caption: trans.__(
+            'Pick a folder in the server root; the run goes into a new iteration folder inside it'
+          )
+        }),
+        Dialog.okButton({ label: trans.__('Restore') })
+      ],
+      defaultButton: 2,
+      focusNodeSelector: 'input.jp-DearDiary-target'
+    });
+    choice = body.getValue();
+    if (answer.button.label !== choose) {
+      if (!answer.button.accept) {
+        return none;
+      }
+      break;
+    }
+    const picked = await FileDialog.getExistingDirectory({
+      manager: deps.docManager,
+      translator: deps.translator,
+      title: trans.__('Restore run #%1 into a new folder inside…', run.number)
+    });
+    const folder = picked.button.accept ? picked.value?.[0] : undefined;
+    if (folder) {
+      choice = { ...choice, target: defaultTarget(folder.path, run) };
+    }
+  }
+  const result = await write(deps, run, choice.target);
+  if (!result) {
+    return none;
+  }
+  const canOpen = Boolean(result.entrypoint && choice.kernel);
+  const buttons = [Dialog.cancelButton({ label: trans.__('Close') })];
+  if (run.git_sha) {
+    buttons.push(Dialog.createButton({ label: trans.__('Restore code…') }));
+  }
+  if (canOpen) {
+    buttons.push(Dialog.okButton({ label: trans.__('Open in a new kernel') }));
+  }
+  const next = await showDialog({
+    title: trans.__('Run #%1 restored', run.number),
+    body: resultBody(trans, result),
+    buttons
+  });
+  if (next.button.label === trans.__('Restore code…')) {
+    await restoreCode(deps, run, `${result.target}/code`);
+    return { result, panel: null };
+  }
+  if (!next.button.accept || !canOpen) {
+    return { result, panel: null };
+  }
+  const panel = await reopen(deps, run, result, choice.kernel!);
+  if (panel && choice.instantiate && run.has_manifest) {
+    await instantiate(deps, panel);
+  }
+  return { result, panel };
+}
+
+/** POST restore; existing files are replaced only after the user confirms it. */
+async function write(
+  deps: IRestoreDeps,
+  run: IRunDetail,
+  target: string
+): Promise<IRestoreResult | null> {
+  const { trans } = deps;
+  const api = deps.server.api;
+  try {
+    const request = await restoreRequest(run, target, sha =>
+      deps.store.getBlob(sha)
+    );
+    try {
+      return await api.restore(request);
+    } catch (error) {
+      if (!(error instanceof ServerError && error.code === 'exists')) {
+        throw error;
+      }
+      const existing = (error.body.existing as string[] | undefined) ?? [];
+      const confirm = await showDialog({
+        title: trans.__('Replace existing files?'),
+        body: trans.__(
+          'These files already exist in %1: %2. Nothing was written yet. Replace them with the bytes of run #%3?',
+          target || '/',
+          existing.join(', '),
+          run.number
+        ),
+        buttons: [
+          Dialog.cancelButton({ label: trans.__('Keep them') }),
+          Dialog.warnButton({ label: trans.__('Replace') })
+        ],
+        defaultButton: 0
+      });
+      if (!confirm.button.accept) {
+        return null;
+      }
+      return await api.restore({ ...request, overwrite: true });
+    }
+  } catch (error) {
+    await showErrorMessage(
+      trans.__('Run #%1 was not restored', run.number),
+      error as Error
+    );
+    return null;
+  }
+}
+
+/**
+ * Open the restored notebook with `kernel` (a new kernel); confirm through the bridge
+ * that its active project is the restored one, activating it when the kernelspec does
+ * not; say so when the kernel's Julia differs from the captured one.
+ */
+export async function reopen(
+  deps: IRestoreDeps,
+  run: IRunDetail,
+  result: IRestoreResult,
+  kernel: string
+): Promise<NotebookPanel | null> {
+  const { docManager, trans } = deps;
+  const path = result.target
+    ? `${result.target}/${result.entrypoint}`
+    : result.entrypoint!;
+  const note = Notification.emit(
+    trans.__('Starting a kernel for %1…', path),
+    'in-progress',
+    { autoClose: false }
+  );
+  try {
+    const open = docManager.findWidget(path, 'Notebook') as NotebookPanel;
+    const panel =
+      open ??
+      (docManager.open(path, 'Notebook', { name: kernel }) as NotebookPanel);
+    if (open) {
+      // Already open (restored over): show the restored bytes in a new kernel.
+      await open.context.revert();
+      await open.sessionContext.changeKernel({ name: kernel });
+    }
+    deps.app.shell.activateById(panel.id);
+    await panel.sessionContext.ready;
+    const bridge = deps.bridges.get(panel);
+    let live = await bridge.fingerprint({ timeout: BRIDGE_TIMEOUT });
+    const want = result.project_file;
+    const activeOf = () =>
+      live.project ? pathToString(live.project.path) : '';
+    let activated = false;
+    if (want && activeOf() !== want) {
+      const reply = await execute(
+        panel,
+        `Base.invokelatest(Base.require(${PKG}).activate, ${juliaString(result.project_path ?? want)})`
+      );
+      if (reply.status === 'error') {
+        throw new Error(`Pkg.activate: ${reply.ename}: ${reply.evalue}`);
+      }
+      activated = true;
+      live = await bridge.fingerprint({ timeout: BRIDGE_TIMEOUT });
+      if (activeOf() !== want) {
+        throw new Error(
+          trans.__(
+            'The kernel\u2019s active project is %1, not the restored %2.',
+            activeOf() || trans.__('none'),
+            want
+          )
+        );
+      }
+    }
+    const sameJulia = live.julia_version === run.julia_version;
+    const sameMinor =
+      minorOf(live.julia_version) === minorOf(run.julia_version);
+    const message = [
+      want
+        ? activated
+          ? trans.__(
+              'The kernel did not start in the restored project, so it was activated: %1.',
+              want
+            )
+          : trans.__('The kernel runs the restored project %1.', want)
+        : trans.__(
+            'No project file was restored: the kernel runs %1.',
+            activeOf()
+          ),
+      sameJulia
+        ? trans.__('Julia %1, as captured.', live.julia_version)
+        : trans.__(
+            'Julia %1, but the run used Julia %2%3.',
+            live.julia_version,
+            run.julia_version,
+            sameMinor ? trans.__(' (same minor version)') : ''
+          )
+    ].join(' ');
+    const actions = run.has_manifest
+      ? [
+          {
+            label: trans.__('Install packages'),
+            caption: trans.__('Run Pkg.instantiate() in this kernel'),
+            callback: () => void instantiate(deps, panel)
+          }
+        ]
+      : [];
+    Notification.update({
+      id: note,
+      message,
+      type: sameMinor ? 'success' : 'warning',
+      autoClose: false,
+      actions
+    });
+    return panel;
+  } catch (error) {
+    Notification.update({
+      id: note,
+      message: trans.__(
+        'Reopening %1 failed: %2',
+        path,
+        (error as Error).message
+      ),
+      type: 'error',
+      autoClose: false
+    });
+    return null;
+  }
+}
+
+/**
+ * Pkg.instantiate() in the notebook's kernel, its output streamed into a log beside
+ * the notebook; never resolve or update. Resolves with whether it succeeded.
+ */
+export async function instantiate(
+  deps: IRestoreDeps,
+  panel: NotebookPanel
+): Promise<boolean> {
+  const { app, trans } = deps;
+  const name = panel.context.path;
+  const refusal = await instantiateRefusal(deps, panel);
+  if (refusal) {
+    await showErrorMessage(trans.__('Packages not installed'), refusal);
+    return false;
+  }
+  const log = new InstantiateLog();
+  const widget = new MainAreaWidget({ content: log });
+  widget.id = `jp-DearDiary-instantiate-${Date.now()}`;
+  widget.title.label = trans.__('Pkg.instantiate · %1', PathExt.basename(name));
+  widget.title.closable = true;
+  app.shell.add(widget, 'main', { ref: panel.id, mode: 'split-bottom' });
+  const note = Notification.emit(
+    trans.__('Installing the packages of %1 (Pkg.instantiate)…', name),
+    'in-progress',
+    { autoClose: false }
+  );
+  const started = performance.now();
+  try {
+    const reply = await execute(
+      panel,
+      `Base.invokelatest(Base.require(${PKG}).instantiate)`,
+      text => log.append(text)
+    );
+    if (reply.status !== 'ok') {
+      throw new Error(
+        reply.status === 'error'
+          ? `${reply.ename}: ${reply.evalue}`
+          : trans.__('the kernel aborted the request')
+      );
+    }
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    log.append(trans.__('\n✔ Pkg.instantiate() finished in %1 s\n', seconds));
+    Notification.update({
+      id: note,
+      message: trans.__(
+        'The packages of %1 are installed (%2 s).',
+        name,
+        seconds
+      ),
+      type: 'success',
+      autoClose: 5000
+    });
+    return true;
+  } catch (error) {
+    log.append(
+      trans.__('\n✘ Pkg.instantiate() failed: %1\n', (error as Error).message)
+    );
+    Notification.update({
+      id: note,
+      message: trans.__('Installing the packages of %1 failed', name),
+      type: 'error',
+      autoClose: false,
+      actions: [
+        {
+          label: trans.__('Details'),
+          callback: () =>
+            void showErrorMessage(
+              trans.__('Pkg.instantiate() failed'),
+              {
+                message:
+                  (error as Error).message + '\n\n' + log.node.textContent
+              },
+              [Dialog.okButton()]
+            )
+        }
+      ]
+    });
+    return false;
+  }
+}
+
+/** Why Pkg.instantiate() must not run in this kernel (it would resolve), or null. */
+async function instantiateRefusal(
+  deps: IRestoreDeps,
+  panel: NotebookPanel
+): Promise<string | null> {
+  const { trans } = deps;
+  const bridge = deps.bridges.get(panel);
+  if (!(await bridge.isJulia())) {
+    return trans.__('%1 does not run a Julia kernel.', panel.context.path);
+  }
+  const live = await bridge.fingerprint({ timeout: BRIDGE_TIMEOUT });
+  if (!live.manifest || !live.files.some(f => f.role === 'manifest')) {
+    return trans.__(
+      'The active project %1 has no manifest: Pkg.instantiate() would resolve new versions, which DearDiary never does. Restore a run that has a Manifest.toml.',
+      live.project ? pathToString(live.project.path) : trans.__('(none)')
+    );
+  }
+  return null;
+}
+
+/** Check out the run's commit as a git worktree at `target` and apply its patch. */
+export async function restoreCode(
+  deps: IRestoreDeps,
+  run: IRunDetail,
+  target: string
+): Promise<void> {
+  const { trans } = deps;
+  const git = run.git.state === 'ok' ? run.git.git : null;
+  if (!run.git_sha || !git) {
+    await showErrorMessage(
+      trans.__('No code to restore'),
+      trans.__('Run #%1 has no recorded git commit.', run.number)
+    );
+    return;
+  }
+  try {
+    const result = await deps.server.api.worktree({
+      path: run.notebook_path,
+      target,
+      sha: run.git_sha,
+      patch: git.patch ?? '',
+      patch_truncated: Boolean(git.truncated)
+    });
+    await showDialog({
+      title: trans.__('Code of run #%1 restored', run.number),
+      body: worktreeBody(trans, result),
+      buttons: [Dialog.okButton({ label: trans.__('Close') })]
+    });
+  } catch (error) {
+    await showErrorMessage(
+      trans.__('The code of run #%1 was not restored', run.number),
+      error as Error
+    );
+  }
+}
+
+/** Run code silently in the notebook's kernel; `onStream` gets stdout and stderr. */
+async function execute(
+  panel: NotebookPanel,
+  code: string,
+  onStream?: (text: string) => void
+): Promise<KernelMessage.IExecuteReplyMsg['content']> {
+  const kernel = panel.sessionContext.session?.kernel;
+  if (!kernel) {
+    throw new Error('The notebook has no kernel.');
+  }
+  const future = kernel.requestExecute({
+    code,
+    silent: true,
+    store_history: false,
+    allow_stdin: false,
+    stop_on_error: false
+  });
+  future.onIOPub = msg => {
+    if (onStream && KernelMessage.isStreamMsg(msg)) {
+      onStream(msg.content.text);
+    }
+  };
+  return (await future.done).content;
+}

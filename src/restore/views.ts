@@ -1,0 +1,252 @@
+/**
+ * The restore dialogs' bodies: the pre-flight (findings, kernel, target folder) and the
+ * RestoreResult; and the log of a Pkg.instantiate() run.
+ */
+import type { Dialog } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+import { IRestoreResult, IWorktreeResult } from '../server/api';
+import { IFinding } from './plan';
+import { ISpecMatch } from './kernelspec';
+
+/** What the pre-flight dialog answers. */
+export interface IPreflightChoice {
+  target: string;
+  /** The kernelspec name to reopen with; null: do not reopen. */
+  kernel: string | null;
+  instantiate: boolean;
+}
+
+export interface IPreflightOptions {
+  trans: TranslationBundle;
+  /** Findings for a kernel choice (they change with it). */
+  findings: (kernel: ISpecMatch | null) => IFinding[];
+  matches: ISpecMatch[];
+  /** The choices shown (the defaults, or what the user chose before). */
+  choice: IPreflightChoice;
+  /** False when there is nothing to reopen (no stored notebook). */
+  canReopen: boolean;
+  /** False when there is no manifest (instantiate would resolve). */
+  canInstantiate: boolean;
+}
+
+export class PreflightBody
+  extends Widget
+  implements Dialog.IBodyWidget<IPreflightChoice>
+{
+  constructor(private readonly _o: IPreflightOptions) {
+    super();
+    const trans = _o.trans;
+    this.addClass('jp-DearDiary-preflight');
+
+    this._target.type = 'text';
+    this._target.value = _o.choice.target;
+    this._target.className = 'jp-mod-styled jp-DearDiary-target';
+    this._target.setAttribute('aria-label', trans.__('Target folder'));
+    this._target.spellcheck = false;
+    this._kernel.className = 'jp-mod-styled jp-DearDiary-kernel';
+    this._kernel.setAttribute('aria-label', trans.__('Reopen with kernel'));
+    const none = new Option(trans.__('Do not reopen'), '');
+    this._kernel.append(none);
+    for (const m of _o.matches) {
+      this._kernel.append(
+        new Option(`${m.spec.display_name} (${m.spec.name})`, m.spec.name)
+      );
+    }
+    this._kernel.value = (_o.canReopen && _o.choice.kernel) || '';
+    this._kernel.disabled = !_o.canReopen;
+    this._kernel.addEventListener('change', () => this._renderFindings());
+
+    this._instantiate.type = 'checkbox';
+    this._instantiate.checked = _o.choice.instantiate && _o.canInstantiate;
+    this._instantiate.disabled = !_o.canInstantiate;
+
+    this.node.append(
+      labelled(trans.__('Target folder'), this._target),
+      labelled(trans.__('Reopen with'), this._kernel),
+      checkbox(
+        this._instantiate,
+        _o.canInstantiate
+          ? trans.__(
+              'Then install the packages (Pkg.instantiate(), never resolve or update)'
+            )
+          : trans.__(
+              'Pkg.instantiate() is not offered: the run has no manifest'
+            )
+      ),
+      this._findings
+    );
+    this._findings.className = 'jp-DearDiary-findings';
+    this._findings.setAttribute('aria-label', trans.__('Pre-flight findings'));
+    this._renderFindings();
+  }
+
+  /** The choices so far (also after the dialog closed with another button). */
+  getValue(): IPreflightChoice {
+    return {
+      target: this._target.value.trim().replace(/^\/+|\/+$/g, ''),
+      kernel: this._kernel.value || null,
+      instantiate: this._instantiate.checked
+    };
+  }
+
+  /** Focus the target folder first (Enter restores, Escape cancels). */
+  protected onAfterAttach(): void {
+    this._target.focus();
+  }
+
+  private _renderFindings(): void {
+    const kernel =
+      this._o.matches.find(m => m.spec.name === this._kernel.value) ?? null;
+    this._findings.replaceChildren(
+      ...this._o.findings(kernel).map(f => {
+        const li = document.createElement('li');
+        li.className = `jp-DearDiary-finding jp-mod-${f.severity}`;
+        li.dataset.code = f.code;
+        li.textContent = f.message;
+        return li;
+      })
+    );
+  }
+
+  private readonly _target = document.createElement('input');
+  private readonly _kernel = document.createElement('select');
+  private readonly _instantiate = document.createElement('input');
+  private readonly _findings = document.createElement('ul');
+}
+
+/** A RestoreResult as a person reads it. */
+export function resultBody(
+  trans: TranslationBundle,
+  result: IRestoreResult
+): Widget {
+  const body = new Widget();
+  body.addClass('jp-DearDiary-restoreResult');
+  const rows: Array<[string, string]> = [
+    [trans.__('Folder'), result.target || '/'],
+    [trans.__('Project'), result.project_path ?? trans.__('none')],
+    ['Julia', result.julia_version ?? '?'],
+    [
+      trans.__('Git'),
+      result.git_sha
+        ? `${result.git_sha.slice(0, 10)}${result.git_dirty ? trans.__(' (dirty)') : ''}`
+        : trans.__('none')
+    ],
+    [trans.__('Notebook'), result.entrypoint ?? trans.__('not restored')]
+  ];
+  body.node.append(table(rows.map(([k, v]) => [k, v])));
+  const files = table(
+    result.files.map(f => [
+      f.name,
+      trans.__('%1 bytes', f.size),
+      f.sha256,
+      f.verified ? trans.__('verified') : trans.__('NOT verified')
+    ]),
+    [trans.__('File'), trans.__('Size'), 'sha256', trans.__('Check')]
+  );
+  files.classList.add('jp-DearDiary-restoredFiles');
+  body.node.append(files);
+  return body;
+}
+
+/** What `git worktree` + `git apply` did, as a person reads it. */
+export function worktreeBody(
+  trans: TranslationBundle,
+  result: IWorktreeResult
+): Widget {
+  const body = new Widget();
+  body.addClass('jp-DearDiary-worktreeResult');
+  const patch = result.patch_applied
+    ? trans.__('applied to %1 files', result.applied_files.length)
+    : result.patch_reason === 'empty' || result.patch_reason === null
+      ? trans.__('none stored (the run had no uncommitted changes)')
+      : result.patch_reason === 'truncated'
+        ? trans.__(
+            'not applied: the stored patch stopped at the size cap, so the files stay at the commit'
+          )
+        : trans.__('not applied cleanly: conflicts below');
+  body.node.append(
+    table([
+      [trans.__('Worktree'), result.target],
+      [trans.__('Commit'), result.sha],
+      [trans.__('Patch'), patch]
+    ])
+  );
+  const problems = [
+    ...result.conflicts.map(c => `${c.path}: ${c.message}`),
+    ...result.skipped_binary.map(p =>
+      trans.__('%1: binary change, not in the stored patch', p)
+    )
+  ];
+  if (problems.length) {
+    const list = document.createElement('ul');
+    list.className = 'jp-DearDiary-conflicts';
+    for (const p of problems) {
+      const li = document.createElement('li');
+      li.textContent = p;
+      list.append(li);
+    }
+    body.node.append(list);
+  }
+  return body;
+}
+
+/** The streaming log of one Pkg.instantiate() (read-only text, polite live region). */
+export class InstantiateLog extends Widget {
+  constructor() {
+    super({ node: document.createElement('pre') });
+    this.addClass('jp-DearDiary-instantiateLog');
+    this.node.setAttribute('role', 'log');
+    this.node.setAttribute('aria-live', 'polite');
+    this.node.tabIndex = 0;
+  }
+
+  append(text: string): void {
+    this.node.append(document.createTextNode(stripAnsi(text)));
+    this.node.scrollTop = this.node.scrollHeight;
+  }
+}
+
+/** Terminal colour and cursor codes (Julia runs with --color=yes under IJulia). */
+export function stripAnsi(text: string): string {
+  return text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+}
+
+function labelled(text: string, ...controls: HTMLElement[]): HTMLElement {
+  const label = document.createElement('label');
+  label.className = 'jp-DearDiary-field';
+  const span = document.createElement('span');
+  span.textContent = text;
+  label.append(span, ...controls);
+  return label;
+}
+
+function checkbox(input: HTMLInputElement, text: string): HTMLElement {
+  const label = document.createElement('label');
+  label.className = 'jp-DearDiary-check';
+  label.append(input, document.createTextNode(` ${text}`));
+  return label;
+}
+
+function table(rows: string[][], head?: string[]): HTMLTableElement {
+  const t = document.createElement('table');
+  t.className = 'jp-DearDiary-resultTable';
+  if (head) {
+    const tr = t.createTHead().insertRow();
+    for (const h of head) {
+      const th = document.createElement('th');
+      th.textContent = h;
+      tr.append(th);
+    }
+  }
+  const tbody = t.createTBody();
+  for (const row of rows) {
+    const tr = tbody.insertRow();
+    row.forEach((cell, i) => {
+      const td = document.createElement(i === 0 && !head ? 'th' : 'td');
+      td.textContent = cell;
+      tr.append(td);
+    });
+  }
+  return t;
+}
