@@ -49,7 +49,9 @@ def julia_command() -> list[str]:
     julia = os.environ.get("DEARDIARY_TEST_JULIA") or str(REPO / ".cache" / "julia" / "bin" / "julia")
     # IJulia's kernelspec runs `julia -i --color=yes --project=@. kernel.jl`: interactive,
     # and the active project found from the kernel's working directory (the notebook's).
-    return [julia, "-i", "--color=yes", "--project=@.", "--startup-file=no"]
+    # DEARDIARY_TEST_KERNEL_PROJECT (set by the "noproject" spec) replaces "@."; empty: none.
+    project = os.environ.get("DEARDIARY_TEST_KERNEL_PROJECT", "@.")
+    return [julia, "-i", "--color=yes", *([f"--project={project}"] if project else []), "--startup-file=no"]
 
 
 def log(*args: object) -> None:

@@ -190,22 +190,43 @@ test('restore a run into a chosen folder, reopen it and instantiate it', async (
     projectBefore
   );
 
-  // Confirmed: replaced with the same bytes, verified again.
-  await startRestore(page, run.id, wanted);
-  await page
-    .locator('.jp-Dialog')
-    .getByRole('button', { name: 'Restore', exact: true })
-    .click();
+  // Confirmed: replaced with the same bytes, verified again, and reopened with a
+  // kernelspec that does not start in the notebook's project: DearDiary activates it.
+  const third = await startRestore(page, run.id, wanted);
+  await third
+    .getByRole('combobox', { name: 'Reopen with kernel' })
+    .selectOption('deardiary-test-julia-noproject');
+  await expect(
+    third.getByRole('checkbox', { name: /Then install the packages/ })
+  ).not.toBeChecked();
+  await third.getByRole('button', { name: 'Restore', exact: true }).click();
   await page
     .locator('.jp-Dialog')
     .getByRole('button', { name: 'Replace' })
     .click();
   await expect(page.locator('.jp-Dialog')).toContainText('Run #1 restored');
-  // The code: the commit as a git worktree, the stored patch applied.
   await page
     .locator('.jp-Dialog')
-    .getByRole('button', { name: 'Restore code…' })
+    .getByRole('button', { name: 'Open in a new kernel' })
     .click();
+  await expect
+    .poll(() => notifications(page), { timeout: 90000 })
+    .toContainEqual(
+      expect.stringContaining(
+        `The kernel did not start in the restored project, so it was activated: ${projectFile}.`
+      )
+    );
+
+  // The code: the commit as a git worktree, the stored patch applied.
+  await page.evaluate(
+    ({ id, target }) => {
+      void window.jupyterapp.commands.execute('deardiary:restore-code', {
+        id,
+        target
+      });
+    },
+    { id: run.id, target: `${wanted}/code` }
+  );
   const code = page.locator('.jp-Dialog');
   await expect(code).toContainText('Code of run #1 restored');
   await expect(code).toContainText(head);
