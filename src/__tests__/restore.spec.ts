@@ -9,12 +9,12 @@ import {
 import {
   defaultTarget,
   folderOf,
-  juliaString,
   notebookName,
   preflight,
   restoreRequest,
   toBase64
 } from '../restore/plan';
+import { juliaString } from '../restore/execute';
 import { resultBody, stripAnsi, worktreeBody } from '../restore/views';
 import { IRestoreResult } from '../server/api';
 import { IRunDetail } from '../store/types';

@@ -15,7 +15,6 @@ import { PathExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { FileDialog } from '@jupyterlab/filebrowser';
 import { NotebookPanel } from '@jupyterlab/notebook';
-import { KernelMessage } from '@jupyterlab/services';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { runHints } from '../manifest/hints';
 import { pathToString } from '../kernel/protocol';
@@ -23,19 +22,15 @@ import { ServerError } from '../server/request';
 import { IDearDiaryServer, IKernelBridges, IRunStore } from '../tokens';
 import { IRestoreResult } from '../server/api';
 import { IRunDetail } from '../store/types';
+import { activateCode, execute, INSTANTIATE_CODE } from './execute';
 import { bestKernelspec, matchKernelspecs, minorOf } from './kernelspec';
-import {
-  defaultTarget,
-  folderOf,
-  juliaString,
-  preflight,
-  restoreRequest
-} from './plan';
+import { defaultTarget, folderOf, preflight, restoreRequest } from './plan';
 import {
   InstantiateLog,
   IPreflightChoice,
   PreflightBody,
   resultBody,
+  stripAnsi,
   worktreeBody
 } from './views';
 
@@ -57,8 +52,6 @@ export interface IRestoreOutcome {
   panel: NotebookPanel | null;
 }
 
-const PKG =
-  'Base.PkgId(Base.UUID("44cfe95a-1eb2-52ea-b672-e2afdf69b78f"), "Pkg")';
 const BRIDGE_TIMEOUT = 60000;
 
 /** Pre-flight, write, show the result, and reopen if asked. */
@@ -249,8 +242,8 @@ export async function reopen(
     let activated = false;
     if (want && activeOf() !== want) {
       const reply = await execute(
-        panel,
-        `Base.invokelatest(Base.require(${PKG}).activate, ${juliaString(result.project_path ?? want)})`
+        kernelOf(panel),
+        activateCode(result.project_path ?? want)
       );
       if (reply.status === 'error') {
         throw new Error(`Pkg.activate: ${reply.ename}: ${reply.evalue}`);
@@ -351,11 +344,18 @@ export async function instantiate(
   );
   const started = performance.now();
   try {
-    const reply = await execute(
-      panel,
-      `Base.invokelatest(Base.require(${PKG}).instantiate)`,
-      text => log.append(text)
-    );
+    const reply = await execute(kernelOf(panel), INSTANTIATE_CODE, text => {
+      log.append(text);
+      // The notification shows the latest line Pkg printed ("Installed CSV …").
+      const line = stripAnsi(text).trim().split('\n').pop();
+      if (line) {
+        Notification.update({
+          id: note,
+          message: trans.__('Installing the packages of %1: %2', name, line),
+          type: 'in-progress'
+        });
+      }
+    });
     if (reply.status !== 'ok') {
       throw new Error(
         reply.status === 'error'
@@ -460,27 +460,10 @@ export async function restoreCode(
   }
 }
 
-/** Run code silently in the notebook's kernel; `onStream` gets stdout and stderr. */
-async function execute(
-  panel: NotebookPanel,
-  code: string,
-  onStream?: (text: string) => void
-): Promise<KernelMessage.IExecuteReplyMsg['content']> {
+function kernelOf(panel: NotebookPanel) {
   const kernel = panel.sessionContext.session?.kernel;
   if (!kernel) {
-    throw new Error('The notebook has no kernel.');
+    throw new Error(`${panel.context.path} has no kernel.`);
   }
-  const future = kernel.requestExecute({
-    code,
-    silent: true,
-    store_history: false,
-    allow_stdin: false,
-    stop_on_error: false
-  });
-  future.onIOPub = msg => {
-    if (onStream && KernelMessage.isStreamMsg(msg)) {
-      onStream(msg.content.text);
-    }
-  };
-  return (await future.done).content;
+  return kernel;
 }

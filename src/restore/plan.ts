@@ -254,8 +254,3 @@ export function toBase64(bytes: Uint8Array): string {
   }
   return btoa(binary);
 }
-
-/** A Julia string literal of any text (no interpolation, escapes kept). */
-export function juliaString(text: string): string {
-  return `"${text.replace(/[\\"$]/g, c => `\\${c}`)}"`;
-}
