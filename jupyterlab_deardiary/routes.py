@@ -1,4 +1,4 @@
-"""HTTP handlers under <base_url>/deardiary/: git, store, restore, version."""
+"""HTTP handlers under <base_url>/deardiary/: git, store, runs, restore, version."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .errors import ApiError
 from .git import Git, find_git
 from .paths import relative_to_root, resolve_inside
 from .restore import restore
+from .runs import list_runs
 from .store import CHUNK, Store, Upload, etag, parse_tags
 
 API_VERSION = 1
@@ -232,6 +233,19 @@ def configured_store(handler: BaseHandler) -> Store:
     return Store(path)
 
 
+class RunsHandler(BaseHandler):
+    """GET the run list read from the store file, and the store's ETag it describes."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        runs = await list_runs(configured_store(self))
+        if runs.etag:
+            self.set_header("ETag", runs.etag)
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(runs.body)
+
+
 class StoreAsideHandler(BaseHandler):
     """POST with If-Match: keep a copy of a store that cannot be opened, beside it."""
 
@@ -309,6 +323,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
                 ("git", GitHandler),
                 ("store", StoreHandler),
                 ("store/aside", StoreAsideHandler),
+                ("runs", RunsHandler),
                 ("restore", RestoreHandler),
                 ("version", VersionHandler),
             )

@@ -1,0 +1,173 @@
+"""GET /deardiary/runs: the run list, read on the server from the store file.
+
+The sidebar shows these runs before the browser has downloaded the store (which it then
+does in the background). They are the rows of ``RunStore.listRuns`` (src/store/store.ts):
+its query (list_runs.sql, a copy of SUMMARY kept equal by src/__tests__/runs.spec.ts),
+its fields (``IRunSummary``, src/store/types.ts) and values (runs.server.ts compares the
+rows). Runs still pending in a tab are not in the file, so they are not here either.
+
+The answer holds one JSON array per field, built by SQLite itself: no Python object per
+value, and a smaller, faster to parse JSON than one object per run. The rows are in the
+query's order; the client sorts them (as RunStore does, which is faster than SQLite
+sorting the wide rows). Each version of the file is read once: its answer is kept until
+the file changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from urllib.parse import quote
+
+from .errors import ApiError
+from .store import Store, etag, sha256_of, stat_key
+
+#: ``SCHEMA_VERSION`` of src/store/schema.ts: the only layout this module can read.
+SCHEMA_VERSION = 2
+#: ``APPLICATION_ID`` of src/store/schema.ts ("DDry").
+APPLICATION_ID = 0x44447279
+
+QUERY = (Path(__file__).parent / "list_runs.sql").read_text(encoding="utf-8")
+
+
+def _flag(condition: str) -> str:
+    return f"CASE WHEN {condition} THEN json('true') ELSE json('false') END"
+
+
+#: Each field of ``IRunSummary`` from the query's columns, as RunStore._toSummary has it.
+FIELDS = {
+    "id": "id",
+    "snapshot_id": "snapshot_id",
+    "number": "number",
+    "notebook_path": "notebook_path",
+    "trigger": "trigger",
+    "status": "status",
+    "note": "notes",
+    "created_at": "created_date",
+    "julia_version": "julia_version",
+    "git_sha": "git_sha",
+    "git_dirty": f"CASE WHEN git_dirty IS NOT NULL THEN {_flag('git_dirty = 1')} END",
+    "is_global_env": _flag("is_global_env = 1"),
+    "has_manifest": _flag("has_manifest = 1"),
+    "parent_id": "parent_iteration_id",
+    "manifest_sha256": "manifest_sha256",
+    "project_sha256": "project_sha256",
+    "manifest_name": "manifest_name",
+    "project_path": "project_path",
+    "notebook_unsaved": _flag("notebook_unsaved = 1"),
+    "has_patch": _flag("patch_sha256 IS NOT NULL"),
+    "patch_truncated": _flag("patch_truncated = 1"),
+}
+
+#: One row: the JSON array of each field.
+COLUMNS = (
+    "SELECT "
+    + ", ".join(f"json_group_array({expression})" for expression in FIELDS.values())
+    + f" FROM ({QUERY})"
+)
+
+_MAGIC = b"SQLite format 3\x00"
+
+
+def _refuse(error: str, message: str, **extra: object) -> ApiError:
+    """409: the file cannot be listed here; the browser loads the whole store instead."""
+    return ApiError(409, error, message, **extra)
+
+
+def read_columns(path: Path) -> list[str]:
+    """The JSON array of each field, over the runs of the store file (blocking).
+
+    Opened read-only (``mode=ro``): SQLite never writes, creates no journal and takes
+    only a shared lock. ``immutable=1`` would skip even that; it is safe against our own
+    writer, which never changes a file in place (it replaces it with os.replace, and an
+    open file keeps its old version), but not against another SQLite client writing the
+    file in place (the sqlite3 shell, DearDiary.jl): the lock costs nothing measurable.
+    """
+    with open(path, "rb") as f:
+        if f.read(len(_MAGIC)) != _MAGIC:
+            raise _refuse("not_sqlite", f"The store file {path} is not an SQLite database.")
+    try:
+        with closing(sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)) as db:
+            app_id, version = (
+                db.execute(f"PRAGMA {pragma}").fetchone()[0]
+                for pragma in ("application_id", "user_version")
+            )
+            if app_id != APPLICATION_ID:
+                raise _refuse(
+                    "foreign",
+                    f"The store file {path} is an SQLite database of another application, "
+                    "not a DearDiary store.",
+                )
+            if version != SCHEMA_VERSION:
+                raise _refuse(
+                    "schema_mismatch",
+                    f"The store file has schema version {version}; this server extension "
+                    f"reads version {SCHEMA_VERSION} only.",
+                    schema_version=version,
+                    expected=SCHEMA_VERSION,
+                )
+            return list(db.execute(COLUMNS).fetchone())
+    except sqlite3.Error as e:
+        raise _refuse("corrupt", f"The store file {path} cannot be read: {e}") from None
+
+
+class RunList:
+    """The answer for one version of the store file: its ETag (None: no store) and body."""
+
+    def __init__(self, tag: str | None, arrays: list[str]) -> None:
+        self.etag = tag
+        columns = ",".join(f"{json.dumps(name)}:{a}" for name, a in zip(FIELDS, arrays))
+        self.body = (
+            f'{{"etag":{json.dumps(tag)},"schema_version":{SCHEMA_VERSION},'
+            f'"columns":{{{columns}}}}}'
+        ).encode()
+
+
+#: The last answer per store file, with the identity of the file it was read from.
+_answers: dict[str, tuple[tuple[int, int, int, int], RunList]] = {}
+#: The answer being read per store file: requests meanwhile wait for it.
+_reading: dict[str, asyncio.Future[RunList]] = {}
+
+
+async def list_runs(store: Store) -> RunList:
+    """The runs of the store and the version of the file they were read from (read once
+    per version; requests arriving meanwhile share the reading)."""
+    path = str(store.path)
+    reading = _reading.get(path)
+    if reading is None or reading.done():
+        reading = _reading[path] = asyncio.ensure_future(_read(store))
+    return await reading
+
+
+async def _read(store: Store) -> RunList:
+    """The file is hashed (for its ETag) while SQLite reads it: both mostly run outside
+    the GIL. Holding the file open keeps its inode from being reused, so the path still
+    naming that inode afterwards proves that SQLite read the version that was hashed."""
+    loop = asyncio.get_running_loop()
+    path = str(store.path)
+    for _attempt in range(3):
+        f = store.open_file()
+        if f is None:
+            return RunList(None, ["[]"] * len(FIELDS))
+        with f:
+            key = stat_key(os.fstat(f.fileno()))
+            cached = _answers.get(path)
+            if cached and cached[0] == key:
+                return cached[1]
+            sha, arrays = await asyncio.gather(
+                loop.run_in_executor(None, sha256_of, f, path),
+                loop.run_in_executor(None, read_columns, store.path),
+            )
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            continue
+        if (now.st_ino, now.st_dev) == key[2:]:
+            answer = RunList(etag(sha), arrays)
+            _answers[path] = (key, answer)
+            return answer
+    raise ApiError(503, "busy", "The store kept changing while it was read: try again.")
