@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from http.client import responses
@@ -21,7 +22,7 @@ from .errors import ApiError
 from .git import Git, find_git
 from .paths import relative_to_root, resolve_inside
 from .restore import restore
-from .runs import list_runs
+from .runs import list_runs, read_ahead
 from .store import CHUNK, Store, Upload, etag, parse_tags
 
 API_VERSION = 1
@@ -243,7 +244,12 @@ class RunsHandler(BaseHandler):
         if runs.etag:
             self.set_header("ETag", runs.etag)
         self.set_header("Cache-Control", "no-cache")
-        self.finish(runs.body)
+        self.set_header("Vary", "Accept-Encoding")
+        if "gzip" in self.request.headers.get("Accept-Encoding", ""):
+            self.set_header("Content-Encoding", "gzip")
+            self.finish(runs.gzipped)
+        else:
+            self.finish(runs.body)
 
 
 class StoreAsideHandler(BaseHandler):
@@ -294,11 +300,18 @@ class RestoreHandler(BodyHandler):
 
 
 class VersionHandler(BaseHandler):
-    """GET: which server extension answers, so the frontend can detect a mismatch."""
+    """GET: which server extension answers, so the frontend can detect a mismatch.
+
+    Every frontend asks this when it starts: the run list of the store is read then (in
+    the background, once per version of the file), so that the sidebar's first GET
+    /deardiary/runs finds it ready instead of waiting for the file to be hashed and read.
+    """
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        with contextlib.suppress(ApiError):  # a bad store path is reported where it is used
+            read_ahead(configured_store(self))
         self.finish(
             json.dumps(
                 {

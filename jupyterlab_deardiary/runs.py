@@ -16,6 +16,7 @@ the file changes.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import sqlite3
@@ -116,7 +117,8 @@ def read_columns(path: Path) -> list[str]:
 
 
 class RunList:
-    """The answer for one version of the store file: its ETag (None: no store) and body."""
+    """The answer for one version of the store file: its ETag (None: no store), its body
+    and the body gzipped (a seventh of it; sent to browsers that accept it)."""
 
     def __init__(self, tag: str | None, arrays: list[str]) -> None:
         self.etag = tag
@@ -125,6 +127,7 @@ class RunList:
             f'{{"etag":{json.dumps(tag)},"schema_version":{SCHEMA_VERSION},'
             f'"columns":{{{columns}}}}}'
         ).encode()
+        self.gzipped = gzip.compress(self.body, compresslevel=1, mtime=0)
 
 
 #: The last answer per store file, with the identity of the file it was read from.
@@ -136,11 +139,21 @@ _reading: dict[str, asyncio.Future[RunList]] = {}
 async def list_runs(store: Store) -> RunList:
     """The runs of the store and the version of the file they were read from (read once
     per version; requests arriving meanwhile share the reading)."""
+    return await _reading_of(store)
+
+
+def read_ahead(store: Store) -> None:
+    """Read the run list now if the store changed since it was last read (a frontend
+    starts: its sidebar may soon ask for it). Errors are left to that request."""
+    _reading_of(store).add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
+def _reading_of(store: Store) -> asyncio.Future[RunList]:
     path = str(store.path)
     reading = _reading.get(path)
     if reading is None or reading.done():
         reading = _reading[path] = asyncio.ensure_future(_read(store))
-    return await reading
+    return reading
 
 
 async def _read(store: Store) -> RunList:
@@ -167,7 +180,7 @@ async def _read(store: Store) -> RunList:
         except FileNotFoundError:
             continue
         if (now.st_ino, now.st_dev) == key[2:]:
-            answer = RunList(etag(sha), arrays)
+            answer = await loop.run_in_executor(None, RunList, etag(sha), arrays)
             _answers[path] = (key, answer)
             return answer
     raise ApiError(503, "busy", "The store kept changing while it was read: try again.")

@@ -8,6 +8,7 @@ src/__tests__/runs.server.ts.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ import sqlite3
 import pytest
 from jupyter_server.utils import url_path_join
 
+from .. import runs as runs_module
 from ..runs import APPLICATION_ID, FIELDS, SCHEMA_VERSION
 from .test_security import ReadOnlyAuthorizer
 from .utils import fetch_json
@@ -210,6 +212,44 @@ async def test_each_version_of_the_store_is_read(jp_fetch, jp_root_dir, tmp_path
     path.unlink()
     code, body = await fetch_json(jp_fetch, "deardiary", "runs")
     assert (code, body["etag"], body["columns"]["id"]) == (200, None, [])
+
+
+async def test_gzipped_for_browsers_that_accept_it(jp_fetch, jp_root_dir):
+    make_store(jp_root_dir, [run(i, f"2024-{i}") for i in range(1, 100)])
+    plain, packed = [
+        await jp_fetch(
+            "deardiary",
+            "runs",
+            headers={"Accept-Encoding": encoding},
+            decompress_response=False,
+        )
+        for encoding in ("identity", "gzip, deflate, br")
+    ]
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["Vary"] == "Accept-Encoding"
+    assert gzip.decompress(packed.body) == plain.body
+    assert len(packed.body) < len(plain.body) / 4
+    assert len(rows_of(json.loads(plain.body))) == 99
+
+
+async def test_a_starting_frontend_has_the_run_list_read_ahead(jp_fetch, jp_root_dir):
+    path = make_store(jp_root_dir, [run(1, "2024")])
+    assert (await jp_fetch("deardiary", "version")).code == 200
+    key = str(path.resolve())
+    for _ in range(250):
+        if key in runs_module._answers:
+            break
+        await asyncio.sleep(0.02)
+    ready = runs_module._answers[key][1]
+    assert (await jp_fetch("deardiary", "runs")).body == ready.body
+
+
+async def test_a_broken_store_does_not_disturb_the_version_check(jp_fetch, jp_root_dir):
+    make_store(jp_root_dir).write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    assert (await jp_fetch("deardiary", "version")).code == 200
+    code, body = await fetch_json(jp_fetch, "deardiary", "runs")
+    assert (code, body["error"]) == (409, "corrupt")
 
 
 @pytest.mark.parametrize("version", [0, 1, SCHEMA_VERSION + 1])
