@@ -1,9 +1,11 @@
 /**
  * The run store behind IRunStore: the RunStore (the store module, sql.js and its wasm)
- * is created on first use, never at JupyterLab start.
+ * is created on first use, never at JupyterLab start. The run list is shown before the
+ * store is loaded: see `listRuns`.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 import { sha256 } from '../kernel/sha256';
+import type { IRunList } from '../server/api';
 import type { IDearDiaryServer, IRunStore } from '../tokens';
 import { StoreOpenError } from './errors';
 import type { RunStore } from './store';
@@ -24,8 +26,20 @@ export class LazyRunStore implements IRunStore {
     return this._use(store => store.addRun(input));
   }
 
-  listRuns(): Promise<IRunSummary[]> {
-    return this._use(store => store.listRuns());
+  /**
+   * All runs, newest first. Before the store is loaded, the runs come from the server
+   * (GET /deardiary/runs, read from the store file) and the store loads in the
+   * background; its rows are the same as long as it is the version they were read
+   * from. When the server cannot list them (an older server, another schema, an error),
+   * the store is loaded first, as it always was.
+   */
+  async listRuns(): Promise<IRunSummary[]> {
+    if (!this._loaded) {
+      this._early ??= this._listEarly();
+      await this._early;
+    }
+    const early = this._earlyRuns;
+    return early ? [...early.runs] : this._use(store => store.listRuns());
   }
 
   getRun(id: number): Promise<IRunDetail> {
@@ -64,15 +78,46 @@ export class LazyRunStore implements IRunStore {
     }
   }
 
+  /** The server's run list (or nothing: the store lists them); then the store loads. */
+  private async _listEarly(): Promise<void> {
+    try {
+      const [list, { SCHEMA_VERSION }] = await Promise.all([
+        this._server.api.listRuns(),
+        import('./schema')
+      ]);
+      if (this._loaded || list.schema_version !== SCHEMA_VERSION) {
+        return;
+      }
+      this._earlyRuns = list;
+    } catch {
+      return; // the store lists them
+    }
+    // A store that cannot be opened is explained by _use (and again by the next
+    // operation that needs the store).
+    void this._use(store => store.open()).catch(() => undefined);
+  }
+
   private _store(): Promise<RunStore> {
     if (!this._pending) {
       this._pending = this._create(this._server).then(store => {
-        store.changed.connect(() => this._changed.emit(), this);
+        store.changed.connect(this._storeChanged, this);
         return store;
       });
       this._pending.catch(() => (this._pending = null));
     }
     return this._pending;
+  }
+
+  /** Pass the store's changes on, except its first load when it shows the same runs. */
+  private _storeChanged(store: RunStore): void {
+    const first = !this._loaded;
+    this._loaded = true;
+    const early = this._earlyRuns;
+    if (first && early?.etag === store.etag && store.pendingCount === 0) {
+      return; // the runs listed early are this store's
+    }
+    this._earlyRuns = null;
+    this._changed.emit();
   }
 
   /** One question at a time, even when several operations hit the broken store. */
@@ -98,6 +143,12 @@ export class LazyRunStore implements IRunStore {
   private _pending: Promise<RunStore> | null = null;
   private _asking: Promise<boolean> | null = null;
   private _changed = new Signal<this, void>(this);
+  /** The store has loaded (it emitted `changed` once). */
+  private _loaded = false;
+  /** The server's run list, asked for once, before the store loaded. */
+  private _early: Promise<void> | null = null;
+  /** The runs the server listed, while the store (to be) loaded is that version. */
+  private _earlyRuns: IRunList | null = null;
 }
 
 export namespace LazyRunStore {
