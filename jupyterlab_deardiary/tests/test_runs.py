@@ -86,12 +86,18 @@ def run(id, created, **extra):
     }
 
 
+def expand(column):
+    """A column as one value per run (``{values, index}``: values repeated a lot)."""
+    if isinstance(column, dict):
+        return [column["values"][i] for i in column["index"]]
+    return column
+
+
 def rows_of(body):
-    """The answer's columns as one dict per run, by id (the client sorts them)."""
+    """The answer's columns as one dict per run, in their order."""
     columns = body["columns"]
     assert list(columns) == list(FIELDS)
-    rows = [dict(zip(FIELDS, values)) for values in zip(*columns.values())]
-    return sorted(rows, key=lambda row: row["id"])
+    return [dict(zip(FIELDS, values)) for values in zip(*map(expand, columns.values()))]
 
 
 def tag(path) -> str:
@@ -144,7 +150,9 @@ async def test_runs_with_the_store_etag(jp_fetch, jp_root_dir):
     body = json.loads(response.body)
     assert body["etag"] == tag(path)
     assert body["schema_version"] == SCHEMA_VERSION
-    first, second, third = rows_of(body)
+    rows = rows_of(body)
+    assert [r["id"] for r in rows] == [2, 3, 1]  # newest first, then the higher id
+    second, third, first = rows
     assert second == {
         "id": 2,
         "snapshot_id": "snap-2",
@@ -207,11 +215,30 @@ async def test_each_version_of_the_store_is_read(jp_fetch, jp_root_dir, tmp_path
     code, body = await fetch_json(jp_fetch, "deardiary", "runs")
     assert code == 200
     assert body["etag"] == tag(path)
-    assert [r["id"] for r in rows_of(body)] == [1, 2]
+    assert [r["id"] for r in rows_of(body)] == [2, 1]
 
     path.unlink()
     code, body = await fetch_json(jp_fetch, "deardiary", "runs")
     assert (code, body["etag"], body["columns"]["id"]) == (200, None, [])
+
+
+async def test_repeated_values_are_sent_once(jp_fetch, jp_root_dir):
+    ids = range(12, 0, -1)  # newest first
+    make_store(
+        jp_root_dir,
+        [run(i, f"2024-{i:03}", experiment_id=1 + i % 2, git_dirty=i % 3 or None) for i in ids],
+    )
+    code, body = await fetch_json(jp_fetch, "deardiary", "runs")
+    assert code == 200
+    columns = body["columns"]
+    assert columns["id"] == list(ids)
+    assert columns["notebook_path"] == {
+        "values": ["a.ipynb", "b/c.ipynb"],
+        "index": [i % 2 for i in ids],
+    }
+    assert columns["git_dirty"]["values"] == [None, False, True]
+    assert expand(columns["git_dirty"]) == [(None, True, False)[i % 3] for i in ids]
+    assert columns["status"] == {"values": ["recorded"], "index": [0] * 12}
 
 
 async def test_gzipped_for_browsers_that_accept_it(jp_fetch, jp_root_dir):

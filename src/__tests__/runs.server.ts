@@ -71,6 +71,17 @@ describe('GET /deardiary/runs against a real server', () => {
     ];
     inputs[2].git = { state: 'unknown', error_code: 'no_git', message: 'none' };
     inputs[3].capture.project = null;
+    // Enough runs of one notebook and environment for the server to send the fields
+    // that repeat as values and indexes.
+    for (let i = 0; i < 16; i++) {
+      inputs.push(
+        makeRun({
+          notebook: 'c.ipynb',
+          created_at: `2024-02-${String(10 + i).padStart(2, '0')}T00:00:00.000Z`,
+          unsaved: i % 2 === 0
+        })
+      );
+    }
     for (const input of inputs) {
       await store.addRun(input);
     }
@@ -78,6 +89,11 @@ describe('GET /deardiary/runs against a real server', () => {
 
     const expected = await store.listRuns();
     const listed = await api.listRuns();
+    const answer = await fetch(
+      `${server.baseUrl}deardiary/runs?token=${server.token}`
+    ).then(r => r.json());
+    expect(answer.columns.notebook_path).toHaveProperty('index');
+    expect(Array.isArray(answer.columns.snapshot_id)).toBe(true);
     expect(listed.schema_version).toBe(SCHEMA_VERSION);
     expect(listed.etag).toBe(store.etag);
     expect(listed.runs).toStrictEqual(expected);

@@ -1,5 +1,5 @@
 import { ServerConnection } from '@jupyterlab/services';
-import { IRunSummary, newestFirst } from '../store/types';
+import type { IRunSummary } from '../store/types';
 import {
   requestJSON,
   requestRaw,
@@ -111,15 +111,21 @@ export interface IStoreSnapshot {
 }
 
 /**
+ * A field of every run: one value per run, or, for values that repeat a lot, the
+ * distinct values and the position of each run's value among them.
+ */
+export type RunColumn<T> = T[] | { values: T[]; index: number[] };
+
+/**
  * GET /deardiary/runs: the runs of the store file as the server reads them (the rows of
- * RunStore.listRuns, in no particular order), one array per field of IRunSummary.
+ * RunStore.listRuns, newest first), field by field.
  */
 export interface IRunColumns {
   /** The store version the runs were read from (an ETag); null: no store yet. */
   etag: string | null;
   /** The store schema the server reads (SCHEMA_VERSION of src/store/schema.ts). */
   schema_version: number;
-  columns: { [K in keyof IRunSummary]: Array<IRunSummary[K]> };
+  columns: { [K in keyof IRunSummary]: RunColumn<IRunSummary[K]> };
 }
 
 /** The runs of one version of the store. */
@@ -244,8 +250,14 @@ function etagOf(headers: Headers): string {
   return unquote(value);
 }
 
-/** One object per run out of one array per field, newest first. */
-function fromColumns(c: IRunColumns['columns']): IRunSummary[] {
+/** One object per run out of the answer's columns. */
+function fromColumns(columns: IRunColumns['columns']): IRunSummary[] {
+  const c = Object.fromEntries(
+    Object.entries(columns).map(([field, column]) => [
+      field,
+      expand(column as RunColumn<unknown>)
+    ])
+  ) as unknown as { [K in keyof IRunSummary]: Array<IRunSummary[K]> };
   const count = c.id.length;
   if (Object.values(c).some(column => column.length !== count)) {
     throw new ServerError(
@@ -281,7 +293,13 @@ function fromColumns(c: IRunColumns['columns']): IRunSummary[] {
       patch_truncated: c.patch_truncated[i]
     };
   }
-  return runs.sort(newestFirst);
+  return runs;
+}
+
+function expand<T>(column: RunColumn<T>): T[] {
+  return Array.isArray(column)
+    ? column
+    : column.index.map(i => column.values[i]);
 }
 
 /** An ETag's bare value (the sha256 hex), without W/ and quotes. */

@@ -11,13 +11,12 @@ import { ServerError } from '../server/request';
 import { RunInputError, StoreOpenError, StoreSaveError } from './errors';
 import { Migration, MIGRATIONS, openStore, shrink } from './schema';
 import { ISqlJsLoader, loadSqlJs } from './sqljs';
-import {
+import type {
   IAddResult,
   IRunDetail,
   IRunFile,
   IRunInput,
   IRunSummary,
-  newestFirst,
   RunGit,
   RunTrigger
 } from './types';
@@ -206,7 +205,13 @@ export class RunStore {
       // Cached until the next change (reading 10,000 rows out of sql.js costs ~120 ms).
       this._summaries ??= arrays(db, SUMMARY)
         .map(row => this._toSummary(row))
-        .sort(newestFirst);
+        .sort((a, b) =>
+          a.created_at === b.created_at
+            ? b.id - a.id
+            : a.created_at < b.created_at
+              ? 1
+              : -1
+        );
       return [...this._summaries];
     });
   }

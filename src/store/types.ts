@@ -79,15 +79,6 @@ export interface IRunSummary {
   patch_truncated: boolean;
 }
 
-/** The order of the run list: newest first, then the higher id (the later stored). */
-export function newestFirst(a: IRunSummary, b: IRunSummary): number {
-  return a.created_at === b.created_at
-    ? b.id - a.id
-    : a.created_at < b.created_at
-      ? 1
-      : -1;
-}
-
 /** A stored file of a run (its bytes stay in the blob table until asked for). */
 export interface IRunFile {
   role: string;
