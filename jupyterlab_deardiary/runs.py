@@ -172,15 +172,16 @@ def read_ahead(store: Store) -> None:
 def _reading_of(store: Store) -> asyncio.Future[RunList]:
     path = str(store.path)
     reading = _reading.get(path)
-    if reading is None or reading.done():
+    if reading is None or reading.done() or reading.get_loop() is not asyncio.get_running_loop():
         reading = _reading[path] = asyncio.ensure_future(_read(store))
     return reading
 
 
 async def _read(store: Store) -> RunList:
-    """The file is hashed (for its ETag) while SQLite reads it: both mostly run outside
-    the GIL. Holding the file open keeps its inode from being reused, so the path still
-    naming that inode afterwards proves that SQLite read the version that was hashed."""
+    """The file is hashed (for its ETag) while SQLite reads it (in two threads: hashing
+    and SQLite run outside the GIL). Holding the file open keeps its inode from being
+    reused, so the path still naming that inode afterwards proves that SQLite read the
+    version that was hashed."""
     loop = asyncio.get_running_loop()
     path = str(store.path)
     for _attempt in range(3):
