@@ -1,8 +1,9 @@
-"""HTTP handlers under <base_url>/deardiary/: git, store, restore, worktree, version."""
+"""HTTP handlers under <base_url>/deardiary/: git, store, runs, restore, worktree, version."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from http.client import responses
@@ -21,6 +22,7 @@ from .errors import ApiError
 from .git import Git, find_git
 from .paths import relative_to_root, resolve_inside
 from .restore import restore
+from .runs import list_runs, read_ahead
 from .store import CHUNK, Store, Upload, etag, parse_tags
 from .worktree import create_worktree
 
@@ -233,6 +235,24 @@ def configured_store(handler: BaseHandler) -> Store:
     return Store(path)
 
 
+class RunsHandler(BaseHandler):
+    """GET the run list read from the store file, and the store's ETag it describes."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        runs = await list_runs(configured_store(self))
+        if runs.etag:
+            self.set_header("ETag", runs.etag)
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("Vary", "Accept-Encoding")
+        if "gzip" in self.request.headers.get("Accept-Encoding", ""):
+            self.set_header("Content-Encoding", "gzip")
+            self.finish(runs.gzipped)
+        else:
+            self.finish(runs.body)
+
+
 class StoreAsideHandler(BaseHandler):
     """POST with If-Match: keep a copy of a store that cannot be opened, beside it."""
 
@@ -294,11 +314,18 @@ class WorktreeHandler(BaseHandler):
 
 
 class VersionHandler(BaseHandler):
-    """GET: which server extension answers, so the frontend can detect a mismatch."""
+    """GET: which server extension answers, so the frontend can detect a mismatch.
+
+    Every frontend asks this when it starts: the run list of the store is read then (in
+    the background, once per version of the file), so that the sidebar's first GET
+    /deardiary/runs finds it ready instead of waiting for the file to be hashed and read.
+    """
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        with contextlib.suppress(ApiError):  # a bad store path is reported where it is used
+            read_ahead(configured_store(self))
         self.finish(
             json.dumps(
                 {
@@ -323,6 +350,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
                 ("git", GitHandler),
                 ("store", StoreHandler),
                 ("store/aside", StoreAsideHandler),
+                ("runs", RunsHandler),
                 ("restore", RestoreHandler),
                 ("worktree", WorktreeHandler),
                 ("version", VersionHandler),

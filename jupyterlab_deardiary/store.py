@@ -37,13 +37,13 @@ def etag(sha: str) -> str:
     return f'"{sha}"'
 
 
-def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
 
 
-def _sha256_of(f: BinaryIO, path: str) -> str:
+def sha256_of(f: BinaryIO, path: str) -> str:
     """sha256 of an open file, from the cache when the file has not changed."""
-    key = _stat_key(os.fstat(f.fileno()))
+    key = stat_key(os.fstat(f.fileno()))
     cached = _hashes.get(path)
     if cached and cached[0] == key:
         return cached[1]
@@ -109,18 +109,24 @@ class Store:
         per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
         return per_loop.setdefault(str(self.path), asyncio.Lock())
 
-    def open(self) -> tuple[BinaryIO, str, int] | None:
-        """Open the current file: (file, sha256, size), or None when there is none."""
+    def open_file(self) -> BinaryIO | None:
+        """The current file, open for reading, or None when there is none."""
         try:
-            f = open(self.path, "rb")  # noqa: SIM115 - the caller closes it
+            return open(self.path, "rb")  # the caller closes it
         except FileNotFoundError:
             return None
         except IsADirectoryError:
             raise ApiError(
                 500, "bad_store_path", f"The store path {self.path} is a folder."
             ) from None
+
+    def open(self) -> tuple[BinaryIO, str, int] | None:
+        """Open the current file: (file, sha256, size), or None when there is none."""
+        f = self.open_file()
+        if f is None:
+            return None
         try:
-            return f, _sha256_of(f, str(self.path)), os.fstat(f.fileno()).st_size
+            return f, sha256_of(f, str(self.path)), os.fstat(f.fileno()).st_size
         except BaseException:
             f.close()
             raise
@@ -165,7 +171,7 @@ class Store:
             os.replace(upload.path, self.path)
             fsync_dir(self.path.parent)
             sha = upload.hash.hexdigest()
-            _hashes[str(self.path)] = (_stat_key(os.stat(self.path)), sha)
+            _hashes[str(self.path)] = (stat_key(os.stat(self.path)), sha)
         return sha, upload.size, current is None
 
 

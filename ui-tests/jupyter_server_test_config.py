@@ -9,6 +9,9 @@ from pathlib import Path
 from jupyterlab.galata import configure_jupyter_server
 
 configure_jupyter_server(c)  # noqa: F821
+# Galata's helper hard-codes port 8888; DEARDIARY_UI_PORT runs a second copy beside it
+# (ui-tests/playwright.config.js reads the same variable).
+c.ServerApp.port = int(os.environ.get("DEARDIARY_UI_PORT", "8888"))  # noqa: F821
 
 # The notebooks and repositories the tests create live in a throw-away root.
 root = Path(os.environ.get("DEARDIARY_UI_ROOT", Path(__file__).parent / ".jupyter-root"))

@@ -3,6 +3,9 @@
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
+/** The test server's port (jupyter_server_test_config.py reads the same variable). */
+const PORT = process.env.DEARDIARY_UI_PORT ?? '8888';
+
 module.exports = {
   ...baseConfig,
   workers: 1,
@@ -10,6 +13,7 @@ module.exports = {
   reporter: [['list']],
   use: {
     ...baseConfig.use,
+    baseURL: `http://localhost:${PORT}`,
     video: 'off',
     trace: 'off',
     launchOptions: {
@@ -27,7 +31,7 @@ module.exports = {
   },
   webServer: {
     command: 'jlpm start',
-    url: 'http://localhost:8888/lab',
+    url: `http://localhost:${PORT}/lab`,
     timeout: 120 * 1000,
     reuseExistingServer: !process.env.CI
   }

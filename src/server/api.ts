@@ -1,4 +1,5 @@
 import { ServerConnection } from '@jupyterlab/services';
+import type { IRunSummary } from '../store/types';
 import {
   requestJSON,
   requestRaw,
@@ -144,6 +145,33 @@ export interface IStoreSnapshot {
   etag: string;
 }
 
+/**
+ * A field of every run: one value per run, or, for values that repeat a lot, the
+ * distinct values and the position of each run's value among them.
+ */
+export type RunColumn<T> = T[] | { values: T[]; index: number[] };
+
+/**
+ * GET /deardiary/runs: the runs of the store file as the server reads them (the rows of
+ * RunStore.listRuns, newest first), field by field.
+ */
+export interface IRunColumns {
+  /** The store version the runs were read from (an ETag); null: no store yet. */
+  etag: string | null;
+  /** The store schema the server reads (SCHEMA_VERSION of src/store/schema.ts). */
+  schema_version: number;
+  columns: { [K in keyof IRunSummary]: RunColumn<IRunSummary[K]> };
+}
+
+/** The runs of one version of the store. */
+export interface IRunList {
+  /** Newest first, as RunStore.listRuns lists them. */
+  runs: IRunSummary[];
+  /** The store version (sha256 hex) they were read from; null: no store yet. */
+  etag: string | null;
+  schema_version: number;
+}
+
 /** The version of the store after a write. */
 export interface IStoreWritten {
   etag: string;
@@ -176,6 +204,20 @@ export class DearDiaryAPI {
       throw toError(raw);
     }
     return { bytes: new Uint8Array(raw.body), etag: etagOf(raw.headers) };
+  }
+
+  /**
+   * The runs as the server reads them from the store file (before the store itself is
+   * loaded). Fails with a ServerError: code `schema_mismatch` (409) when the file's
+   * schema is not the one the server reads, `not_installed` from an older server.
+   */
+  async listRuns(): Promise<IRunList> {
+    const answer = await requestJSON<IRunColumns>('runs', {}, this.settings);
+    return {
+      runs: fromColumns(answer.columns),
+      etag: answer.etag === null ? null : unquote(answer.etag),
+      schema_version: answer.schema_version
+    };
   }
 
   /**
@@ -250,6 +292,58 @@ function etagOf(headers: Headers): string {
     );
   }
   return unquote(value);
+}
+
+/** One object per run out of the answer's columns. */
+function fromColumns(columns: IRunColumns['columns']): IRunSummary[] {
+  const c = Object.fromEntries(
+    Object.entries(columns).map(([field, column]) => [
+      field,
+      expand(column as RunColumn<unknown>)
+    ])
+  ) as unknown as { [K in keyof IRunSummary]: Array<IRunSummary[K]> };
+  const count = c.id.length;
+  if (Object.values(c).some(column => column.length !== count)) {
+    throw new ServerError(
+      'The run list has columns of different lengths',
+      200,
+      'bad_response'
+    );
+  }
+  const runs: IRunSummary[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    // A literal: every run gets the same shape, ten times faster than field by field.
+    runs[i] = {
+      id: c.id[i],
+      snapshot_id: c.snapshot_id[i],
+      number: c.number[i],
+      notebook_path: c.notebook_path[i],
+      trigger: c.trigger[i],
+      status: c.status[i],
+      note: c.note[i],
+      created_at: c.created_at[i],
+      julia_version: c.julia_version[i],
+      git_sha: c.git_sha[i],
+      git_dirty: c.git_dirty[i],
+      is_global_env: c.is_global_env[i],
+      has_manifest: c.has_manifest[i],
+      parent_id: c.parent_id[i],
+      manifest_sha256: c.manifest_sha256[i],
+      project_sha256: c.project_sha256[i],
+      manifest_name: c.manifest_name[i],
+      project_path: c.project_path[i],
+      notebook_unsaved: c.notebook_unsaved[i],
+      has_patch: c.has_patch[i],
+      patch_truncated: c.patch_truncated[i]
+    };
+  }
+  return runs;
+}
+
+function expand<T>(column: RunColumn<T>): T[] {
+  return Array.isArray(column)
+    ? column
+    : column.index.map(i => column.values[i]);
 }
 
 /** An ETag's bare value (the sha256 hex), without W/ and quotes. */

@@ -135,6 +135,11 @@ export class RunStore {
     return this._changed;
   }
 
+  /** The server's version of the store that is loaded (null: none loaded, or none yet). */
+  get etag(): string | null {
+    return this._etag;
+  }
+
   /** Runs waiting to be written to the server. */
   get pendingCount(): number {
     return this._pending.size + this._restored.length;
@@ -706,9 +711,11 @@ export class RunStore {
 
 /**
  * The summaries of the runs, in the column order `_toSummary` reads (at most one project
- * and one manifest file per run).
+ * and one manifest file per run). The server lists the runs with the same query
+ * (jupyterlab_deardiary/list_runs.sql; src/__tests__/runs.spec.ts keeps the two texts
+ * equal, runs.server.ts the rows).
  */
-const SUMMARY = `
+export const SUMMARY = `
 SELECT i.id, i.snapshot_id, i.number, e.name AS notebook_path, i.trigger, i.status,
   i.notes, i.created_date, i.julia_version, i.git_sha, i.git_dirty, i.is_global_env,
   i.has_manifest, i.parent_iteration_id, m.sha256 AS manifest_sha256,

@@ -155,10 +155,29 @@ export class HistoryPanel extends SidePanel {
 
   private async _applyFilter(): Promise<void> {
     const trans = this._options.trans;
-    const query = parseQuery(this._filter.value);
+    const text = this._filter.value;
+    const query = parseQuery(text);
     if (query.packages.length) {
-      await this._loadManifests();
+      // The manifests come from the store, which may still be loading: the list is
+      // marked stale until they are there, rather than filtered without them.
+      this._status.textContent = trans.__('Loading the package versions…');
+      this._list.addClass('jp-mod-stale');
+      this._list.node.setAttribute('aria-busy', 'true');
+      try {
+        await this._loadManifests();
+      } catch (error) {
+        this._status.textContent = trans.__(
+          'Cannot read the package versions: %1',
+          (error as Error).message
+        );
+        return;
+      }
+      if (this._filter.value !== text) {
+        return; // typed on meanwhile: the pass of the new text shows the list
+      }
     }
+    this._list.removeClass('jp-mod-stale');
+    this._list.node.removeAttribute('aria-busy');
     const started = performance.now();
     this._shown = this._runs.filter(run =>
       matchRun(run, query, this._packagesOf(run))

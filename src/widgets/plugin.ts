@@ -26,6 +26,8 @@ class HistoryShell extends Panel {
   /** The panel, loading it if needed. */
   panel(): Promise<HistoryPanel> {
     if (!this._panel) {
+      // Ask for the runs while the panel's code loads (the panel's listing shares it).
+      void this._deps.store.listRuns().catch(() => undefined);
       this._panel = import('./history').then(({ createHistoryPanel }) => {
         const panel = createHistoryPanel(this._deps);
         this.addWidget(panel);

@@ -5,8 +5,9 @@
 import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
+import { makeRun } from '../../src/__tests__/helpers/sqljs';
 import { autoCapture, juliaNotebook, notifications, SNAPSHOT } from './lab';
-import { readRuns, ROOT } from './store';
+import { addRuns, readRuns, ROOT } from './store';
 
 test.use({ autoGoto: true, ...autoCapture('off') });
 
@@ -122,4 +123,60 @@ test('browse, annotate, filter and compare runs', async ({ page, tmpPath }) => {
   await page.locator('.jp-DearDiary-compareView').screenshot({
     path: path.join(__dirname, '..', '..', 'docs', 'compare.png')
   });
+});
+
+test('lists the runs before the store is downloaded, which details and package filters wait for', async ({
+  page,
+  tmpPath
+}) => {
+  const notebook = `${tmpPath}/early.ipynb`;
+  // Newer than the runs of other tests: the first rows (only visible rows exist).
+  const manifest =
+    'julia_version = "1.10.4"\nmanifest_format = "2.0"\n\n[[deps.Example]]\n' +
+    'uuid = "7876af07-990d-54b4-ab0e-23690620f79a"\nversion = "0.5.3"\n';
+  await addRuns(
+    ['2099-05-01T10:00:00Z', '2099-05-02T10:00:00Z'].map((created_at, i) =>
+      makeRun({ notebook, manifest, created_at, note: `early ${i + 1}` })
+    )
+  );
+  // Hold the store's download until released.
+  let release = () => {};
+  const released = new Promise<void>(resolve => (release = resolve));
+  let storeAsked = false;
+  await page.route(
+    url => url.pathname.endsWith('/deardiary/store'),
+    async route => {
+      if (route.request().method() === 'GET') {
+        storeAsked = true;
+        await released;
+      }
+      await route.continue();
+    }
+  );
+
+  await page.evaluate(() =>
+    window.jupyterapp.commands.execute('deardiary:open-history')
+  );
+  const list = page.getByRole('listbox', { name: 'Recorded runs' });
+  const early = list.getByRole('option').filter({ hasText: 'early' });
+  await expect(early).toHaveCount(2);
+  await expect(early.first()).toContainText('early 2');
+  await expect.poll(() => storeAsked).toBe(true); // loading in the background
+
+  // A package filter needs the manifests, which are in the store.
+  const filter = page.getByRole('searchbox', { name: 'Filter runs' });
+  await filter.fill('Example@0.5');
+  await expect(page.locator('.jp-DearDiary-status')).toHaveText(
+    'Loading the package versions…'
+  );
+  release();
+  await expect(list.getByRole('option')).toHaveCount(2);
+  await expect(page.locator('.jp-DearDiary-status')).toContainText('2 of');
+
+  // Details come from the store.
+  await early.first().click();
+  await expect(page.locator('.jp-DearDiary-details')).toContainText('Run #2');
+  await expect(page.locator('.jp-DearDiary-details')).toContainText(
+    'Manifest.toml'
+  );
 });

@@ -1,9 +1,12 @@
 /**
- * Test helpers that look at what the server has on disk: the store file (read with
- * sql.js's Node build) and the projects the tests create.
+ * Test helpers that look at what the server has on disk: the store file (read, or added
+ * to, with sql.js's Node build) and the projects the tests create.
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { openStore } from '../../src/store/schema';
+import { insertRuns } from '../../src/store/store';
+import type { IRunInput } from '../../src/store/types';
 
 /** The server root of the test JupyterLab (jupyter_server_test_config.py). */
 export const ROOT =
@@ -69,4 +72,24 @@ export function writeProject(dir: string, project: string): void {
       '[[Printf]]\ndeps = ["Unicode"]\nuuid = "de0858da-6303-5e67-8744-51eddeeeb8d7"\n\n' +
       '[[Unicode]]\nuuid = "4ec0a83e-493e-50e2-b9ac-8f72acf5a8f5"\n'
   );
+}
+
+/**
+ * Add runs to the store as another program would: straight into the file (replaced
+ * atomically), with the real schema and RunStore's insertRuns.
+ */
+export async function addRuns(runs: IRunInput[]): Promise<void> {
+  const SQL = await initSqlJs();
+  const db = openStore(
+    SQL,
+    fs.existsSync(STORE) ? fs.readFileSync(STORE) : null
+  );
+  try {
+    await insertRuns(db, runs);
+    fs.mkdirSync(path.dirname(STORE), { recursive: true });
+    fs.writeFileSync(`${STORE}.new`, db.export());
+    fs.renameSync(`${STORE}.new`, STORE);
+  } finally {
+    db.close();
+  }
 }
