@@ -220,6 +220,7 @@ class StoreHandler(BodyHandler):
         self.set_status(201 if created else 200)
         self.set_header("ETag", etag(sha))
         self.finish(json.dumps({"etag": etag(sha), "size": size}))
+        read_ahead(store)  # the other tabs' sidebars will ask for the new run list
 
 
 def configured_store(handler: BaseHandler) -> Store:

@@ -272,6 +272,24 @@ async def test_a_starting_frontend_has_the_run_list_read_ahead(jp_fetch, jp_root
     assert (await jp_fetch("deardiary", "runs")).body == ready.body
 
 
+async def test_a_written_store_has_its_run_list_read_ahead(jp_fetch, jp_root_dir):
+    path = make_store(jp_root_dir, [run(1, "2024"), run(2, "2025")])
+    data = path.read_bytes()
+    path.unlink()
+    written = await jp_fetch(
+        "deardiary", "store", method="PUT", body=data, headers={"If-None-Match": "*"}
+    )
+    assert written.code == 201
+    key = str(path.resolve())
+    for _ in range(250):
+        if key in runs_module._answers:
+            break
+        await asyncio.sleep(0.02)
+    ready = runs_module._answers[key][1]
+    assert ready.etag == written.headers["ETag"]
+    assert len(rows_of(json.loads(ready.body))) == 2
+
+
 async def test_a_broken_store_does_not_disturb_the_version_check(jp_fetch, jp_root_dir):
     make_store(jp_root_dir).write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
     assert (await jp_fetch("deardiary", "version")).code == 200
