@@ -260,15 +260,20 @@ async def test_gzipped_for_browsers_that_accept_it(jp_fetch, jp_root_dir):
     assert len(rows_of(json.loads(plain.body))) == 99
 
 
-async def test_a_starting_frontend_has_the_run_list_read_ahead(jp_fetch, jp_root_dir):
-    path = make_store(jp_root_dir, [run(1, "2024")])
-    assert (await jp_fetch("deardiary", "version")).code == 200
+async def read_ahead_answer(path):
+    """The answer the server read ahead for the store at ``path`` (waits up to 5 s)."""
     key = str(path.resolve())
     for _ in range(250):
         if key in runs_module._answers:
             break
         await asyncio.sleep(0.02)
-    ready = runs_module._answers[key][1]
+    return runs_module._answers[key][1]
+
+
+async def test_a_starting_frontend_has_the_run_list_read_ahead(jp_fetch, jp_root_dir):
+    path = make_store(jp_root_dir, [run(1, "2024")])
+    assert (await jp_fetch("deardiary", "version")).code == 200
+    ready = await read_ahead_answer(path)
     assert (await jp_fetch("deardiary", "runs")).body == ready.body
 
 
@@ -280,12 +285,7 @@ async def test_a_written_store_has_its_run_list_read_ahead(jp_fetch, jp_root_dir
         "deardiary", "store", method="PUT", body=data, headers={"If-None-Match": "*"}
     )
     assert written.code == 201
-    key = str(path.resolve())
-    for _ in range(250):
-        if key in runs_module._answers:
-            break
-        await asyncio.sleep(0.02)
-    ready = runs_module._answers[key][1]
+    ready = await read_ahead_answer(path)
     assert ready.etag == written.headers["ETag"]
     assert len(rows_of(json.loads(ready.body))) == 2
 

@@ -124,18 +124,23 @@ describe('pre-flight', () => {
   const codes = (findings: { code: string; severity: string }[]) =>
     findings.map(f => `${f.code}:${f.severity}`);
 
-  it('states the kernel fit, the git state and the notebook', async () => {
-    const { run, store } = await storedRun({ notebook: 'work/analysis.ipynb' });
-    const [kernel] = matchKernelspecs(
-      [spec('julia-1.10', 'Julia 1.10.4')],
-      '1.10.4'
-    );
-    const findings = preflight(trans, {
+  /** The findings for a stored run and one installed kernelspec. */
+  async function findingsOf(options: IRunOptions, installed: ISpecLike) {
+    const { run, store } = await storedRun(options);
+    const [kernel] = matchKernelspecs([installed], run.julia_version);
+    return preflight(trans, {
       run,
       hints: await runHints(store, run),
       kernel,
       julia_kernels: 1
     });
+  }
+
+  it('states the kernel fit, the git state and the notebook', async () => {
+    const findings = await findingsOf(
+      { notebook: 'work/analysis.ipynb' },
+      spec('julia-1.10', 'Julia 1.10.4')
+    );
     expect(codes(findings)).toEqual([
       'julia-match:ok',
       'git-clean:ok',
@@ -154,22 +159,15 @@ describe('pre-flight', () => {
       'uuid = "11111111-1111-1111-1111-111111111111"',
       ''
     ].join('\n');
-    const { run, store } = await storedRun({
-      manifest,
-      patch: 'diff --git a/x b/x\n',
-      truncated: true,
-      notebookBytes: null
-    });
-    const [kernel] = matchKernelspecs(
-      [spec('julia-1.9', 'Julia 1.9.3')],
-      '1.10.4'
+    const findings = await findingsOf(
+      {
+        manifest,
+        patch: 'diff --git a/x b/x\n',
+        truncated: true,
+        notebookBytes: null
+      },
+      spec('julia-1.9', 'Julia 1.9.3')
     );
-    const findings = preflight(trans, {
-      run,
-      hints: await runHints(store, run),
-      kernel,
-      julia_kernels: 1
-    });
     expect(codes(findings)).toEqual([
       'julia-differs:warning',
       'path-dependency:warning',
