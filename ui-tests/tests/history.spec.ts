@@ -120,8 +120,11 @@ test('browse, annotate, filter and compare runs', async ({ page, tmpPath }) => {
   await page.addStyleTag({
     content: '.Toastify { display: none !important; }'
   });
+  // The README's picture: written into docs/ only when asked (DEARDIARY_SCREENSHOTS=1).
   await page.locator('.jp-DearDiary-compareView').screenshot({
-    path: path.join(__dirname, '..', '..', 'docs', 'compare.png')
+    path: process.env.DEARDIARY_SCREENSHOTS
+      ? path.join(__dirname, '..', '..', 'docs', 'compare.png')
+      : test.info().outputPath('compare.png')
   });
 });
 
