@@ -119,6 +119,15 @@ test('restore a run into a chosen folder, reopen it and instantiate it', async (
   await dialog
     .getByRole('checkbox', { name: /Then install the packages/ })
     .check();
+  if (process.env.DEARDIARY_SCREENSHOTS) {
+    // The README's picture of the pre-flight.
+    await page.addStyleTag({
+      content: '.Toastify { display: none !important; }'
+    });
+    await dialog.locator('.jp-Dialog-content').screenshot({
+      path: path.join(__dirname, '..', '..', 'docs', 'restore.png')
+    });
+  }
   await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
 
   // The RestoreResult; the bytes on disk are the captured ones.
