@@ -245,6 +245,10 @@ class RunsHandler(BaseHandler):
         runs = await list_runs(configured_store(self))
         if runs.etag:
             self.set_header("ETag", runs.etag)
+            if self.check_etag_header():  # the list the frontend holds is still current
+                self.set_status(304)
+                self.finish()
+                return
         self.set_header("Cache-Control", "no-cache")
         self.set_header("Vary", "Accept-Encoding")
         if "gzip" in self.request.headers.get("Accept-Encoding", ""):

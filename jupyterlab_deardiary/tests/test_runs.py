@@ -202,6 +202,19 @@ async def test_runs_with_the_store_etag(jp_fetch, jp_root_dir):
     }
 
 
+async def test_a_current_list_is_not_sent_again(jp_fetch, jp_root_dir):
+    path = make_store(jp_root_dir, [run(1, "2024")])
+    first = await jp_fetch("deardiary", "runs")
+    same = await jp_fetch(
+        "deardiary", "runs", headers={"If-None-Match": first.headers["ETag"]}, raise_error=False
+    )
+    assert (same.code, same.body) == (304, b"")
+    assert same.headers["ETag"] == tag(path)
+    other = await jp_fetch("deardiary", "runs", headers={"If-None-Match": '"' + "0" * 64 + '"'})
+    assert other.code == 200
+    assert other.body == first.body
+
+
 async def test_each_version_of_the_store_is_read(jp_fetch, jp_root_dir, tmp_path):
     path = make_store(jp_root_dir, [run(1, "2024")])
     # Read once per version, also by requests at the same time.

@@ -35,6 +35,7 @@ interface ISetup {
   lazy: LazyRunStore;
   changed: jest.Mock;
   listRuns: jest.Mock;
+  listRunsIfChanged: jest.Mock;
   /** Resolves with the RunStore once LazyRunStore created it. */
   created: Promise<RunStore>;
 }
@@ -45,7 +46,14 @@ function setup(
   pendingStorage: IPendingStorage | null = null
 ): ISetup {
   const listRuns = jest.fn(list);
-  const server = { api: { listRuns } } as unknown as IDearDiaryServer;
+  // The server's conditional GET: null (304) while the list's ETag is the store's.
+  const listRunsIfChanged = jest.fn(async (etag: string) => {
+    const current = await list();
+    return current.etag === etag ? null : current;
+  });
+  const server = {
+    api: { listRuns, listRunsIfChanged }
+  } as unknown as IDearDiaryServer;
   const created = new PromiseDelegate<RunStore>();
   const lazy = new LazyRunStore({
     server,
@@ -58,7 +66,13 @@ function setup(
   });
   const changed = jest.fn();
   lazy.changed.connect(changed);
-  return { lazy, changed, listRuns, created: created.promise };
+  return {
+    lazy,
+    changed,
+    listRuns,
+    listRunsIfChanged,
+    created: created.promise
+  };
 }
 
 /** Wait for the store that LazyRunStore loads in the background. */
@@ -88,6 +102,41 @@ describe('LazyRunStore.listRuns', () => {
     // What needs the store gets it.
     const detail = await lazy.getRun(early.runs[0].id);
     expect(detail.note).toBe(early.runs[0].note);
+  });
+
+  it('paints a prefetched list after a conditional request, and repaints a changed one', async () => {
+    const api = await storeWith(2);
+    const early = await serverList(api);
+    let current = early;
+    const { lazy, listRuns, listRunsIfChanged, created } = setup(
+      api,
+      async () => current
+    );
+    lazy.prefetch();
+    lazy.prefetch(); // once
+    expect(listRuns).toHaveBeenCalledTimes(1);
+    expect(api.reads).toBe(0); // the list only, never the store
+
+    expect(await lazy.listRuns()).toEqual(early.runs);
+    expect(listRunsIfChanged).toHaveBeenCalledWith(early.etag);
+    expect(listRuns).toHaveBeenCalledTimes(1); // no second download of the list
+    await loaded(created);
+
+    // Prefetched, then another tab writes: the sidebar gets the new list at once.
+    const api2 = await storeWith(2);
+    const second = setup(api2, async () => current);
+    current = await serverList(api2);
+    const before = current;
+    second.lazy.prefetch();
+    const other = makeStore(api2);
+    await other.addRun(makeRun({ note: 'written meanwhile' }));
+    other.dispose();
+    current = await serverList(api2);
+    expect(current.etag).not.toBe(before.etag);
+    const runs = await second.lazy.listRuns();
+    expect(runs).toHaveLength(3);
+    expect(runs[0].note).toBe('written meanwhile');
+    await loaded(second.created);
   });
 
   it('asks the server once, however many listings wait for it', async () => {

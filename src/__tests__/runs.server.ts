@@ -103,6 +103,10 @@ describe('GET /deardiary/runs against a real server', () => {
     expect(listed.runs.map(r => r.project_path)).toContain(null);
     expect(listed.runs.some(r => r.has_patch && r.patch_truncated)).toBe(true);
     expect(listed.runs.some(r => r.parent_id !== null)).toBe(true);
+    // A list held is revalidated without a body; another version is sent again.
+    expect(await api.listRunsIfChanged(listed.etag!)).toBeNull();
+    const again = await api.listRunsIfChanged('0'.repeat(64));
+    expect(again?.runs).toStrictEqual(expected);
     store.dispose();
   });
 

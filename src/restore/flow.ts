@@ -33,6 +33,7 @@ import {
   stripAnsi,
   worktreeBody
 } from './views';
+import '../../style/views.css';
 
 export interface IRestoreDeps {
   app: JupyterFrontEnd;

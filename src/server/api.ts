@@ -212,12 +212,26 @@ export class DearDiaryAPI {
    * schema is not the one the server reads, `not_installed` from an older server.
    */
   async listRuns(): Promise<IRunList> {
-    const answer = await requestJSON<IRunColumns>('runs', {}, this.settings);
-    return {
-      runs: fromColumns(answer.columns),
-      etag: answer.etag === null ? null : unquote(answer.etag),
-      schema_version: answer.schema_version
-    };
+    return runList(await requestJSON<IRunColumns>('runs', {}, this.settings));
+  }
+
+  /**
+   * The run list, unless the store is still version `etag` (the list already held
+   * then stays current: null, the server answered 304 without a body).
+   */
+  async listRunsIfChanged(etag: string): Promise<IRunList | null> {
+    const raw = await requestRaw(
+      'runs',
+      { method: 'GET', headers: { 'If-None-Match': `"${etag}"` } },
+      this.settings
+    );
+    if (raw.status === 304) {
+      return null;
+    }
+    if (raw.status !== 200) {
+      throw toError(raw);
+    }
+    return runList(parseJSON(raw) as unknown as IRunColumns);
   }
 
   /**
@@ -358,4 +372,12 @@ function parseCode(raw: Parameters<typeof parseJSON>[0]): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function runList(answer: IRunColumns): IRunList {
+  return {
+    runs: fromColumns(answer.columns),
+    etag: answer.etag === null ? null : unquote(answer.etag),
+    schema_version: answer.schema_version
+  };
 }

@@ -42,6 +42,16 @@ export class LazyRunStore implements IRunStore {
     return early ? [...early.runs] : this._use(store => store.listRuns());
   }
 
+  /**
+   * Fetch the run list ahead (call it when JupyterLab is idle), not the store: the
+   * sidebar's first listRuns then only asks whether it is still current.
+   */
+  prefetch(): void {
+    if (!this._loaded && !this._early && !this._prefetched) {
+      this._prefetched = this._server.api.listRuns().catch(() => null);
+    }
+  }
+
   getRun(id: number): Promise<IRunDetail> {
     return this._use(store => store.getRun(id));
   }
@@ -82,7 +92,7 @@ export class LazyRunStore implements IRunStore {
   private async _listEarly(): Promise<void> {
     try {
       const [list, { SCHEMA_VERSION }] = await Promise.all([
-        this._server.api.listRuns(),
+        this._currentList(),
         import('./schema')
       ]);
       if (this._loaded || list.schema_version !== SCHEMA_VERSION) {
@@ -95,6 +105,17 @@ export class LazyRunStore implements IRunStore {
     // A store that cannot be opened is explained by _use (and again by the next
     // operation that needs the store).
     void this._use(store => store.open()).catch(() => undefined);
+  }
+
+  /** The prefetched list while the store is still that version, else a new one. */
+  private async _currentList(): Promise<IRunList> {
+    const api = this._server.api;
+    const held = await this._prefetched;
+    this._prefetched = null;
+    if (held?.etag) {
+      return (await api.listRunsIfChanged(held.etag)) ?? held;
+    }
+    return api.listRuns();
   }
 
   private _store(): Promise<RunStore> {
@@ -147,6 +168,8 @@ export class LazyRunStore implements IRunStore {
   private _loaded = false;
   /** The server's run list, asked for once, before the store loaded. */
   private _early: Promise<void> | null = null;
+  /** The run list fetched ahead (null: it failed), until the first listRuns. */
+  private _prefetched: Promise<IRunList | null> | null = null;
   /** The runs the server listed, while the store (to be) loaded is that version. */
   private _earlyRuns: IRunList | null = null;
 }

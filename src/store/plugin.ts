@@ -30,10 +30,16 @@ export const storePlugin: JupyterFrontEndPlugin<IRunStore> = {
     translator: ITranslator | null
   ): IRunStore => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_deardiary');
-    return new LazyRunStore({
+    const store = new LazyRunStore({
       server,
       confirmStartFresh: error => confirmStartFresh(server, trans, error)
     });
+    // The run list (not the store) once JupyterLab is up and idle: the sidebar then
+    // paints at once, after asking the server whether the list is still current.
+    void app.restored.then(() =>
+      (window.requestIdleCallback ?? setTimeout)(() => store.prefetch())
+    );
+    return store;
   }
 };
 

@@ -23,6 +23,7 @@ import { IRunDetail, IRunSummary } from '../store/types';
 import { CompareView } from './compare';
 import { juliaSnippet } from './details';
 import { HistoryPanel } from './panel';
+import '../../style/views.css';
 import { toBase64 } from '../restore/plan';
 
 export interface IHistoryDeps {
