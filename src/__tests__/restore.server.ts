@@ -28,6 +28,7 @@ function project(folder: string): void {
 
 describe('restore code in the test Julia kernel', () => {
   let server: ITestServer;
+  let kernels: KernelManager;
   let sessions: SessionManager;
   let session: Session.ISessionConnection;
 
@@ -36,7 +37,7 @@ describe('restore code in the test Julia kernel', () => {
       env: { JUPYTER_PATH: path.join(REPO, 'ui-tests', 'test-kernel') }
     });
     fs.mkdirSync(path.join(server.root, 'nb'));
-    const kernels = new KernelManager({ serverSettings: server.settings });
+    kernels = new KernelManager({ serverSettings: server.settings });
     sessions = new SessionManager({
       serverSettings: server.settings,
       kernelManager: kernels
@@ -52,8 +53,9 @@ describe('restore code in the test Julia kernel', () => {
   }, 120000);
 
   afterAll(async () => {
-    await session?.shutdown();
+    await session?.shutdown().catch(() => undefined);
     sessions?.dispose();
+    kernels?.dispose();
     await server?.stop();
   });
 
