@@ -80,10 +80,7 @@ DIFF_ARGS = [
     "--dst-prefix=b/",
 ]
 DIRTY_FILES_MAX = 1000
-# git matches every index entry against every pathspec (about 0.2 ms per changed path on
-# 20,000 files): past this many changed paths, one diff of the whole worktree is cheaper.
-PATHSPEC_MAX = 200
-DIFF_SPLIT_MIN = 16  # this many changed paths or more: two diff processes, half each
+PATHSPEC_MAX = 1000  # more changed paths than this: one diff without pathspec
 STDERR_MAX = 64 * 1024
 MAX_SUBMODULE_DEPTH = 4
 
@@ -190,12 +187,7 @@ class Git:
     # -- the endpoint -----------------------------------------------------------
 
     async def describe(self, directory: str, path: str, root: str) -> dict[str, Any]:
-        """The JSON answer of GET /deardiary/git for ``directory`` (requested as ``path``).
-
-        git runs in three steps: rev-parse and config at once (the overrides need the
-        config), then status and the untracked scan at once, then the patch of the changed
-        paths (in two processes at once when there are many of them, see ``_patch``).
-        """
+        """The JSON answer of GET /deardiary/git for ``directory`` (requested as ``path``)."""
         top, cfg = await _gather(
             self.run(["rev-parse", "--show-toplevel"], directory),
             self.run(["config", "--show-scope", "-z", "--get-regexp", CONFIG_REGEXP], directory),
@@ -213,8 +205,8 @@ class Git:
         submodules = await self._submodule_config(toplevel, 0)
         overrides = neutralising_overrides(entries + submodules, self.config.trusted_filters)
 
-        # Tracked changes (with the branch) and untracked files in two processes at once;
-        # the patch of the changed paths follows the status, which names them.
+        # Tracked changes (with the branch) and untracked files in two processes at once:
+        # the patch of the changed paths then overlaps the untracked scan.
         untracked_run = asyncio.ensure_future(self.run(UNTRACKED_ARGS, toplevel, overrides))
         try:
             status = await self.run(STATUS_ARGS, toplevel, overrides)
@@ -270,35 +262,24 @@ class Git:
         """``git diff HEAD`` of the changed tracked ``paths``: (patch, full size, binary paths)."""
         if not paths:
             return "", 0, []
-        if len(paths) > PATHSPEC_MAX:
-            options: list[str] = []
-            chunks: list[list[str]] = [[]]  # the whole worktree, with preload threads
-        else:
-            # Only those paths, refreshing only them (no preload threads over the whole
-            # index). Matching the pathspecs against the index is then most of the cost on
-            # a large repository, so many paths are diffed in two halves at once, split in
-            # path order: the two outputs join into the one of a single diff (which git
-            # orders by path bytes too).
-            options = ["-c", "core.preloadIndex=false"]
-            paths = sorted(set(paths), key=os.fsencode)
-            half = len(paths) // 2 if len(paths) >= DIFF_SPLIT_MIN else 0
-            chunks = [paths[:half], paths[half:]] if half else [paths]
-        outs = await _gather(
-            *(
-                self.run(
-                    [*options, *DIFF_ARGS, "--", *chunk],
-                    toplevel,
-                    overrides,
-                    cap=self.config.patch_max_bytes,
-                    marker=b"\0\0",
-                )
-                for chunk in chunks
-            )
+        # Few paths: diff only those, and refresh only them (no preload threads over the
+        # whole index), which halves the cost on a large repository.
+        few = len(paths) <= PATHSPEC_MAX
+        out = await self.run(
+            [
+                *(["-c", "core.preloadIndex=false"] if few else []),
+                *DIFF_ARGS,
+                "--",
+                *(paths if few else []),
+            ],
+            toplevel,
+            overrides,
+            cap=self.config.patch_max_bytes,
+            marker=b"\0\0",
         )
-        for out in outs:
-            if out.returncode != 0:
-                raise _failed("diff", out)
-        return parse_diff(outs, self.config.patch_max_bytes)
+        if out.returncode != 0:
+            raise _failed("diff", out)
+        return parse_diff(out, self.config.patch_max_bytes)
 
     async def _submodule_config(
         self, toplevel: str, depth: int
@@ -392,24 +373,20 @@ def parse_status(raw: bytes) -> Status:
     )
 
 
-def parse_diff(outs: list[Output], cap: int) -> tuple[str, int, list[str]]:
-    """Join the outputs of ``git diff --numstat -z -p`` (each kept to ``cap`` bytes of
-    patch) into (patch text cut to ``cap``, full patch size, binary paths)."""
-    patch = b""
-    size = 0
+def parse_diff(out: Output, cap: int) -> tuple[str, int, list[str]]:
+    """Split ``git diff --numstat -z -p`` into (patch text cut to ``cap``, full patch size,
+    binary paths)."""
+    data = out.stdout
+    sep = data.find(b"\0\0")
+    if sep < 0:
+        return "", 0, []
     binary = []
-    for out in outs:
-        data = out.stdout
-        sep = data.find(b"\0\0")
-        if sep < 0:
-            continue
-        for entry in data[:sep].split(b"\0"):
-            added, _, rest = entry.partition(b"\t")
-            deleted, _, path = rest.partition(b"\t")
-            if added == b"-" and deleted == b"-":
-                binary.append(path.decode("utf-8", "replace"))
-        patch += data[sep + 2 :]
-        size += out.stdout_size - (sep + 2)
+    for entry in data[:sep].split(b"\0"):
+        added, _, rest = entry.partition(b"\t")
+        deleted, _, path = rest.partition(b"\t")
+        if added == b"-" and deleted == b"-":
+            binary.append(path.decode("utf-8", "replace"))
+    patch, size = data[sep + 2 :], out.stdout_size - (sep + 2)
     if size > cap:
         patch = _cut(patch[:cap])
     return patch.decode("utf-8", "replace"), size, binary
