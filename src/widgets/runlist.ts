@@ -91,10 +91,14 @@ export class RunList extends Widget {
     } else if (this._selected) {
       this._selected = runs.find(r => r.id === this._selected!.id) ?? null;
     }
+    const marks = this._marked.size;
     for (const id of [...this._marked]) {
       if (!ids.has(id)) {
         this._marked.delete(id);
       }
+    }
+    if (this._marked.size !== marks) {
+      this._markedChanged.emit(this.marked);
     }
     this._spacer.style.height = `${this._rows.length * ROW_HEIGHT}px`;
     this._empty = runs.length === 0;
@@ -131,13 +135,39 @@ export class RunList extends Widget {
       Math.ceil((this.node.scrollTop + height) / ROW_HEIGHT) + OVERSCAN
     );
     this._window.style.transform = `translateY(${first * ROW_HEIGHT}px)`;
-    this._window.replaceChildren(
-      ...this._rows
-        .slice(first, last)
-        .map((row, i) => this._renderRow(row, first + i))
-    );
     if (this._empty) {
+      this._nodes.clear();
       this._window.replaceChildren(this._emptyNode());
+      return;
+    }
+    // A row whose content did not change keeps its node: a click that lands while the
+    // list re-renders (a scroll, a background refresh) is never lost on a replaced node.
+    const nodes = new Map<string, { node: HTMLElement; signature: string }>();
+    const wanted = this._rows.slice(first, last).map((row, i) => {
+      const index = first + i;
+      const key = row.kind === 'run' ? `run:${row.run.id}` : `group:${index}`;
+      const signature = JSON.stringify([
+        index,
+        row,
+        row.kind === 'run' && this._selected?.id === row.run.id,
+        row.kind === 'run' && this._marked.has(row.run.id),
+        row.kind === 'run' && !!this._stale?.(row.run)
+      ]);
+      const old = this._nodes.get(key);
+      const node =
+        old?.signature === signature ? old.node : this._renderRow(row, index);
+      nodes.set(key, { node, signature });
+      return node;
+    });
+    this._nodes = nodes;
+    const children = this._window.children;
+    wanted.forEach((node, i) => {
+      if (children[i] !== node) {
+        this._window.insertBefore(node, children[i] ?? null);
+      }
+    });
+    while (children.length > wanted.length) {
+      children[children.length - 1].remove();
     }
   }
 
@@ -384,6 +414,7 @@ export class RunList extends Widget {
   private _empty = true;
   private _selected: IRunSummary | null = null;
   private _marked = new Set<number>();
+  private _nodes = new Map<string, { node: HTMLElement; signature: string }>();
   private _stale: ((run: IRunSummary) => boolean) | null = null;
   private _spacer = document.createElement('div');
   private _window = document.createElement('div');

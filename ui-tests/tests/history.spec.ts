@@ -101,8 +101,10 @@ test('browse, annotate, filter and compare runs', async ({ page, tmpPath }) => {
   await expect(list.getByRole('option')).toHaveCount(2);
 
   // Compare the two runs: a package table.
-  await list.getByRole('checkbox', { name: 'Compare run #1' }).click();
-  await list.getByRole('checkbox', { name: 'Compare run #2' }).click();
+  for (const name of ['Compare run #1', 'Compare run #2']) {
+    await list.getByRole('checkbox', { name }).click();
+    await expect(list.getByRole('checkbox', { name })).toBeChecked();
+  }
   await page.getByRole('button', { name: 'Compare 2 runs' }).click();
   const diff = page.getByRole('table', { name: 'Package changes' });
   await expect(diff).toBeVisible();

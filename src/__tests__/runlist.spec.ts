@@ -1,0 +1,76 @@
+import { TranslationBundle } from '@jupyterlab/translation';
+import { RunList } from '../widgets/runlist';
+import { IRunSummary } from '../store/types';
+
+const fill = (text: string, args: unknown[]) =>
+  text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]));
+const trans = {
+  __: (text: string, ...args: unknown[]) => fill(text, args),
+  _n: (one: string, many: string, n: number, ...args: unknown[]) =>
+    fill(n === 1 ? one : many, [n, ...args])
+} as unknown as TranslationBundle;
+
+const summary = (id: number, note = ''): IRunSummary => ({
+  id,
+  snapshot_id: `s${id}`,
+  number: id,
+  notebook_path: 'a/analysis.ipynb',
+  trigger: 'button',
+  status: 'recorded',
+  note,
+  created_at: `2026-11-2${id}T10:00:00Z`,
+  julia_version: '1.5.3',
+  git_sha: null,
+  git_dirty: null,
+  is_global_env: false,
+  has_manifest: true,
+  parent_id: null,
+  manifest_sha256: null,
+  project_sha256: null,
+  manifest_name: 'Manifest.toml',
+  project_path: 'a/Project.toml',
+  notebook_unsaved: false,
+  has_patch: false,
+  patch_truncated: false
+});
+
+const box = (list: RunList, id: number) =>
+  list.node.querySelector<HTMLInputElement>(
+    `#jp-DearDiary-run-${id} .jp-DearDiary-run-mark`
+  )!;
+
+describe('RunList', () => {
+  it('keeps the nodes of unchanged rows, so a click during a refresh is not lost', () => {
+    const list = new RunList(trans);
+    const marked: number[][] = [];
+    list.markedChanged.connect((_, runs) => marked.push(runs.map(r => r.id)));
+    list.setRuns([summary(1), summary(2)]);
+    const first = box(list, 1);
+    const second = box(list, 2);
+
+    // A refresh brings equal runs as new objects, one of them changed.
+    list.setRuns([summary(1), summary(2, 'after the upgrade')]);
+    expect(box(list, 1)).toBe(first);
+    expect(box(list, 2)).not.toBe(second);
+    expect(list.node.textContent).toContain('after the upgrade');
+
+    // The click lands on the node the user saw before the refresh.
+    first.click();
+    expect(marked).toEqual([[1]]);
+    box(list, 2).click();
+    expect(list.marked.map(r => r.id).sort()).toEqual([1, 2]);
+    expect(list.node.querySelectorAll('.jp-mod-marked')).toHaveLength(2);
+  });
+
+  it('tells when a refresh drops a marked run', () => {
+    const list = new RunList(trans);
+    const marked: number[][] = [];
+    list.setRuns([summary(1), summary(2)]);
+    box(list, 1).click();
+    box(list, 2).click();
+    list.markedChanged.connect((_, runs) => marked.push(runs.map(r => r.id)));
+    list.setRuns([summary(1)]);
+    expect(marked).toEqual([[1]]);
+    expect(list.node.querySelectorAll('.jp-DearDiary-run')).toHaveLength(1);
+  });
+});
