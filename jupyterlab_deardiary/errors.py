@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tornado.web import HTTPError
@@ -29,3 +30,18 @@ class ApiError(HTTPError):
     def to_json(self) -> dict[str, Any]:
         """The response body."""
         return {"error": self.error, "message": self.message, **self.extra}
+
+
+def bad_request(message: str, error: str = "bad_request", **extra: Any) -> ApiError:
+    return ApiError(400, error, message, **extra)
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400."""
+    try:
+        req = json.loads(body)
+    except ValueError:
+        raise bad_request("The request body is not valid JSON.") from None
+    if not isinstance(req, dict):
+        raise bad_request("The request body must be a JSON object.")
+    return req

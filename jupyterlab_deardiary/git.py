@@ -184,24 +184,31 @@ class Git:
                 await proc.wait()
         return Output(code, out, err.decode("utf-8", "replace"), size)
 
+    async def toplevel(self, directory: str) -> str | None:
+        """The top folder of the repository holding ``directory``; None outside one."""
+        top = await self.run(["rev-parse", "--show-toplevel"], directory)
+        if top.returncode == 0:
+            return os.fsdecode(top.stdout.rstrip(b"\n"))
+        if "dubious ownership" in top.stderr:
+            raise _dubious(top.stderr)
+        if "not a git repository" in top.stderr or "must be run in a work tree" in top.stderr:
+            return None
+        raise git_failed("rev-parse", top)
+
+    async def read_config(self, cwd: str) -> list[tuple[str, str, str | None]]:
+        """The config entries matching CONFIG_REGEXP, as git sees them from ``cwd``."""
+        out = await self.run(["config", "--show-scope", "-z", "--get-regexp", CONFIG_REGEXP], cwd)
+        if out.returncode not in (0, 1):  # 1: no matching key
+            raise git_failed("config", out)
+        return parse_config(out.stdout, scoped=True)
+
     # -- the endpoint -----------------------------------------------------------
 
     async def describe(self, directory: str, path: str, root: str) -> dict[str, Any]:
         """The JSON answer of GET /deardiary/git for ``directory`` (requested as ``path``)."""
-        top, cfg = await _gather(
-            self.run(["rev-parse", "--show-toplevel"], directory),
-            self.run(["config", "--show-scope", "-z", "--get-regexp", CONFIG_REGEXP], directory),
-        )
-        if top.returncode != 0:
-            if "dubious ownership" in top.stderr:
-                raise _dubious(top.stderr)
-            if "not a git repository" in top.stderr or "must be run in a work tree" in top.stderr:
-                return {"repo": False, "path": path}
-            raise _failed("rev-parse", top)
-        if cfg.returncode not in (0, 1):  # 1: no matching key
-            raise _failed("config", cfg)
-        toplevel = os.fsdecode(top.stdout.rstrip(b"\n"))
-        entries = parse_config(cfg.stdout, scoped=True)
+        toplevel, entries = await _gather(self.toplevel(directory), self.read_config(directory))
+        if toplevel is None:
+            return {"repo": False, "path": path}
         submodules = await self._submodule_config(toplevel, 0)
         overrides = neutralising_overrides(entries + submodules, self.config.trusted_filters)
 
@@ -211,7 +218,7 @@ class Git:
         try:
             status = await self.run(STATUS_ARGS, toplevel, overrides)
             if status.returncode != 0:
-                raise _failed("status", status)
+                raise git_failed("status", status)
             st = parse_status(status.stdout)
             top_rel = relative_to_root(toplevel, root)
             if st.head_sha is None:
@@ -227,7 +234,7 @@ class Git:
             raise
         untracked = await untracked_run
         if untracked.returncode != 0:
-            raise _failed("ls-files", untracked)
+            raise git_failed("ls-files", untracked)
         names = [n for n in untracked.stdout.decode("utf-8", "replace").split("\0") if n]
         files = st.files + [
             {"path": n, "status": "??", "xy": "??", "orig_path": None, "submodule": False}
@@ -278,7 +285,7 @@ class Git:
             marker=b"\0\0",
         )
         if out.returncode != 0:
-            raise _failed("diff", out)
+            raise git_failed("diff", out)
         return parse_diff(out, self.config.patch_max_bytes)
 
     async def _submodule_config(
@@ -573,7 +580,7 @@ def _subcommand(args: list[str]) -> str:
     return next((a for a in args if not a.startswith("-") and "=" not in a), "")
 
 
-def _failed(what: str, out: Output) -> ApiError:
+def git_failed(what: str, out: Output) -> ApiError:
     return ApiError(
         500, "git_failed", f"git {what} failed (exit {out.returncode}): {out.stderr.strip()[:2000]}"
     )

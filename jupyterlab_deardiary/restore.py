@@ -6,7 +6,6 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ApiError
+from .errors import ApiError, bad_request, json_object
 from .paths import is_inside, relative_to_root, resolve_inside
 from .store import fsync_dir
 
@@ -37,10 +36,6 @@ class File:
     sha256: str
 
 
-def _bad(message: str, error: str = "bad_request", **extra: Any) -> ApiError:
-    return ApiError(400, error, message, **extra)
-
-
 def check_name(name: object, allow_hidden: bool) -> str:
     """A plain file name, or a 400 ``bad_name``."""
     if (
@@ -51,9 +46,9 @@ def check_name(name: object, allow_hidden: bool) -> str:
         or any(ord(c) < 32 for c in name)
         or len(name.encode("utf-8", "surrogatepass")) > 255
     ):
-        raise _bad(f"{name!r} is not a plain file name.", "bad_name", name=name)
+        raise bad_request(f"{name!r} is not a plain file name.", "bad_name", name=name)
     if name.startswith(".") and not allow_hidden:
-        raise _bad(
+        raise bad_request(
             f"{name!r} is a hidden file, and the server does not allow hidden files "
             "(ContentsManager.allow_hidden).",
             "bad_name",
@@ -64,59 +59,54 @@ def check_name(name: object, allow_hidden: bool) -> str:
 
 def parse_request(body: bytes, allow_hidden: bool) -> tuple[str, list[File], bool, dict[str, Any]]:
     """Validate the whole request and decode every file; nothing is written here."""
-    try:
-        req = json.loads(body)
-    except ValueError:
-        raise _bad("The request body is not valid JSON.") from None
-    if not isinstance(req, dict):
-        raise _bad("The request body must be a JSON object.")
+    req = json_object(body)
     target = req.get("target")
     if not isinstance(target, str):
-        raise _bad("'target' must be a folder path relative to the server root.")
+        raise bad_request("'target' must be a folder path relative to the server root.")
     if not allow_hidden and any(
         p.startswith(".") and p not in (".", "..") for p in target.split("/")
     ):
-        raise _bad(
+        raise bad_request(
             f"The folder {target!r} is hidden, and the server does not allow hidden files.",
             "bad_path",
         )
     overwrite = req.get("overwrite", False)
     if not isinstance(overwrite, bool):
-        raise _bad("'overwrite' must be true or false.")
+        raise bad_request("'overwrite' must be true or false.")
     metadata = req.get("metadata") or {}
     if not isinstance(metadata, dict):
-        raise _bad("'metadata' must be an object.")
+        raise bad_request("'metadata' must be an object.")
     for key, types in METADATA_TYPES.items():
         if metadata.get(key) is not None and not isinstance(metadata[key], types):
-            raise _bad(f"metadata.{key} has the wrong type.")
+            raise bad_request(f"metadata.{key} has the wrong type.")
     items = req.get("files")
     if not isinstance(items, list) or not items:
-        raise _bad("'files' must be a non-empty list of {name, base64, sha256}.")
+        raise bad_request("'files' must be a non-empty list of {name, base64, sha256}.")
 
     files: list[File] = []
     seen: set[str] = set()
     for item in items:
         if not isinstance(item, dict):
-            raise _bad("Each file must be an object {name, base64, sha256}.")
+            raise bad_request("Each file must be an object {name, base64, sha256}.")
         name = check_name(item.get("name"), allow_hidden)
         if name in seen:
-            raise _bad(f"{name!r} appears twice.", "bad_name", name=name)
+            raise bad_request(f"{name!r} appears twice.", "bad_name", name=name)
         seen.add(name)
         declared = item.get("sha256")
         if not isinstance(declared, str) or not _SHA256.match(declared):
-            raise _bad(f"{name!r}: 'sha256' must be 64 hexadecimal digits.", name=name)
+            raise bad_request(f"{name!r}: 'sha256' must be 64 hexadecimal digits.", name=name)
         encoded = item.get("base64")
         if not isinstance(encoded, str):
-            raise _bad(f"{name!r}: 'base64' must be a string.", "bad_base64", name=name)
+            raise bad_request(f"{name!r}: 'base64' must be a string.", "bad_base64", name=name)
         try:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
-            raise _bad(
+            raise bad_request(
                 f"{name!r}: 'base64' is not valid base64.", "bad_base64", name=name
             ) from None
         actual = hashlib.sha256(data).hexdigest()
         if actual != declared.lower():
-            raise _bad(
+            raise bad_request(
                 f"{name!r}: the bytes received do not match the declared sha256 "
                 f"(got {actual}); nothing was written.",
                 "sha256_mismatch",
@@ -151,7 +141,7 @@ def restore(root: str, body: bytes, allow_hidden: bool) -> dict[str, Any]:
             existing=folders,
         )
 
-    made_dirs = _makedirs(target)
+    made_dirs = makedirs(target)
     created: list[Path] = []
     try:
         if not is_inside(os.path.realpath(target), os.path.realpath(root)):
@@ -216,7 +206,7 @@ def restore(root: str, body: bytes, allow_hidden: bool) -> dict[str, Any]:
     }
 
 
-def _makedirs(target: Path) -> list[Path]:
+def makedirs(target: Path) -> list[Path]:
     """mkdir -p; return the folders it created, outermost first."""
     missing = []
     p = target

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import weakref
 from pathlib import Path
 from typing import Any
 
-from .errors import ApiError
-from .git import CONFIG_REGEXP, Git, _dubious, _failed, neutralising_overrides, parse_config
+from .errors import ApiError, bad_request, json_object
+from .git import Git, git_failed, neutralising_overrides
 from .paths import is_inside, relative_to_root, resolve_inside
-from .restore import _makedirs
+from .restore import makedirs
 
 _SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _BINARY = re.compile(r"^Binary files .* differ$", re.MULTILINE)
@@ -42,37 +41,28 @@ def _lock() -> asyncio.Lock:
     return _locks[loop]
 
 
-def _bad(message: str, error: str = "bad_request") -> ApiError:
-    return ApiError(400, error, message)
-
-
 def parse_request(body: bytes) -> dict[str, Any]:
     """Validate the JSON body; nothing is touched here."""
-    try:
-        req = json.loads(body)
-    except ValueError:
-        raise _bad("The request body is not valid JSON.") from None
-    if not isinstance(req, dict):
-        raise _bad("The request body must be a JSON object.")
+    req = json_object(body)
     for key in ("path", "target"):
         if not isinstance(req.get(key), str):
-            raise _bad(f"'{key}' must be a path relative to the server root.", "bad_path")
+            raise bad_request(f"'{key}' must be a path relative to the server root.", "bad_path")
     sha = req.get("sha")
     if not isinstance(sha, str) or not _SHA.fullmatch(sha):
-        raise _bad(
+        raise bad_request(
             f"'sha' must be a full commit id (40 or 64 hexadecimal digits), got {sha!r}.",
             "bad_sha",
         )
     patch = req.get("patch") or ""
     if not isinstance(patch, str):
-        raise _bad("'patch' must be the text of `git diff HEAD`.", "bad_patch")
+        raise bad_request("'patch' must be the text of `git diff HEAD`.", "bad_patch")
     try:
         patch.encode("utf-8")
     except UnicodeEncodeError:
-        raise _bad("'patch' is not valid text (lone surrogate).", "bad_patch") from None
+        raise bad_request("'patch' is not valid text (lone surrogate).", "bad_patch") from None
     truncated = req.get("patch_truncated") or False
     if not isinstance(truncated, bool):
-        raise _bad("'patch_truncated' must be true or false.")
+        raise bad_request("'patch_truncated' must be true or false.")
     return {**req, "sha": sha.lower(), "patch": patch, "patch_truncated": truncated}
 
 
@@ -88,7 +78,7 @@ def _check_target(target: Path, rel: str, allow_hidden: bool) -> None:
     if any(p.lower() == ".git" for p in parts) or (
         not allow_hidden and any(p.startswith(".") for p in parts)
     ):
-        raise _bad(
+        raise bad_request(
             f"The folder {rel!r} is hidden or inside a .git folder; choose another one.",
             "bad_path",
         )
@@ -110,11 +100,7 @@ def _check_target(target: Path, rel: str, allow_hidden: bool) -> None:
 
 async def _overrides(git: Git, cwd: str) -> list[tuple[str, str]]:
     """The config overrides that neutralise what the config seen from ``cwd`` would run."""
-    out = await git.run(["config", "--show-scope", "-z", "--get-regexp", CONFIG_REGEXP], cwd)
-    if out.returncode not in (0, 1):  # 1: no matching key
-        raise _failed("config", out)
-    entries = parse_config(out.stdout, scoped=True)
-    return neutralising_overrides(entries, git.config.trusted_filters)
+    return neutralising_overrides(await git.read_config(cwd), git.config.trusted_filters)
 
 
 async def create_worktree(git: Git, root: str, body: bytes, allow_hidden: bool) -> dict[str, Any]:
@@ -126,18 +112,13 @@ async def create_worktree(git: Git, root: str, body: bytes, allow_hidden: bool) 
     target = resolve_inside(root, req["target"], must_exist=False)
     _check_target(target, req["target"], allow_hidden)
 
-    top = await git.run(["rev-parse", "--show-toplevel"], directory)
-    if top.returncode != 0:
-        if "dubious ownership" in top.stderr:
-            raise _dubious(top.stderr)
-        if "not a git repository" in top.stderr or "must be run in a work tree" in top.stderr:
-            raise ApiError(
-                409,
-                "not_a_repository",
-                f"{req['path']!r} is not inside a git repository: there is no code to restore.",
-            )
-        raise _failed("rev-parse", top)
-    toplevel = os.fsdecode(top.stdout.rstrip(b"\n"))
+    toplevel = await git.toplevel(directory)
+    if toplevel is None:
+        raise ApiError(
+            409,
+            "not_a_repository",
+            f"{req['path']!r} is not inside a git repository: there is no code to restore.",
+        )
     top_rel = relative_to_root(toplevel, root)
     overrides = await _overrides(git, toplevel)
 
@@ -163,12 +144,12 @@ async def create_worktree(git: Git, root: str, body: bytes, allow_hidden: bool) 
         names = [os.fsdecode(e.split(b"\t", 2)[-1]) for e in stat.stdout.split(b"\0") if e]
         if stat.returncode != 0 or not sections or len(names) != len(sections):
             message = stat.stderr.strip()[:MESSAGE_MAX] or "expected one `diff --git` per file"
-            raise _bad(f"The patch cannot be read ({message}); nothing was changed.", "bad_patch")
+            raise bad_request(f"The patch cannot be read ({message}); nothing was changed.", "bad_patch")
 
     async with _lock():
         _check_target(target, req["target"], allow_hidden)
         existed = target.is_dir()
-        made = _makedirs(target)
+        made = makedirs(target)
         added = False
         try:
             if not is_inside(os.path.realpath(target), os.path.realpath(root)):
@@ -183,12 +164,12 @@ async def create_worktree(git: Git, root: str, body: bytes, allow_hidden: bool) 
             out = await git.run(add, toplevel, overrides)
             if out.returncode != 0:
                 added = False  # git removed what it had started
-                raise _failed("worktree add", out)
+                raise git_failed("worktree add", out)
             inside = await _overrides(git, str(target))
             reset = ["reset", "--hard", "--no-recurse-submodules", "-q"]
             out = await git.run(reset, str(target), inside)
             if out.returncode != 0:
-                raise _failed("checkout", out)
+                raise git_failed("checkout", out)
             result = await _apply(git, str(target), inside, sections, names)
         except BaseException:
             if added:  # the first error is the one to report
