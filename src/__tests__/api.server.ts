@@ -9,7 +9,7 @@ import * as path from 'path';
 import { DearDiaryAPI, unquote } from '../server/api';
 import { INSTALL_HINT, ServerError } from '../server/request';
 import { DearDiaryServer } from '../server/status';
-import { ITestServer, startServer } from './helpers/server';
+import { startServer, useServer } from './helpers/server';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -40,14 +40,11 @@ async function failure(promise: Promise<unknown>): Promise<ServerError> {
 }
 
 describe('DearDiaryAPI against a real server', () => {
-  let server: ITestServer;
+  const suite = useServer();
   let api: DearDiaryAPI;
-
-  beforeAll(async () => {
-    server = await startServer();
-    api = new DearDiaryAPI(server.settings);
+  beforeAll(() => {
+    api = new DearDiaryAPI(suite.server.settings);
   });
-  afterAll(() => server?.stop());
 
   it('reports its version, and the start-up check accepts it', async () => {
     const info = await api.version();
@@ -59,7 +56,7 @@ describe('DearDiaryAPI against a real server', () => {
   });
 
   it('describes the git state of a notebook in a real repository', async () => {
-    const repo = path.join(server.root, 'project');
+    const repo = path.join(suite.server.root, 'project');
     fs.mkdirSync(path.join(repo, 'nb'), { recursive: true });
     git(repo, 'init', '-q');
     fs.writeFileSync(path.join(repo, 'nb', 'a.ipynb'), '{}\n');
@@ -87,7 +84,7 @@ describe('DearDiaryAPI against a real server', () => {
     ]);
     expect(dirty.patch).toContain('+{"cells": []}');
 
-    fs.mkdirSync(path.join(server.root, 'loose'));
+    fs.mkdirSync(path.join(suite.server.root, 'loose'));
     expect(await api.git('loose')).toMatchObject({ repo: false });
   });
 
@@ -125,7 +122,7 @@ describe('DearDiaryAPI against a real server', () => {
     const kept = await api.keepStoreAside(sha(second));
     expect(kept.relpath).toMatch(/^\.deardiary\/deardiary\.sqlite\.broken-/);
     expect(
-      Array.from(fs.readFileSync(path.join(server.root, kept.relpath!)))
+      Array.from(fs.readFileSync(path.join(suite.server.root, kept.relpath!)))
     ).toEqual([9, 9, 9]);
   });
 
@@ -157,7 +154,7 @@ describe('DearDiaryAPI against a real server', () => {
       verified: true
     });
     const onDisk = fs.readFileSync(
-      path.join(server.root, 'restored', 'iteration_1', 'Manifest.toml')
+      path.join(suite.server.root, 'restored', 'iteration_1', 'Manifest.toml')
     );
     expect(sha(onDisk)).toBe(sha(bytes));
 
@@ -173,11 +170,11 @@ describe('DearDiaryAPI against a real server', () => {
       })
     );
     expect(bad.status).toBe(400);
-    expect(fs.existsSync(path.join(server.root, 'other'))).toBe(false);
+    expect(fs.existsSync(path.join(suite.server.root, 'other'))).toBe(false);
   });
 
   it('checks out the commit of a run as a worktree, patch applied', async () => {
-    const repo = path.join(server.root, 'coderepo');
+    const repo = path.join(suite.server.root, 'coderepo');
     fs.mkdirSync(repo);
     git(repo, 'init', '-q');
     fs.writeFileSync(path.join(repo, 'nb.ipynb'), '{}\n');
@@ -196,7 +193,7 @@ describe('DearDiaryAPI against a real server', () => {
       patch: run.patch,
       patch_truncated: run.truncated
     });
-    const target = path.join(server.root, 'runs', '1', 'code');
+    const target = path.join(suite.server.root, 'runs', '1', 'code');
     expect(result).toEqual({
       target: 'runs/1/code',
       target_abs: fs.realpathSync(target),

@@ -6,10 +6,10 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { KernelManager, Session, SessionManager } from '@jupyterlab/services';
+import { Session } from '@jupyterlab/services';
 import { KernelBridge } from '../kernel/bridge';
 import { fromBase64, pathToString } from '../kernel/protocol';
-import { ITestServer, REPO, startServer } from './helpers/server';
+import { REPO, useServer } from './helpers/server';
 
 const KERNEL = 'deardiary-test-julia-1.5';
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -47,47 +47,27 @@ async function execute(session: Session.ISessionConnection, code: string) {
 }
 
 describe('KernelBridge with a real server and the test Julia kernel', () => {
-  let server: ITestServer;
-  let sessions: SessionManager;
-  let kernels: KernelManager;
-  let session: Session.ISessionConnection;
   let bridge: KernelBridge;
-
-  beforeAll(async () => {
-    server = await startServer({
-      env: { JUPYTER_PATH: path.join(REPO, 'ui-tests', 'test-kernel') }
-    });
-    const project = path.join(server.root, 'proj');
-    fs.mkdirSync(project);
-    fs.writeFileSync(
-      path.join(project, 'Project.toml'),
-      '[deps]\r\nDates = "ade2ca70-3891-5945-98fb-dc099432e06a"\n'
-    );
-    fs.writeFileSync(path.join(project, 'Manifest.toml'), MANIFEST);
-    kernels = new KernelManager({ serverSettings: server.settings });
-    sessions = new SessionManager({
-      serverSettings: server.settings,
-      kernelManager: kernels
-    });
-    await sessions.ready;
-    session = await sessions.startNew({
-      path: 'proj/run.ipynb',
-      type: 'notebook',
-      name: 'run.ipynb',
-      kernel: { name: KERNEL }
-    });
+  // Declared first so that the bridge is disposed before the session is shut down.
+  afterAll(() => bridge?.dispose());
+  const suite = useServer({
+    env: { JUPYTER_PATH: path.join(REPO, 'ui-tests', 'test-kernel') },
+    prepare: root => {
+      const project = path.join(root, 'proj');
+      fs.mkdirSync(project);
+      fs.writeFileSync(
+        path.join(project, 'Project.toml'),
+        '[deps]\r\nDates = "ade2ca70-3891-5945-98fb-dc099432e06a"\n'
+      );
+      fs.writeFileSync(path.join(project, 'Manifest.toml'), MANIFEST);
+    },
+    session: { path: 'proj/run.ipynb', kernel: KERNEL }
+  });
+  beforeAll(() => {
     bridge = new KernelBridge({
-      sessionContext: contextOf(session),
+      sessionContext: contextOf(suite.session),
       timeout: 60000
     });
-  });
-
-  afterAll(async () => {
-    bridge?.dispose();
-    await session?.shutdown().catch(() => undefined);
-    sessions?.dispose();
-    kernels?.dispose();
-    await server?.stop();
   });
 
   it('captures the exact bytes of the active project and manifest', async () => {
@@ -95,7 +75,7 @@ describe('KernelBridge with a real server and the test Julia kernel', () => {
     const capture = await bridge.capture();
     expect(capture.julia_version).toBe('1.5.3');
     expect(pathToString(capture.project!.path)).toBe(
-      path.join(server.root, 'proj', 'Project.toml')
+      path.join(suite.server.root, 'proj', 'Project.toml')
     );
     expect(capture.project!.is_global).toBe(false);
     expect(capture.manifest!.found_by).toBe('julia');
@@ -105,14 +85,16 @@ describe('KernelBridge with a real server and the test Julia kernel', () => {
       true
     );
     expect(manifest.sha256).toBe(sha(MANIFEST));
-    expect(pathToString(capture.sys.pwd)).toBe(path.join(server.root, 'proj'));
+    expect(pathToString(capture.sys.pwd)).toBe(
+      path.join(suite.server.root, 'proj')
+    );
   });
 
   it('leaves ans and the execution count alone', async () => {
-    const before = await execute(session, 'x = 6 * 7');
+    const before = await execute(suite.session, 'x = 6 * 7');
     await bridge.fingerprint();
     await bridge.ping();
-    const after = await execute(session, 'ans');
+    const after = await execute(suite.session, 'ans');
     expect(after.text).toBe('42');
     expect(after.reply.execution_count).toBe(before.reply.execution_count + 1);
   });
@@ -121,7 +103,7 @@ describe('KernelBridge with a real server and the test Julia kernel', () => {
     const waiting: boolean[] = [];
     const onWaiting = (_: KernelBridge, w: boolean) => waiting.push(w);
     bridge.waitingChanged.connect(onWaiting);
-    const cell = execute(session, 'sleep(2); 1');
+    const cell = execute(suite.session, 'sleep(2); 1');
     await new Promise(r => setTimeout(r, 300));
     const started = Date.now();
     const fingerprint = await bridge.fingerprint({ timeout: 500 });
@@ -133,23 +115,25 @@ describe('KernelBridge with a real server and the test Julia kernel', () => {
   });
 
   it('rejects at once when the kernel restarts, then re-injects', async () => {
-    const cell = execute(session, 'sleep(10)').catch(() => undefined);
+    const cell = execute(suite.session, 'sleep(10)').catch(() => undefined);
     await new Promise(r => setTimeout(r, 300));
     const pending = bridge.fingerprint();
-    const restarted = session.kernel!.restart();
+    const restarted = suite.session.kernel!.restart();
     await expect(pending).rejects.toMatchObject({ code: 'restarted' });
     await restarted;
     await cell;
     const capture = await bridge.capture();
     expect(capture.files.length).toBe(2);
-    const after = await execute(session, '1 + 1');
+    const after = await execute(suite.session, '1 + 1');
     expect(after.reply.status).toBe('ok');
     expect(after.text).toBe('2');
   });
 
   it('gets its reply when another client of the kernel sent the last execute request', async () => {
     // A console on the same kernel: its own connection (client session id).
-    const other = kernels.connectTo({ model: session.kernel!.model });
+    const other = suite.kernels.connectTo({
+      model: suite.session.kernel!.model
+    });
     try {
       await other.info;
       const console = other.requestExecute({
@@ -171,7 +155,7 @@ describe('KernelBridge with a real server and the test Julia kernel', () => {
       bridge.snapshotReceived.connect((_, s) => resolve(s))
     );
     await bridge.ping();
-    const result = await execute(session, '@snapshot "after training"');
+    const result = await execute(suite.session, '@snapshot "after training"');
     const snapshot = await received;
     expect(snapshot.note).toBe('after training');
     expect(snapshot.snapshot_id).toMatch(/^[0-9a-f]{32}-\d+$/);
@@ -193,7 +177,7 @@ describe('KernelBridge with a real server and the test Julia kernel', () => {
         say("{\\"type\\":\\"ready\\",\\"protocol\\":1,\\"julia_version\\":\\"1.5.3\\"}")
       end
       Main.IJulia.ans`;
-    const other = await sessions.startNew({
+    const other = await suite.sessions.startNew({
       path: 'proj/liar.ipynb',
       type: 'notebook',
       name: 'liar.ipynb',

@@ -6,62 +6,34 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { KernelManager, Session, SessionManager } from '@jupyterlab/services';
 import { activateCode, execute, INSTANTIATE_CODE } from '../restore/execute';
-import { ITestServer, REPO, startServer } from './helpers/server';
+import { REPO, useServer } from './helpers/server';
+
+// Also written by the UI tests (ui-tests/tests/store.ts).
+const STDLIB_PROJECT = path.join(__dirname, 'fixtures', 'stdlib-project');
 
 /** A stdlib-only project, as Julia 1.5 writes it (real stdlib UUIDs). */
 function project(folder: string): void {
   fs.mkdirSync(folder, { recursive: true });
-  fs.writeFileSync(
-    path.join(folder, 'Project.toml'),
-    '[deps]\nDates = "ade2ca70-3891-5945-98fb-dc099432e06a"\n'
-  );
-  fs.writeFileSync(
-    path.join(folder, 'Manifest.toml'),
-    '# This file is machine-generated - editing it directly is not advised\n\n' +
-      '[[Dates]]\ndeps = ["Printf"]\nuuid = "ade2ca70-3891-5945-98fb-dc099432e06a"\n\n' +
-      '[[Printf]]\ndeps = ["Unicode"]\nuuid = "de0858da-6303-5e67-8744-51eddeeeb8d7"\n\n' +
-      '[[Unicode]]\nuuid = "4ec0a83e-493e-50e2-b9ac-8f72acf5a8f5"\n'
-  );
+  for (const name of ['Project.toml', 'Manifest.toml']) {
+    // Written, not copied: new files with the usual mode, whatever the fixture's.
+    const bytes = fs.readFileSync(path.join(STDLIB_PROJECT, name));
+    fs.writeFileSync(path.join(folder, name), bytes);
+  }
 }
 
 describe('restore code in the test Julia kernel', () => {
-  let server: ITestServer;
-  let kernels: KernelManager;
-  let sessions: SessionManager;
-  let session: Session.ISessionConnection;
-
-  beforeAll(async () => {
-    server = await startServer({
-      env: { JUPYTER_PATH: path.join(REPO, 'ui-tests', 'test-kernel') }
-    });
-    fs.mkdirSync(path.join(server.root, 'nb'));
-    kernels = new KernelManager({ serverSettings: server.settings });
-    sessions = new SessionManager({
-      serverSettings: server.settings,
-      kernelManager: kernels
-    });
-    await sessions.ready;
+  const suite = useServer({
+    env: { JUPYTER_PATH: path.join(REPO, 'ui-tests', 'test-kernel') },
+    prepare: root => fs.mkdirSync(path.join(root, 'nb')),
     // Started without --project: the kernel is in the default environment.
-    session = await sessions.startNew({
-      path: 'nb/run.ipynb',
-      type: 'notebook',
-      name: 'run.ipynb',
-      kernel: { name: 'deardiary-test-julia-noproject' }
-    });
-  }, 120000);
-
-  afterAll(async () => {
-    await session?.shutdown().catch(() => undefined);
-    sessions?.dispose();
-    kernels?.dispose();
-    await server?.stop();
+    session: { path: 'nb/run.ipynb', kernel: 'deardiary-test-julia-noproject' },
+    timeout: 120000
   });
 
   const run = async (code: string) => {
     const chunks: Array<[string, number]> = [];
-    const reply = await execute(session.kernel!, code, text =>
+    const reply = await execute(suite.session.kernel!, code, text =>
       chunks.push([text, Date.now()])
     );
     return { reply, chunks, text: chunks.map(([t]) => t).join('') };
@@ -80,7 +52,7 @@ describe('restore code in the test Julia kernel', () => {
   }, 60000);
 
   it('activates a folder whose path needs escaping, then instantiates it offline', async () => {
-    const folder = path.join(server.root, 'restored "$x" \\ é');
+    const folder = path.join(suite.server.root, 'restored "$x" \\ é');
     project(folder);
     const activated = await run(activateCode(folder));
     expect(activated.reply.status).toBe('ok');
@@ -92,7 +64,7 @@ describe('restore code in the test Julia kernel', () => {
   }, 120000);
 
   it('reports Pkg’s error as an error reply (a manifest it cannot read)', async () => {
-    const folder = path.join(server.root, 'broken');
+    const folder = path.join(suite.server.root, 'broken');
     project(folder);
     expect((await run(activateCode(folder))).reply.status).toBe('ok');
     fs.appendFileSync(path.join(folder, 'Manifest.toml'), '\n[[Broken\n');

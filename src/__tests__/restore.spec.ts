@@ -136,47 +136,60 @@ describe('pre-flight', () => {
     });
   }
 
-  it('states the kernel fit, the git state and the notebook', async () => {
-    const findings = await findingsOf(
-      { notebook: 'work/analysis.ipynb' },
-      spec('julia-1.10', 'Julia 1.10.4')
-    );
-    expect(codes(findings)).toEqual([
-      'julia-match:ok',
-      'git-clean:ok',
-      'notebook:ok'
-    ]);
-    expect(findings[1].message).toContain('a94a8fe5cc (main)');
-    expect(findings[2].message).toContain('analysis.ipynb');
-  });
+  interface IPreflightCase {
+    name: string;
+    stored: IRunOptions;
+    installed: ISpecLike;
+    expected: string[];
+    /** [index of a finding, a part of its message] */
+    messages: Array<[number, string]>;
+  }
 
-  it('warns about another Julia, path entries, a truncated patch, no notebook', async () => {
-    const manifest = [
-      'julia_version = "1.10.4"',
-      'manifest_format = "2.0"',
-      '[[deps.Local]]',
-      'path = "../Local"',
-      'uuid = "11111111-1111-1111-1111-111111111111"',
-      ''
-    ].join('\n');
-    const findings = await findingsOf(
-      {
-        manifest,
+  it.each<IPreflightCase>([
+    {
+      name: 'states the kernel fit, the git state and the notebook',
+      stored: { notebook: 'work/analysis.ipynb' },
+      installed: spec('julia-1.10', 'Julia 1.10.4'),
+      expected: ['julia-match:ok', 'git-clean:ok', 'notebook:ok'],
+      messages: [
+        [1, 'a94a8fe5cc (main)'],
+        [2, 'analysis.ipynb']
+      ]
+    },
+    {
+      name: 'warns about another Julia, path entries, a truncated patch, no notebook',
+      stored: {
+        manifest: [
+          'julia_version = "1.10.4"',
+          'manifest_format = "2.0"',
+          '[[deps.Local]]',
+          'path = "../Local"',
+          'uuid = "11111111-1111-1111-1111-111111111111"',
+          ''
+        ].join('\n'),
         patch: 'diff --git a/x b/x\n',
         truncated: true,
         notebookBytes: null
       },
-      spec('julia-1.9', 'Julia 1.9.3')
-    );
-    expect(codes(findings)).toEqual([
-      'julia-differs:warning',
-      'path-dependency:warning',
-      'dirty-uncaptured:warning',
-      'git-dirty:warning',
-      'no-notebook:warning'
-    ]);
-    expect(findings[1].message).toContain('Local');
-    expect(findings[0].message).toContain('1.10');
+      installed: spec('julia-1.9', 'Julia 1.9.3'),
+      expected: [
+        'julia-differs:warning',
+        'path-dependency:warning',
+        'dirty-uncaptured:warning',
+        'git-dirty:warning',
+        'no-notebook:warning'
+      ],
+      messages: [
+        [1, 'Local'],
+        [0, '1.10']
+      ]
+    }
+  ])('$name', async ({ stored, installed, expected, messages }) => {
+    const findings = await findingsOf(stored, installed);
+    expect(codes(findings)).toEqual(expected);
+    for (const [index, part] of messages) {
+      expect(findings[index].message).toContain(part);
+    }
   });
 
   it('says the notebook cannot be reopened without any Julia kernel', async () => {

@@ -11,17 +11,14 @@ import { ServerError } from '../server/request';
 import { SCHEMA_VERSION } from '../store/schema';
 import { RunStore } from '../store/store';
 import { makeRun } from './helpers/sqljs';
-import { ITestServer, startServer } from './helpers/server';
+import { useServer } from './helpers/server';
 
 describe('GET /deardiary/runs against a real server', () => {
-  let server: ITestServer;
+  const suite = useServer();
   let api: DearDiaryAPI;
-
-  beforeAll(async () => {
-    server = await startServer();
-    api = new DearDiaryAPI(server.settings);
+  beforeAll(() => {
+    api = new DearDiaryAPI(suite.server.settings);
   });
-  afterAll(() => server?.stop());
 
   function runStore(): RunStore {
     return new RunStore({
@@ -90,7 +87,7 @@ describe('GET /deardiary/runs against a real server', () => {
     const expected = await store.listRuns();
     const listed = await api.listRuns();
     const answer = await fetch(
-      `${server.baseUrl}deardiary/runs?token=${server.token}`
+      `${suite.server.baseUrl}deardiary/runs?token=${suite.server.token}`
     ).then(r => r.json());
     expect(answer.columns.notebook_path).toHaveProperty('index');
     expect(Array.isArray(answer.columns.snapshot_id)).toBe(true);
@@ -111,7 +108,7 @@ describe('GET /deardiary/runs against a real server', () => {
   });
 
   it('refuses a store of another schema, which the browser then loads itself', async () => {
-    const file = path.join(server.root, '.deardiary', 'deardiary.sqlite');
+    const file = path.join(suite.server.root, '.deardiary', 'deardiary.sqlite');
     const SQL = await initSqlJs();
     const db = new SQL.Database(fs.readFileSync(file));
     db.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);

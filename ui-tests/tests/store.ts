@@ -57,21 +57,23 @@ export async function readRuns(notebook: string): Promise<IStoredRun[]> {
   }
 }
 
+/** A stdlib-only project, as Julia 1.5 writes it (shared with the jest tests). */
+const STDLIB_PROJECT = path.join(
+  __dirname,
+  '../../src/__tests__/fixtures/stdlib-project'
+);
+
 /** A Julia project (Project.toml + a stdlib-only Manifest.toml) in a folder of the root. */
 export function writeProject(dir: string, project: string): void {
   const folder = path.join(ROOT, dir);
   fs.mkdirSync(folder, { recursive: true });
+  const stdlib = (name: string) =>
+    fs.readFileSync(path.join(STDLIB_PROJECT, name), 'utf8');
   fs.writeFileSync(
     path.join(folder, 'Project.toml'),
-    `${project}[deps]\nDates = "ade2ca70-3891-5945-98fb-dc099432e06a"\n`
+    project + stdlib('Project.toml')
   );
-  fs.writeFileSync(
-    path.join(folder, 'Manifest.toml'),
-    '# This file is machine-generated - editing it directly is not advised\n\n' +
-      '[[Dates]]\ndeps = ["Printf"]\nuuid = "ade2ca70-3891-5945-98fb-dc099432e06a"\n\n' +
-      '[[Printf]]\ndeps = ["Unicode"]\nuuid = "de0858da-6303-5e67-8744-51eddeeeb8d7"\n\n' +
-      '[[Unicode]]\nuuid = "4ec0a83e-493e-50e2-b9ac-8f72acf5a8f5"\n'
-  );
+  fs.writeFileSync(path.join(folder, 'Manifest.toml'), stdlib('Manifest.toml'));
 }
 
 /**

@@ -8,7 +8,12 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { ServerConnection } from '@jupyterlab/services';
+import {
+  KernelManager,
+  ServerConnection,
+  Session,
+  SessionManager
+} from '@jupyterlab/services';
 import WebSocket from 'ws';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -103,6 +108,63 @@ export async function startServer(
       fs.rmSync(root, { recursive: true, force: true });
     }
   };
+}
+
+export interface ISuiteOptions extends IServerOptions {
+  /** Called with the server's root once it runs (before the session starts). */
+  prepare?: (root: string) => void;
+  /** Start a notebook session at this path with this kernel. */
+  session?: { path: string; kernel: string };
+  /** The beforeAll's timeout (jest's default if unset). */
+  timeout?: number;
+}
+
+/** What {@link useServer} starts; set by its beforeAll. */
+export interface ISuiteServer {
+  server: ITestServer;
+  kernels: KernelManager;
+  sessions: SessionManager;
+  /** Only with `session`. */
+  session: Session.ISessionConnection;
+}
+
+/**
+ * Start a server for the tests of the calling describe block (its beforeAll), with
+ * `session` also a KernelManager, a SessionManager and a notebook session; after them
+ * (its afterAll) shut the session down, dispose both managers (or jest does not exit)
+ * and stop the server. jest runs afterAll hooks in the order they were declared.
+ */
+export function useServer(options: ISuiteOptions = {}): ISuiteServer {
+  const { prepare, session, timeout, ...serverOptions } = options;
+  const suite = {} as ISuiteServer;
+  beforeAll(async () => {
+    suite.server = await startServer(serverOptions);
+    prepare?.(suite.server.root);
+    if (!session) {
+      return;
+    }
+    suite.kernels = new KernelManager({
+      serverSettings: suite.server.settings
+    });
+    suite.sessions = new SessionManager({
+      serverSettings: suite.server.settings,
+      kernelManager: suite.kernels
+    });
+    await suite.sessions.ready;
+    suite.session = await suite.sessions.startNew({
+      path: session.path,
+      type: 'notebook',
+      name: path.basename(session.path),
+      kernel: { name: session.kernel }
+    });
+  }, timeout);
+  afterAll(async () => {
+    await suite.session?.shutdown().catch(() => undefined);
+    suite.sessions?.dispose();
+    suite.kernels?.dispose();
+    await suite.server?.stop();
+  });
+  return suite;
 }
 
 async function waitForServer(
