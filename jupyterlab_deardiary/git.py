@@ -16,9 +16,10 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .config import DearDiary
 from .errors import ApiError
@@ -41,9 +42,21 @@ SAFE_ARGS = [
     "protocol.allow=never",
 ]
 # Config worth reading before status/diff: filter drivers to neutralise, per-protocol
-# allow rules to close, remotes and branch upstreams for remote_url.
-CONFIG_REGEXP = r"^(filter|protocol|remote|branch)\."
+# allow rules to close, remotes and branch upstreams for remote_url, how status pairs renames.
+CONFIG_REGEXP = r"^(filter|protocol|remote|branch)\.|^(status|diff)\.renames$"
 FILTER_VARS = ("clean", "smudge", "process")
+# The top folder and the index file's path, then HEAD's commit and its full symbolic name
+# ("refs/heads/<branch>", or "HEAD" when detached): the last two fail without a commit.
+HEAD_ARGS = [
+    "rev-parse",
+    "--show-toplevel",
+    "--git-path",
+    "index",
+    "HEAD",
+    "--symbolic-full-name",
+    "HEAD",
+    "--",
+]
 # Tracked changes only; untracked files are listed by UNTRACKED_ARGS in parallel.
 STATUS_ARGS = [
     "status",
@@ -79,6 +92,25 @@ DIFF_ARGS = [
     "--src-prefix=a/",
     "--dst-prefix=b/",
 ]
+# `git status`'s two columns: the index against HEAD, and the worktree against the index
+# (whose patch is HEAD's when nothing is staged). Stat-only changes are skipped, as status
+# does; porcelain `git diff` then rewrites the index it refreshed, hence an index copy.
+STAGED_ARGS = [
+    "diff",
+    "--cached",
+    "--raw",
+    "-z",
+    "--no-renames",
+    "--ignore-submodules=untracked",
+]
+UNSTAGED_ARGS = [
+    "-c",
+    "diff.autoRefreshIndex=true",
+    "diff",
+    "--raw",
+    *DIFF_ARGS[2:],
+]
+GITLINK = b"160000"
 DIRTY_FILES_MAX = 1000
 PATHSPEC_MAX = 1000  # more changed paths than this: one diff without pathspec
 STDERR_MAX = 64 * 1024
@@ -126,10 +158,11 @@ class Git:
         cap: int | None = None,
         marker: bytes | None = None,
         input: bytes | None = None,
+        index: str | None = None,
     ) -> Output:
         """Run ``git <SAFE_ARGS> <args>`` in ``cwd``, feeding ``input`` on stdin (default:
-        none); keep at most ``cap`` bytes of stdout (counted after ``marker`` when given).
-        Raises ApiError 503 / 504."""
+        none), on the index file ``index`` if given; keep at most ``cap`` bytes of stdout
+        (counted after ``marker`` when given). Raises ApiError 503 / 504."""
         if self.executable is None:
             raise ApiError(
                 503,
@@ -138,6 +171,8 @@ class Git:
                 "then restart it.",
             )
         env = dict(self._env)
+        if index is not None:
+            env["GIT_INDEX_FILE"] = index
         overrides = list(overrides)
         env["GIT_CONFIG_COUNT"] = str(len(overrides))
         for i, (key, value) in enumerate(overrides):
@@ -186,14 +221,7 @@ class Git:
 
     async def toplevel(self, directory: str) -> str | None:
         """The top folder of the repository holding ``directory``; None outside one."""
-        top = await self.run(["rev-parse", "--show-toplevel"], directory)
-        if top.returncode == 0:
-            return os.fsdecode(top.stdout.rstrip(b"\n"))
-        if "dubious ownership" in top.stderr:
-            raise _dubious(top.stderr)
-        if "not a git repository" in top.stderr or "must be run in a work tree" in top.stderr:
-            return None
-        raise git_failed("rev-parse", top)
+        return _toplevel(await self.run(["rev-parse", "--show-toplevel"], directory))
 
     async def read_config(self, cwd: str) -> list[tuple[str, str, str | None]]:
         """The config entries matching CONFIG_REGEXP, as git sees them from ``cwd``."""
@@ -206,38 +234,32 @@ class Git:
 
     async def describe(self, directory: str, path: str, root: str) -> dict[str, Any]:
         """The JSON answer of GET /deardiary/git for ``directory`` (requested as ``path``)."""
-        toplevel, entries = await _gather(self.toplevel(directory), self.read_config(directory))
+        head, entries = await _gather(self.run(HEAD_ARGS, directory), self.read_config(directory))
+        toplevel = _toplevel(head)
         if toplevel is None:
             return {"repo": False, "path": path}
         submodules = await self._submodule_config(toplevel, 0)
         overrides = neutralising_overrides(entries + submodules, self.config.trusted_filters)
-
-        # Tracked changes (with the branch) and untracked files in two processes at once:
-        # the patch of the changed paths then overlaps the untracked scan.
-        untracked_run = asyncio.ensure_future(self.run(UNTRACKED_ARGS, toplevel, overrides))
-        try:
-            status = await self.run(STATUS_ARGS, toplevel, overrides)
-            if status.returncode != 0:
-                raise git_failed("status", status)
-            st = parse_status(status.stdout)
-            top_rel = relative_to_root(toplevel, root)
-            if st.head_sha is None:
-                where = repr(top_rel) if top_rel is not None else "above the server root"
-                raise ApiError(
-                    409,
-                    "empty_repository",
-                    f"The repository at {where} has no commits yet: commit once, then try again.",
-                )
-            patch, patch_bytes, binary = await self._patch(st.tracked_paths, toplevel, overrides)
-        except BaseException:
-            await asyncio.gather(untracked_run, return_exceptions=True)
-            raise
-        untracked = await untracked_run
+        top_rel = relative_to_root(toplevel, root)
+        index, named = parse_head(head)
+        with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
+            copy = await _copy_index(directory, index, tmp)
+            # Untracked files are listed in parallel with the tracked changes.
+            st, untracked = await _gather(
+                self._tracked(copy, named, _renames(entries), toplevel, top_rel, overrides),
+                self.run(UNTRACKED_ARGS, toplevel, overrides),
+            )
         if untracked.returncode != 0:
             raise git_failed("ls-files", untracked)
         names = [n for n in untracked.stdout.decode("utf-8", "replace").split("\0") if n]
         files = st.files + [
-            {"path": n, "status": "??", "xy": "??", "orig_path": None, "submodule": False}
+            {
+                "path": n,
+                "status": "??",
+                "xy": "??",
+                "orig_path": None,
+                "submodule": False,
+            }
             for n in names
         ]
 
@@ -253,18 +275,106 @@ class Git:
             "detached": st.branch is None,
             "remote_name": _text(remote_name),
             "remote_url": _text(strip_credentials(remote_url)) if remote_url else None,
-            "dirty": bool(st.tracked_paths),
+            "dirty": bool(st.files),
             "dirty_files": files[:DIRTY_FILES_MAX],
             "dirty_files_truncated": len(files) > DIRTY_FILES_MAX,
             "untracked_count": len(names),
-            "binary_files": binary,
-            "patch": patch,
-            "patch_bytes": patch_bytes,
-            "truncated": patch_bytes > self.config.patch_max_bytes,
+            "binary_files": st.binary,
+            "patch": st.patch,
+            "patch_bytes": st.patch_bytes,
+            "truncated": st.patch_bytes > self.config.patch_max_bytes,
         }
 
+    async def _tracked(
+        self,
+        index: str | None,
+        named: tuple[str, str | None] | None,
+        renames: str,
+        toplevel: str,
+        top_rel: str | None,
+        overrides: list[tuple[str, str]],
+    ) -> Changes:
+        """The tracked changes, without `git status` when two diffs tell the same."""
+        if named is not None and index is not None:
+            st = await self._changes(index, *named, renames, toplevel, overrides)
+            if st is not None:
+                return st
+        return await self._changes_by_status(index, toplevel, top_rel, overrides)
+
+    async def _changes(
+        self,
+        index: str,
+        sha: str,
+        branch: str | None,
+        renames: str,
+        toplevel: str,
+        overrides: list[tuple[str, str]],
+    ) -> Changes | None:
+        """The tracked changes without `git status`, for the cost of status alone: its two
+        columns come from two diffs run at once, and when nothing is staged the worktree's
+        diff is also the patch. None when only status tells exactly: conflicts,
+        submodules, changes it would pair as renames or copies."""
+        cap = self.config.patch_max_bytes
+        unstaged_out, staged_out = await _gather(
+            self.run(UNSTAGED_ARGS, toplevel, overrides, cap, b"\0\0", index=index),
+            self.run(STAGED_ARGS, toplevel, overrides, index=index),
+        )
+        for what, out in (("diff", unstaged_out), ("diff --cached", staged_out)):
+            if out.returncode != 0:
+                raise git_failed(what, out)
+        unstaged, end = parse_raw(unstaged_out.stdout)
+        staged = parse_raw(staged_out.stdout)[0]
+        if status_needed(unstaged, renames) or status_needed(staged, renames):
+            return None
+        x = {r.path: r.letter for r in staged}
+        y = {r.path: r.letter for r in unstaged}
+        paths = sorted(x.keys() | y.keys())
+        files = []
+        for p in paths:
+            xy, short = _xy(x.get(p, ".") + y.get(p, "."))
+            files.append(
+                {
+                    "path": p.decode("utf-8", "replace"),
+                    "status": short,
+                    "xy": xy,
+                    "orig_path": None,
+                    "submodule": False,
+                }
+            )
+        if staged:  # HEAD's patch differs from the worktree's diff
+            patch = await self._patch(list(map(os.fsdecode, paths)), toplevel, overrides, index)
+        else:
+            patch = parse_diff(unstaged_out, cap, start=end)
+        return Changes(sha, branch, files, *patch)
+
+    async def _changes_by_status(
+        self,
+        index: str | None,
+        toplevel: str,
+        top_rel: str | None,
+        overrides: list[tuple[str, str]],
+    ) -> Changes:
+        """The tracked changes as `git status` lists them, then the patch of those paths."""
+        status = await self.run(STATUS_ARGS, toplevel, overrides, index=index)
+        if status.returncode != 0:
+            raise git_failed("status", status)
+        st = parse_status(status.stdout)
+        if st.head_sha is None:
+            where = repr(top_rel) if top_rel is not None else "above the server root"
+            raise ApiError(
+                409,
+                "empty_repository",
+                f"The repository at {where} has no commits yet: commit once, then try again.",
+            )
+        patch = await self._patch(st.tracked_paths, toplevel, overrides, index)
+        return Changes(st.head_sha, st.branch, st.files, *patch)
+
     async def _patch(
-        self, paths: list[str], toplevel: str, overrides: list[tuple[str, str]]
+        self,
+        paths: list[str],
+        toplevel: str,
+        overrides: list[tuple[str, str]],
+        index: str | None,
     ) -> tuple[str, int, list[str]]:
         """``git diff HEAD`` of the changed tracked ``paths``: (patch, full size, binary paths)."""
         if not paths:
@@ -283,6 +393,7 @@ class Git:
             overrides,
             cap=self.config.patch_max_bytes,
             marker=b"\0\0",
+            index=index,
         )
         if out.returncode != 0:
             raise git_failed("diff", out)
@@ -298,7 +409,14 @@ class Git:
         ):
             return []
         listing = await self.run(
-            ["config", "-f", ".gitmodules", "-z", "--get-regexp", r"^submodule\..*\.path$"],
+            [
+                "config",
+                "-f",
+                ".gitmodules",
+                "-z",
+                "--get-regexp",
+                r"^submodule\..*\.path$",
+            ],
             toplevel,
         )
         dirs = []
@@ -331,6 +449,81 @@ class Status:
     branch: str | None
     files: list[dict[str, Any]]
     tracked_paths: list[str]  # changed tracked paths (both sides of a rename)
+
+
+@dataclass
+class Changes:
+    """The tracked changes of a repository, as the endpoint answers them."""
+
+    head_sha: str
+    branch: str | None
+    files: list[dict[str, Any]]  # as `git status` lists them
+    patch: str
+    patch_bytes: int
+    binary: list[str]
+
+
+class Raw(NamedTuple):
+    """One record of ``git diff --raw``."""
+
+    path: bytes
+    letter: str  # A, D, M, T, U, X
+    modes: tuple[bytes, ...]
+
+
+def parse_head(out: Output) -> tuple[str | None, tuple[str, str | None] | None]:
+    """The index file's path, and (commit, branch or None when detached), from HEAD_ARGS;
+    None for what it does not tell (no commit yet, HEAD not on a local branch)."""
+    lines = out.stdout.split(b"\n")
+    index = os.fsdecode(lines[1]) if len(lines) > 2 else None
+    if out.returncode != 0 or len(lines) != 6:
+        return index, None
+    sha, name = lines[2].decode("ascii", "replace"), lines[3]
+    if name == b"HEAD":
+        return index, (sha, None)
+    if name.startswith(b"refs/heads/"):
+        return index, (sha, name[len(b"refs/heads/") :].decode("utf-8", "replace"))
+    return index, None
+
+
+def parse_raw(data: bytes) -> tuple[list[Raw], int]:
+    """The records of ``--raw -z --no-renames`` at the start of ``data``, and where they end."""
+    records = []
+    i = 0
+    while data.startswith(b":", i):
+        meta_end = data.index(b"\0", i)
+        path_end = data.index(b"\0", meta_end + 1)
+        meta = data[i:meta_end]
+        parents = len(meta) - len(meta.lstrip(b":"))  # "::" is a conflict's combined record
+        fields = meta[parents:].split(b" ")
+        letter = fields[-1][:1].decode() if parents == 1 else "U"
+        records.append(Raw(data[meta_end + 1 : path_end], letter, tuple(fields[: parents + 1])))
+        i = path_end + 1
+    return records, i
+
+
+def status_needed(records: list[Raw], renames: str) -> bool:
+    """Whether only `git status` lists these changes (one column's) exactly: conflicts,
+    submodules, and added files it may pair with deleted (renames) or changed (copies) ones."""
+    letters = {r.letter for r in records}
+    if not letters <= set("ADMT") or any(GITLINK in r.modes for r in records):
+        return True
+    if "A" not in letters:
+        return False
+    return (renames == "renames" and "D" in letters) or (renames == "copies" and len(letters) > 1)
+
+
+def _renames(entries: list[tuple[str, str, str | None]]) -> str:
+    """How `git status` pairs changes here: "no", "renames" or "copies" (status.renames,
+    else diff.renames, else renames)."""
+    found = {}
+    for _, key, value in entries:
+        if key in ("status.renames", "diff.renames"):
+            found[key] = "true" if value is None else value.lower()
+    value = found.get("status.renames", found.get("diff.renames", "true"))
+    if value in ("copies", "copy"):
+        return "copies"
+    return "no" if value in ("false", "no", "off", "0", "") else "renames"
 
 
 def _xy(code: str) -> tuple[str, str]:
@@ -380,15 +573,15 @@ def parse_status(raw: bytes) -> Status:
     )
 
 
-def parse_diff(out: Output, cap: int) -> tuple[str, int, list[str]]:
-    """Split ``git diff --numstat -z -p`` into (patch text cut to ``cap``, full patch size,
-    binary paths)."""
+def parse_diff(out: Output, cap: int, start: int = 0) -> tuple[str, int, list[str]]:
+    """Split ``git diff --numstat -z -p`` (from ``start``, after any raw records) into
+    (patch text cut to ``cap``, full patch size, binary paths)."""
     data = out.stdout
-    sep = data.find(b"\0\0")
+    sep = data.find(b"\0\0", start)
     if sep < 0:
         return "", 0, []
     binary = []
-    for entry in data[:sep].split(b"\0"):
+    for entry in data[start:sep].split(b"\0"):
         added, _, rest = entry.partition(b"\t")
         deleted, _, path = rest.partition(b"\t")
         if added == b"-" and deleted == b"-":
@@ -548,6 +741,19 @@ async def _write(stream: asyncio.StreamWriter | None, data: bytes | None) -> Non
     stream.close()
 
 
+async def _copy_index(directory: str, index: str | None, tmp: str) -> str | None:
+    """A copy of the index file (same times, so the same entries count as racily clean)
+    in ``tmp``; None when there is none to copy."""
+    if index is None:
+        return None
+    copy = os.path.join(tmp, "index")
+    try:
+        await asyncio.to_thread(shutil.copy2, os.path.join(directory, index), copy)
+    except OSError:
+        return None
+    return copy
+
+
 async def _gather(*aws: Awaitable[T]) -> list[T]:
     """Like asyncio.gather, but waits for every call before raising the first error."""
     results = await asyncio.gather(*aws, return_exceptions=True)
@@ -555,6 +761,18 @@ async def _gather(*aws: Awaitable[T]) -> list[T]:
         if isinstance(r, BaseException):
             raise r
     return results  # type: ignore[return-value]
+
+
+def _toplevel(out: Output) -> str | None:
+    """The top folder from `git rev-parse --show-toplevel ...` (its first line, printed
+    even when a later argument fails); None outside a repository."""
+    if b"\n" in out.stdout:
+        return os.fsdecode(out.stdout.split(b"\n", 1)[0])
+    if "dubious ownership" in out.stderr:
+        raise _dubious(out.stderr)
+    if "not a git repository" in out.stderr or "must be run in a work tree" in out.stderr:
+        return None
+    raise git_failed("rev-parse", out)
 
 
 def _dubious(stderr: str) -> ApiError:
@@ -582,5 +800,7 @@ def _subcommand(args: list[str]) -> str:
 
 def git_failed(what: str, out: Output) -> ApiError:
     return ApiError(
-        500, "git_failed", f"git {what} failed (exit {out.returncode}): {out.stderr.strip()[:2000]}"
+        500,
+        "git_failed",
+        f"git {what} failed (exit {out.returncode}): {out.stderr.strip()[:2000]}",
     )

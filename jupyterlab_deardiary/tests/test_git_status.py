@@ -1,0 +1,265 @@
+"""The git endpoint's tracked changes against real `git status` and `git diff HEAD`.
+
+The endpoint does not run `git status` when it can tell the same from two diffs run at
+once (see Git._changes); it falls back to status for what only status tells exactly. Each
+case here builds a repository state, asks the endpoint, and compares its answer with what
+git's own status and diff print afterwards, and checks which way the endpoint took and
+that the repository's index file was not touched.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from jupyterlab_deardiary.git import Git, parse_status
+
+from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, write
+
+FILES = {
+    "a.txt": "a\n" * 5,
+    "b.txt": "b\n" * 5,
+    "c.txt": "c\n" * 5,
+    "bin.dat": b"\x00\x01\x02" * 10,
+    "notebook.ipynb": "{}\n",
+}
+
+
+def _touch(path: Path) -> None:
+    os.utime(path, (1, 1))
+
+
+def modified(r):
+    write(r / "a.txt", "changed\n")
+
+
+def staged(r):
+    write(r / "a.txt", "changed\n")
+    git(r, "add", "a.txt")
+
+
+def staged_then_modified(r):
+    staged(r)
+    write(r / "a.txt", "changed again\n")
+
+
+def staged_then_reverted(r):
+    staged(r)
+    write(r / "a.txt", FILES["a.txt"])
+
+
+def staged_then_touched(r):
+    staged(r)
+    _touch(r / "a.txt")
+
+
+def touched_only(r):
+    _touch(r / "a.txt")
+    _touch(r / "bin.dat")
+
+
+def added(r):
+    write(r / "new.txt", "new\n")
+    git(r, "add", "new.txt")
+
+
+def added_then_modified(r):
+    added(r)
+    write(r / "new.txt", "newer\n")
+
+
+def added_then_deleted(r):
+    added(r)
+    (r / "new.txt").unlink()
+
+
+def deleted(r):
+    (r / "a.txt").unlink()
+
+
+def removed(r):
+    git(r, "rm", "-q", "a.txt")
+
+
+def removed_from_index_only(r):
+    git(r, "rm", "-q", "--cached", "a.txt")
+
+
+def executable(r):
+    os.chmod(r / "a.txt", 0o755)
+
+
+def executable_staged_then_reverted(r):
+    executable(r)
+    git(r, "add", "a.txt")
+    os.chmod(r / "a.txt", 0o644)
+
+
+def type_change(r):
+    (r / "a.txt").unlink()
+    os.symlink("b.txt", r / "a.txt")
+
+
+def type_change_staged(r):
+    type_change(r)
+    git(r, "add", "a.txt")
+
+
+def intent_to_add(r):
+    write(r / "new.txt", "new\n")
+    git(r, "add", "-N", "new.txt")
+
+
+def binary(r):
+    write(r / "bin.dat", b"\x00\x09" * 10)
+
+
+def odd_names(r):
+    for name in ("with space.txt", "caf\u00e9.txt", "tab\there.txt", 'quote".txt'):
+        write(r / name, "x\n")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "odd names")
+    for name in ("with space.txt", "caf\u00e9.txt", "tab\there.txt", 'quote".txt'):
+        write(r / name, "y\n")
+
+
+def everything_but_pairs(r):
+    staged_then_modified(r)
+    write(r / "b.txt", "b\n")
+    write(r / "new.txt", "new\n")
+    git(r, "add", "new.txt")
+    binary(r)
+    _touch(r / "c.txt")
+    write(r / "untracked.txt", "u\n")
+
+
+def detached_and_modified(r):
+    write(r / "c.txt", "second\n")
+    git(r, "commit", "-q", "-am", "second")
+    git(r, "checkout", "-q", "--detach", "HEAD~1")
+    modified(r)
+
+
+def renamed(r):
+    git(r, "mv", "a.txt", "moved.txt")
+
+
+def renamed_without_rename_detection(r):
+    git(r, "config", "diff.renames", "false")
+    renamed(r)
+
+
+def copied_with_copy_detection(r):
+    git(r, "config", "status.renames", "copies")
+    write(r / "copy.txt", FILES["a.txt"])
+    write(r / "a.txt", FILES["a.txt"] + "more\n")
+    git(r, "add", "-A")
+
+
+def conflict(r):
+    git(r, "checkout", "-q", "-b", "other")
+    write(r / "a.txt", "theirs\n")
+    git(r, "commit", "-q", "-am", "theirs")
+    git(r, "checkout", "-q", "main")
+    write(r / "a.txt", "ours\n")
+    git(r, "commit", "-q", "-am", "ours")
+    subprocess.run(
+        [GIT, "merge", "-q", "other"],
+        cwd=r,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        check=False,
+    )
+
+
+# (state, whether the endpoint needs `git status` for it)
+CASES = [
+    (modified, False),
+    (staged, False),
+    (staged_then_modified, False),
+    (staged_then_reverted, False),
+    (staged_then_touched, False),
+    (touched_only, False),
+    (added, False),
+    (added_then_modified, False),
+    (added_then_deleted, False),
+    (deleted, False),
+    (removed, False),
+    (removed_from_index_only, False),
+    (executable, False),
+    (executable_staged_then_reverted, False),
+    (type_change, False),
+    (type_change_staged, False),
+    (intent_to_add, False),
+    (binary, False),
+    (odd_names, False),
+    (everything_but_pairs, False),
+    (detached_and_modified, False),
+    (renamed_without_rename_detection, False),
+    (renamed, True),
+    (copied_with_copy_detection, True),
+    (conflict, True),
+]
+
+PATCH_ARGS = [
+    "diff",
+    "HEAD",
+    "-p",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-renames",
+    "--submodule=short",
+    "--ignore-submodules=untracked",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+]
+
+
+def _index(repo: Path) -> tuple[bytes, int]:
+    index = repo / ".git" / "index"
+    return index.read_bytes(), index.stat().st_mtime_ns
+
+
+@pytest.mark.parametrize(("state", "needs_status"), CASES, ids=[c[0].__name__ for c in CASES])
+async def test_tracked_changes_as_git_status_lists_them(
+    jp_fetch, jp_root_dir, monkeypatch, state, needs_status
+):
+    repo = make_repo(jp_root_dir / "proj", FILES)
+    state(repo)
+    by_status = []
+    original = Git._changes_by_status
+
+    async def spy(self, *args):
+        by_status.append(True)
+        return await original(self, *args)
+
+    monkeypatch.setattr(Git, "_changes_by_status", spy)
+    index = _index(repo)
+
+    code, body = await fetch_json(jp_fetch, "deardiary", "git", params={"path": "proj"})
+    assert code == 200, body
+    assert _index(repo) == index  # the repository's index was neither refreshed nor rewritten
+    assert bool(by_status) is needs_status
+
+    env = {**os.environ, **GIT_ENV, "GIT_OPTIONAL_LOCKS": "0"}
+    status = subprocess.run(
+        [GIT, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        check=True,
+    ).stdout
+    expected = parse_status(status)
+    tracked = [f for f in body["dirty_files"] if f["status"] != "??"]
+    assert tracked == expected.files
+    assert body["dirty"] is bool(expected.files)
+    assert body["head_sha"] == expected.head_sha
+    assert body["branch"] == expected.branch
+    patch = subprocess.run(
+        [GIT, *PATCH_ARGS], cwd=repo, env=env, capture_output=True, check=True
+    ).stdout
+    assert body["patch"] == patch.decode()
