@@ -4,10 +4,11 @@
 
 Builds the repository (in a temp dir unless --dir is given), starts `jupyter server` with
 the extension on a free port, times the endpoint over HTTP on the clean repository and
-after modifying files, times plain `git status --porcelain` on the same repository, and
-prints one block. Endpoint calls and `git status` runs alternate, so that background load
-affects both alike. Targets: median < 300 ms on the dirty repository, and at most 1.5x plain
-git status. The server is always stopped on exit.
+after modifying files (then staging some, then changing some staged ones again), times
+plain `git status --porcelain` on the same repository, and prints one block. Endpoint calls
+and `git status` runs alternate, so that background load affects both alike. Targets:
+median < 300 ms on the dirty repository, and at most 1.5x plain git status. The server is
+always stopped on exit.
 """
 
 from __future__ import annotations
@@ -66,12 +67,14 @@ def settle(repo: Path) -> None:
     git(repo, "status", "--porcelain")
 
 
-def modify(repo: Path, count: int, total: int) -> None:
+def modify(repo: Path, count: int, total: int) -> list[str]:
     step = max(1, total // count)
-    for i in range(0, step * count, step):
-        with open(repo / file_path(i), "a") as f:
+    paths = [file_path(i) for i in range(0, step * count, step)]
+    for p in paths:
+        with open(repo / p, "a") as f:
             f.write("an edit\n")
     settle(repo)
+    return paths
 
 
 def free_port() -> int:
@@ -203,10 +206,21 @@ def main() -> int:
 
         version, _ = interleaved(lambda: server.get("/deardiary/version"), lambda: None, args.calls)
         clean, status_clean = interleaved(lambda: call(False), plain_status, args.calls)
-        modify(repo, args.modified, args.files)
+        changed = modify(repo, args.modified, args.files)
         dirty, status_dirty = interleaved(lambda: call(True), plain_status, args.calls)
         _, body = server.get(url)
         info = json.loads(body)
+        # A fifth of the changes staged, then a quarter of those changed again (git
+        # status's "M " and "MM"): both columns differ.
+        staged = changed[: max(1, len(changed) // 5)]
+        git(repo, "add", *staged)
+        settle(repo)
+        staged_t, status_staged = interleaved(lambda: call(True), plain_status, args.calls)
+        for p in staged[: max(1, len(staged) // 4)]:
+            with open(repo / p, "a") as f:
+                f.write("after staging\n")
+        settle(repo)
+        both_t, status_both = interleaved(lambda: call(True), plain_status, args.calls)
     finally:
         if server is not None:
             server.stop()
@@ -216,6 +230,9 @@ def main() -> int:
     med = statistics.median
     ratio_clean = med(clean) / med(status_clean)
     ratio_dirty = med(dirty) / med(status_dirty)
+    ratio_staged = med(staged_t) / med(status_staged)
+    ratio_both = med(both_t) / med(status_both)
+    worst = max(ratio_clean, ratio_dirty, ratio_staged, ratio_both)
     ok = lambda good: "OK" if good else "MISSED"  # noqa: E731
     print(
         f"""
@@ -225,15 +242,20 @@ GET /deardiary/git on a {args.files:,}-file repository ({os.cpu_count()} CPUs, g
   one plain `git status --porcelain` on the same repository (interleaved, same conditions)
                                     median      p95
   endpoint, clean                 {med(clean):7.1f} ms {p95(clean):7.1f} ms
-  endpoint, {args.modified} files modified      {med(dirty):7.1f} ms {p95(dirty):7.1f} ms
+  {f"endpoint, {args.modified} files modified":31} {med(dirty):7.1f} ms {p95(dirty):7.1f} ms
+  {f"endpoint, {len(staged)} of them staged":31} {med(staged_t):7.1f} ms {p95(staged_t):7.1f} ms
+  endpoint, and changed again     {med(both_t):7.1f} ms {p95(both_t):7.1f} ms
   git status --porcelain, clean   {med(status_clean):7.1f} ms {p95(status_clean):7.1f} ms
   git status --porcelain, dirty   {med(status_dirty):7.1f} ms {p95(status_dirty):7.1f} ms
+  git status --porcelain, staged  {med(status_staged):7.1f} ms {p95(status_staged):7.1f} ms
+  git status --porcelain, again   {med(status_both):7.1f} ms {p95(status_both):7.1f} ms
   HTTP round trip (/version)      {med(version):7.1f} ms
-  ratio endpoint / git status     clean {ratio_clean:.2f}x   dirty {ratio_dirty:.2f}x
+  ratio endpoint / git status     clean {ratio_clean:.2f}x   dirty {ratio_dirty:.2f}x   \
+staged {ratio_staged:.2f}x   changed again {ratio_both:.2f}x
   dirty answer: {len(info["dirty_files"])} dirty files, patch {info["patch_bytes"]:,} bytes
   target: median < 300 ms (dirty) .......... {ok(med(dirty) < 300)}
   target: <= 1.5x git status (dirty) ....... {ok(ratio_dirty <= 1.5)}
-  target: <= 1.5x git status (clean) ....... {ok(ratio_clean <= 1.5)}
+  target: <= 1.5x git status (every state) . {ok(worst <= 1.5)}
 """.rstrip()
     )
     return 0

@@ -232,12 +232,13 @@ class Git:
         overrides = neutralising_overrides(entries + submodules, self.config.trusted_filters)
         top_rel = relative_to_root(toplevel, root)
         index, named = parse_head(head)
+        # Untracked files are listed (from the next await on) while the tracked changes are.
+        untracked_run = asyncio.ensure_future(self.run(UNTRACKED_ARGS, toplevel, overrides))
         with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
             copy = await _copy_index(directory, index, tmp)
-            # Untracked files are listed in parallel with the tracked changes.
             st, untracked = await _gather(
                 self._tracked(copy, named, _renames(entries), toplevel, top_rel, overrides),
-                self.run(UNTRACKED_ARGS, toplevel, overrides),
+                untracked_run,
             )
         if untracked.returncode != 0:
             raise git_failed("ls-files", untracked)
