@@ -92,11 +92,11 @@ DIFF_ARGS = [
     "--src-prefix=a/",
     "--dst-prefix=b/",
 ]
-# `git status`'s two columns come from the index against HEAD (STAGED_ARGS) and the
-# worktree against HEAD (WORKTREE_ARGS, which also gives the patch); the worktree against
-# the index (UNSTAGED_ARGS) is asked only for paths changed in both. Stat-only changes are
-# skipped, as status does; porcelain `git diff` then rewrites the index it refreshed,
-# hence a copy of the index.
+# `git status`'s two columns: the index against HEAD (STAGED_ARGS), and the worktree
+# against the index, which is the worktree against HEAD (WORKTREE_ARGS, that also gives the
+# patch) except for staged paths (UNSTAGED_ARGS, for those only). Stat-only changes are
+# skipped, as status does; porcelain `git diff` then rewrites the index it refreshed, hence
+# a copy of the index.
 STAGED_ARGS = ["diff", "--cached", "--raw", "-z", "--no-renames", "--ignore-submodules=untracked"]
 WORKTREE_ARGS = ["-c", "diff.autoRefreshIndex=true", *DIFF_ARGS, "--raw"]
 UNSTAGED_ARGS = ["-c", "diff.autoRefreshIndex=true", "diff", "--raw", "-z", "--no-renames"]
@@ -301,35 +301,40 @@ class Git:
         toplevel: str,
         overrides: list[tuple[str, str]],
     ) -> Changes | None:
-        """The tracked changes without `git status`, for the cost of status alone: two
-        diffs run at once, the index against HEAD and the worktree against HEAD (with the
-        patch), tell its two columns. None when only status tells exactly: conflicts,
-        submodules, changes it would pair as renames or copies."""
-        cap = self.config.patch_max_bytes
-        worktree_out, staged_out = await _gather(
-            self.run(WORKTREE_ARGS, toplevel, overrides, cap, b"\0\0", index=index),
-            self.run(STAGED_ARGS, toplevel, overrides, index=index),
-        )
-        for what, out in (("diff", worktree_out), ("diff --cached", staged_out)):
+        """The tracked changes without `git status`, for about the cost of status: the
+        worktree against HEAD (with the patch) while the index against HEAD, then the
+        worktree against the index of the staged paths. None when only status tells
+        exactly: conflicts, submodules, changes it would pair as renames or copies."""
+
+        async def staged_then_unstaged() -> tuple[list[Raw], list[Raw]]:
+            out = await self.run(STAGED_ARGS, toplevel, overrides, index=index)
             if out.returncode != 0:
-                raise git_failed(what, out)
-        worktree, end = parse_raw(worktree_out.stdout)
-        staged = parse_raw(staged_out.stdout)[0]
-        if status_needed(worktree, renames) or status_needed(staged, renames):
-            return None
-        columns, unsure = status_columns(_by_path(staged), _by_path(worktree))
-        if unsure:
-            out = await self.run(
-                [*UNSTAGED_ARGS, "--", *map(os.fsdecode, unsure)], toplevel, overrides, index=index
-            )
+                raise git_failed("diff --cached", out)
+            staged = parse_raw(out.stdout)[0]
+            if not staged or status_needed(staged, renames):
+                return staged, []
+            paths = [os.fsdecode(r.path) for r in staged]
+            out = await self.run([*UNSTAGED_ARGS, "--", *paths], toplevel, overrides, index=index)
             if out.returncode != 0:
                 raise git_failed("diff", out)
-            unstaged = _by_path(parse_raw(out.stdout)[0])
-            for p in unsure:
-                columns[p] = columns[p][0] + (unstaged[p].letter if p in unstaged else ".")
+            return staged, parse_raw(out.stdout)[0]
+
+        cap = self.config.patch_max_bytes
+        worktree_out, (staged, unstaged) = await _gather(
+            self.run(WORKTREE_ARGS, toplevel, overrides, cap, b"\0\0", index=index),
+            staged_then_unstaged(),
+        )
+        if worktree_out.returncode != 0:
+            raise git_failed("diff", worktree_out)
+        worktree, end = parse_raw(worktree_out.stdout)
+        if status_needed(worktree, renames) or status_needed(staged, renames):
+            return None
+        x = {r.path: r.letter for r in staged}
+        y = {r.path: r.letter for r in worktree if r.path not in x}
+        y.update((r.path, r.letter) for r in unstaged)
         files = []
-        for p, code in sorted(columns.items()):
-            xy, short = _xy(code)
+        for p in sorted(x.keys() | y.keys()):
+            xy, short = _xy(x.get(p, ".") + y.get(p, "."))
             files.append(
                 {
                     "path": p.decode("utf-8", "replace"),
@@ -463,7 +468,6 @@ class Raw(NamedTuple):
     path: bytes
     letter: str  # A, D, M, T, U, X
     modes: tuple[bytes, ...]
-    dst_known: bool  # the new side's object id is shown (worktree: stat-clean against the index)
 
 
 def parse_head(out: Output) -> tuple[str | None, tuple[str, str | None] | None]:
@@ -493,40 +497,9 @@ def parse_raw(data: bytes) -> tuple[list[Raw], int]:
         fields = meta[parents:].split(b" ")
         letter = fields[-1][:1].decode() if parents == 1 else "U"
         path, modes = data[meta_end + 1 : path_end], tuple(fields[: parents + 1])
-        records.append(Raw(path, letter, modes, bool(fields[-2].strip(b"0"))))
+        records.append(Raw(path, letter, modes))
         i = path_end + 1
     return records, i
-
-
-def _by_path(records: list[Raw]) -> dict[bytes, Raw]:
-    return {r.path: r for r in records}
-
-
-def status_columns(
-    staged: dict[bytes, Raw], worktree: dict[bytes, Raw]
-) -> tuple[dict[bytes, str], list[bytes]]:
-    """The two columns of `git status` (index against HEAD, worktree against index) from
-    the index and the worktree each against HEAD. A path changed in both whose worktree
-    is not known to match the index is returned apart, its second column left as "?"."""
-    columns = {}
-    unsure = []
-    for path in staged.keys() | worktree.keys():
-        s, w = staged.get(path), worktree.get(path)
-        if s is None:  # the index is HEAD's
-            y = w.letter  # type: ignore[union-attr]
-        elif w is None:  # the worktree is HEAD's: unlike the index, or gone (added file)
-            y = {"D": ".", "A": "D"}.get(s.letter, s.letter)
-        elif s.letter == "D":  # not in the index: the file left, if any, is untracked
-            y = "."
-        elif w.letter == "D":
-            y = "D"
-        elif w.dst_known:  # stat-clean against the index entry
-            y = "."
-        else:
-            y = "?"
-            unsure.append(path)
-        columns[path] = (s.letter if s else ".") + y
-    return columns, unsure
 
 
 def status_needed(records: list[Raw], renames: str) -> bool:
