@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyterlab_deardiary.git import Git, parse_status
+from jupyterlab_deardiary.git import DIFF_ARGS, Git, parse_status
 
 from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, write
 
@@ -36,14 +36,14 @@ def modified(r):
     write(r / "a.txt", "changed\n")
 
 
-def staged(r):
-    write(r / "a.txt", "changed\n")
-    git(r, "add", "a.txt")
+def staged(r, name="a.txt"):
+    write(r / name, "changed\n")
+    git(r, "add", name)
 
 
-def staged_then_modified(r):
-    staged(r)
-    write(r / "a.txt", "changed again\n")
+def staged_then_modified(r, name="a.txt"):
+    staged(r, name)
+    write(r / name, "changed again\n")
 
 
 def staged_then_reverted(r):
@@ -62,13 +62,11 @@ def touched_only(r):
 
 
 def added(r):
-    write(r / "new.txt", "new\n")
-    git(r, "add", "new.txt")
+    staged(r, "new.txt")
 
 
 def added_then_modified(r):
-    added(r)
-    write(r / "new.txt", "newer\n")
+    staged_then_modified(r, "new.txt")
 
 
 def added_then_deleted(r):
@@ -204,19 +202,8 @@ CASES = [
     (conflict, True),
 ]
 
-PATCH_ARGS = [
-    "diff",
-    "HEAD",
-    "-p",
-    "--no-color",
-    "--no-ext-diff",
-    "--no-textconv",
-    "--no-renames",
-    "--submodule=short",
-    "--ignore-submodules=untracked",
-    "--src-prefix=a/",
-    "--dst-prefix=b/",
-]
+# The endpoint's patch is `git diff HEAD` with its flags, less the numstat before it.
+PATCH_ARGS = [a for a in DIFF_ARGS if a not in ("--numstat", "-z")]
 
 
 def _index(repo: Path) -> tuple[bytes, int]:
