@@ -98,8 +98,10 @@ DIFF_ARGS = [
 # skipped, as status does; porcelain `git diff` then rewrites the index it refreshed, hence
 # a copy of the index.
 STAGED_ARGS = ["diff", "--cached", "--raw", "-z", "--no-renames", "--ignore-submodules=untracked"]
-WORKTREE_ARGS = ["-c", "diff.autoRefreshIndex=true", *DIFF_ARGS, "--raw"]
-UNSTAGED_ARGS = ["-c", "diff.autoRefreshIndex=true", "diff", "--raw", "-z", "--no-renames"]
+# (A split index would also freshen its shared index file in the repository when saved.)
+REFRESH_ARGS = ["-c", "diff.autoRefreshIndex=true", "-c", "core.splitIndex=false"]
+WORKTREE_ARGS = [*REFRESH_ARGS, *DIFF_ARGS, "--raw"]
+UNSTAGED_ARGS = [*REFRESH_ARGS, "diff", "--raw", "-z", "--no-renames"]
 GITLINK = b"160000"
 DIRTY_FILES_MAX = 1000
 PATHSPEC_MAX = 1000  # more changed paths than this: one diff without pathspec
