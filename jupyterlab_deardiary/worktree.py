@@ -144,7 +144,9 @@ async def create_worktree(git: Git, root: str, body: bytes, allow_hidden: bool) 
         names = [os.fsdecode(e.split(b"\t", 2)[-1]) for e in stat.stdout.split(b"\0") if e]
         if stat.returncode != 0 or not sections or len(names) != len(sections):
             message = stat.stderr.strip()[:MESSAGE_MAX] or "expected one `diff --git` per file"
-            raise bad_request(f"The patch cannot be read ({message}); nothing was changed.", "bad_patch")
+            raise bad_request(
+                f"The patch cannot be read ({message}); nothing was changed.", "bad_patch"
+            )
 
     async with _lock():
         _check_target(target, req["target"], allow_hidden)
