@@ -386,6 +386,7 @@ class Git:
         out = await self.run(
             [
                 *(["-c", "core.preloadIndex=false"] if few else []),
+                *REFRESH_ARGS,
                 *DIFF_ARGS,
                 "--",
                 *(paths if few else []),
