@@ -246,13 +246,7 @@ class Git:
             raise git_failed("ls-files", untracked)
         names = [n for n in untracked.stdout.decode("utf-8", "replace").split("\0") if n]
         files = st.files + [
-            {
-                "path": n,
-                "status": "??",
-                "xy": "??",
-                "orig_path": None,
-                "submodule": False,
-            }
+            {"path": n, "status": "??", "xy": "??", "orig_path": None, "submodule": False}
             for n in names
         ]
 
@@ -411,14 +405,7 @@ class Git:
         ):
             return []
         listing = await self.run(
-            [
-                "config",
-                "-f",
-                ".gitmodules",
-                "-z",
-                "--get-regexp",
-                r"^submodule\..*\.path$",
-            ],
+            ["config", "-f", ".gitmodules", "-z", "--get-regexp", r"^submodule\..*\.path$"],
             toplevel,
         )
         dirs = []
