@@ -723,7 +723,6 @@ async function setFilter(page: Page, value: string): Promise<void> {
 async function arm(page: Page): Promise<void> {
   await page.evaluate(() => {
     const b = (window as any).__ddBench;
-    const list = document.querySelector('.jp-DearDiary-runList-window')!;
     const filter = document.querySelector<HTMLInputElement>(
       'input[aria-label="Filter runs"]'
     )!;
@@ -737,15 +736,16 @@ async function arm(page: Page): Promise<void> {
     window.addEventListener('keydown', onKey, { capture: true, once: true });
     b.pending = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        observer.disconnect();
+        b.panel.filtered.disconnect(onFiltered);
         window.removeEventListener('keydown', onKey, { capture: true });
         reject(
           new Error(`the list did not change within 120 s ("${filter.value}")`)
         );
       }, 120000);
-      const observer = new MutationObserver(() => {
+      // The pass has updated the list's DOM (only the rows that changed).
+      const onFiltered = () => {
         const dom = performance.now();
-        observer.disconnect();
+        b.panel.filtered.disconnect(onFiltered);
         requestAnimationFrame(() => {
           const frame = performance.now();
           clearTimeout(timer);
@@ -760,8 +760,8 @@ async function arm(page: Page): Promise<void> {
             status: status.textContent ?? ''
           });
         });
-      });
-      observer.observe(list, { childList: true });
+      };
+      b.panel.filtered.connect(onFiltered);
     });
   });
 }

@@ -4,6 +4,7 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { SidePanel } from '@jupyterlab/ui-components';
+import { ISignal, Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 import { IManifest, parseManifest } from '../manifest/parse';
 import { matchRun, parseQuery, QUERY_HELP } from '../manifest/search';
@@ -184,6 +185,7 @@ export class HistoryPanel extends SidePanel {
     );
     this._list.setRuns(this._shown);
     this._lastFilterMs = performance.now() - started;
+    this._filtered.emit();
     this._status.textContent =
       this._shown.length === this._runs.length
         ? trans._n('%1 run', '%1 runs', this._runs.length)
@@ -193,6 +195,11 @@ export class HistoryPanel extends SidePanel {
   /** Milliseconds the last filter pass took (for the benchmark). */
   get lastFilterMs(): number {
     return this._lastFilterMs;
+  }
+
+  /** A filter pass has put its runs in the list (rows that did not change keep their node). */
+  get filtered(): ISignal<this, void> {
+    return this._filtered;
   }
 
   private _packagesOf(
@@ -257,6 +264,7 @@ export class HistoryPanel extends SidePanel {
   private _runs: IRunSummary[] = [];
   private _shown: IRunSummary[] = [];
   private _lastFilterMs = 0;
+  private _filtered = new Signal<this, void>(this);
   private _manifests = new Map<
     string,
     { manifest: IManifest | null; packages: Map<string, string | null> }
