@@ -10,6 +10,7 @@ that the repository's index file was not touched.
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 from pathlib import Path
 
@@ -225,12 +226,8 @@ def _git_files(repo: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-@pytest.mark.parametrize(("state", "needs_status"), CASES, ids=[c[0].__name__ for c in CASES])
-async def test_tracked_changes_as_git_status_lists_them(
-    jp_fetch, jp_root_dir, monkeypatch, state, needs_status
-):
-    repo = make_repo(jp_root_dir / "proj", FILES)
-    state(repo)
+async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> bool:
+    """Ask the endpoint, check its answer against git's own; whether it ran `git status`."""
     by_status = []
     original = Git._changes_by_status
 
@@ -241,10 +238,9 @@ async def test_tracked_changes_as_git_status_lists_them(
     monkeypatch.setattr(Git, "_changes_by_status", spy)
     before = _git_files(repo)
 
-    code, body = await fetch_json(jp_fetch, "deardiary", "git", params={"path": "proj"})
+    code, body = await fetch_json(jp_fetch, "deardiary", "git", params={"path": repo.name})
     assert code == 200, body
     assert _git_files(repo) == before  # the index was neither refreshed nor rewritten
-    assert bool(by_status) is needs_status
 
     env = {**os.environ, **GIT_ENV, "GIT_OPTIONAL_LOCKS": "0"}
     status = subprocess.run(
@@ -264,3 +260,51 @@ async def test_tracked_changes_as_git_status_lists_them(
         [GIT, *PATCH_ARGS], cwd=repo, env=env, capture_output=True, check=True
     ).stdout
     assert body["patch"] == patch.decode()
+    return bool(by_status)
+
+
+@pytest.mark.parametrize(("state", "needs_status"), CASES, ids=[c[0].__name__ for c in CASES])
+async def test_tracked_changes_as_git_status_lists_them(
+    jp_fetch, jp_root_dir, monkeypatch, state, needs_status
+):
+    repo = make_repo(jp_root_dir / "proj", FILES)
+    state(repo)
+    assert await _check_against_git(jp_fetch, monkeypatch, repo) is needs_status
+
+
+def _random_step(r: Path, rnd: random.Random) -> None:
+    """One random change to one of a few files (some steps do not apply: git refuses)."""
+    name = rnd.choice([f"d{i % 2}/f{i}.txt" for i in range(4)] + ["n0.txt"])
+    path = r / name
+    step = rnd.choice(
+        ["write"] * 3 + ["add"] * 3 + ["copy", "rm", "rm --cached", "touch", "chmod", "add -N"]
+    )
+    if step == "write":
+        write(path, rnd.choice(["x\n", "line\r\n", ""]) * rnd.randint(1, 3))
+    elif step == "copy":  # another file's content: a rename or copy for status to pair
+        write(path, (r / "d0" / "f0.txt").read_bytes() if (r / "d0" / "f0.txt").exists() else b"")
+    elif step == "touch" and path.is_file():
+        _touch(path)
+    elif step == "chmod" and path.is_file():
+        os.chmod(path, 0o755)
+    elif step == "rm" and path.exists():
+        path.unlink()
+    elif step in ("add", "rm --cached", "add -N"):
+        subprocess.run(
+            [GIT, *step.split(), "--", name],
+            cwd=r,
+            env={**os.environ, **GIT_ENV},
+            capture_output=True,
+            check=False,
+        )
+
+
+@pytest.mark.parametrize("seed", range(30))
+async def test_random_states_as_git_status_lists_them(jp_fetch, jp_root_dir, monkeypatch, seed):
+    rnd = random.Random(seed)
+    repo = make_repo(jp_root_dir / "proj", {f"d{i % 2}/f{i}.txt": f"{i}\n" * 5 for i in range(4)})
+    if seed % 3 == 0:
+        git(repo, "config", "status.renames", rnd.choice(["false", "copies"]))
+    for _ in range(rnd.randint(2, 12)):
+        _random_step(repo, rnd)
+    await _check_against_git(jp_fetch, monkeypatch, repo)
