@@ -308,3 +308,19 @@ async def test_random_states_as_git_status_lists_them(jp_fetch, jp_root_dir, mon
     for _ in range(rnd.randint(2, 12)):
         _random_step(repo, rnd)
     await _check_against_git(jp_fetch, monkeypatch, repo)
+
+
+async def test_linked_worktree_keeps_its_own_index(jp_fetch, jp_root_dir):
+    repo = make_repo(jp_root_dir / "main", FILES)
+    linked = jp_root_dir / "linked"
+    git(repo, "worktree", "add", "-q", str(linked))
+    write(linked / "a.txt", "changed in the linked worktree\n")
+    _touch(linked / "b.txt")
+    index = repo / ".git" / "worktrees" / "linked" / "index"
+    before = index.read_bytes(), index.stat().st_mtime_ns
+    code, body = await fetch_json(jp_fetch, "deardiary", "git", params={"path": "linked"})
+    assert code == 200, body
+    assert (index.read_bytes(), index.stat().st_mtime_ns) == before
+    assert [(f["path"], f["xy"]) for f in body["dirty_files"]] == [("a.txt", " M")]
+    assert body["branch"] == "linked"
+    assert "+changed in the linked worktree" in body["patch"]
