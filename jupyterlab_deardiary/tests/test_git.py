@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from .utils import GIT_ENV, fetch_json, git, make_repo, write
+from .utils import GIT_ENV, fetch_json, git, make_repo, script, write
 
 
 async def get_git(jp_fetch, path: str):
@@ -245,12 +243,6 @@ async def test_binary_change_is_listed_not_inlined(jp_fetch, jp_root_dir):
     assert "+b" in body["patch"]
 
 
-def _script(path: Path, body: str) -> str:
-    path.write_text("#!/bin/sh\n" + body + "\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
-
-
 async def test_repository_config_never_runs_a_program(jp_fetch, jp_root_dir, tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -272,32 +264,32 @@ async def test_repository_config_never_runs_a_program(jp_fetch, jp_root_dir, tmp
     hooks = repo / "evil-hooks"
     hooks.mkdir()
     for hook in ("post-index-change", "pre-commit", "post-checkout", "reference-transaction"):
-        _script(hooks / hook, mark("hook"))
+        script(hooks / hook, mark("hook"))
     git(
         repo,
         "config",
         "core.fsmonitor",
-        _script(bin_dir / "fsmonitor", mark("fsmonitor") + "\nexit 1"),
+        script(bin_dir / "fsmonitor", mark("fsmonitor") + "\nexit 1"),
     )
     git(repo, "config", "core.hooksPath", str(hooks))
-    git(repo, "config", "diff.external", _script(bin_dir / "extdiff", mark("extdiff")))
+    git(repo, "config", "diff.external", script(bin_dir / "extdiff", mark("extdiff")))
     git(
         repo,
         "config",
         "diff.evil.textconv",
-        _script(bin_dir / "textconv", mark("textconv") + '\ncat "$1"'),
+        script(bin_dir / "textconv", mark("textconv") + '\ncat "$1"'),
     )
-    git(repo, "config", "filter.evil.clean", _script(bin_dir / "clean", mark("filter") + "\ncat"))
-    git(repo, "config", "filter.evil.smudge", _script(bin_dir / "smudge", mark("filter") + "\ncat"))
+    git(repo, "config", "filter.evil.clean", script(bin_dir / "clean", mark("filter") + "\ncat"))
+    git(repo, "config", "filter.evil.smudge", script(bin_dir / "smudge", mark("filter") + "\ncat"))
     git(repo, "config", "filter.evil.required", "true")
     git(
         repo,
         "config",
         "filter.evilproc.process",
-        _script(bin_dir / "process", mark("process") + "\ncat"),
+        script(bin_dir / "process", mark("process") + "\ncat"),
     )
     # "lfs" is trusted, but only as defined in the system/global config, not by the repository
-    git(repo, "config", "filter.lfs.clean", _script(bin_dir / "lfs", mark("lfs") + "\ncat"))
+    git(repo, "config", "filter.lfs.clean", script(bin_dir / "lfs", mark("lfs") + "\ncat"))
     write(repo / "a.txt", "a changed\n")
     write(repo / "p.dat", "p changed\n")
     write(repo / "x.lfs", "x changed\n")
@@ -344,8 +336,8 @@ async def test_submodule_config_never_runs_a_program(jp_fetch, jp_root_dir, tmp_
     git(sup, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib_src), "lib")
     git(sup, "commit", "-q", "-m", "add submodule")
     lib = sup / "lib"
-    clean = _script(tmp_path / "clean", f'touch "{markers}/subfilter"\ncat')
-    fsmonitor = _script(tmp_path / "fsmonitor", f'touch "{markers}/subfsmonitor"\nexit 1')
+    clean = script(tmp_path / "clean", f'touch "{markers}/subfilter"\ncat')
+    fsmonitor = script(tmp_path / "fsmonitor", f'touch "{markers}/subfsmonitor"\nexit 1')
     git(lib, "config", "filter.subevil.clean", clean)
     git(lib, "config", "core.fsmonitor", fsmonitor)
     os.utime(lib / "a.jl", (1, 1))
@@ -406,8 +398,8 @@ async def test_trusted_filter_runs_only_as_defined_globally(jp_fetch, jp_root_di
     markers = tmp_path / "markers"
     markers.mkdir()
     repo = make_repo(jp_root_dir / "proj", {".gitattributes": "*.lfs filter=lfs\n", "x.lfs": "x\n"})
-    good = _script(tmp_path / "good", f'touch "{markers}/global"\ncat')
-    evil = _script(tmp_path / "evil", f'touch "{markers}/local"\ncat')
+    good = script(tmp_path / "good", f'touch "{markers}/global"\ncat')
+    evil = script(tmp_path / "evil", f'touch "{markers}/local"\ncat')
     git(repo, "config", "--global", "filter.lfs.clean", good)  # HOME is the test's own
     write(repo / "x.lfs", "x changed\n")
     code, body = await get_git(jp_fetch, "proj")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 from jupyter_server.utils import url_path_join
 
-from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, write
+from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, script, write
 
 BLOB = bytes(range(256)) * 4
 
@@ -365,12 +364,6 @@ async def test_two_requests_for_one_target(jp_fetch, jp_root_dir, proj):
     assert (jp_root_dir / "code" / "notebook.ipynb").read_text() == "{}\n"
 
 
-def _script(path: Path, body: str) -> str:
-    path.write_text("#!/bin/sh\n" + body + "\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
-
-
 async def test_no_hook_or_filter_driver_runs(jp_fetch, jp_root_dir, tmp_path):
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -389,18 +382,18 @@ async def test_no_hook_or_filter_driver_runs(jp_fetch, jp_root_dir, tmp_path):
     for hooks in (repo / ".git" / "hooks", tmp_path / "evil-hooks"):
         hooks.mkdir(exist_ok=True)
         for hook in hook_names:
-            _script(hooks / hook, mark("hook"))
+            script(hooks / hook, mark("hook"))
     git(repo, "config", "core.hooksPath", str(tmp_path / "evil-hooks"))
-    git(repo, "config", "core.fsmonitor", _script(tmp_path / "fsm", mark("fsmonitor") + "\nexit 1"))
-    smudge = _script(tmp_path / "smudge", mark("smudge") + "\ncat")
+    git(repo, "config", "core.fsmonitor", script(tmp_path / "fsm", mark("fsmonitor") + "\nexit 1"))
+    smudge = script(tmp_path / "smudge", mark("smudge") + "\ncat")
     git(repo, "config", "filter.evil.smudge", smudge)
-    git(repo, "config", "filter.evil.clean", _script(tmp_path / "clean", mark("clean") + "\ncat"))
+    git(repo, "config", "filter.evil.clean", script(tmp_path / "clean", mark("clean") + "\ncat"))
     git(repo, "config", "filter.evil.required", "true")
-    process = _script(tmp_path / "proc", mark("process") + "\ncat")
+    process = script(tmp_path / "proc", mark("process") + "\ncat")
     git(repo, "config", "filter.evilproc.process", process)
     # config that only a linked worktree sees: read from inside the new worktree too
     write(repo / ".git" / "wt.cfg", f'[filter "wtonly"]\n\tsmudge = {tmp_path / "wtonly"}\n')
-    _script(tmp_path / "wtonly", mark("wtonly") + "\ncat")
+    script(tmp_path / "wtonly", mark("wtonly") + "\ncat")
     git(repo, "config", "includeIf.gitdir:**/worktrees/**.path", "wt.cfg")
 
     patch = (

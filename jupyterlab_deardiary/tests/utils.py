@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,13 @@ def write(path: Path, content: str | bytes) -> Path:
     else:
         path.write_text(content)
     return path
+
+
+def script(path: Path, body: str) -> str:
+    """An executable shell script (a program a repository's config could name)."""
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
 
 
 def make_repo(path: Path, files: dict[str, str | bytes] | None = None) -> Path:
