@@ -7,6 +7,11 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { IHint } from '../manifest/hints';
 import { pathToString, PathValue } from '../kernel/protocol';
+import {
+  ISnippetProblem,
+  juliaStringLiteral,
+  snippetProblems
+} from '../restore/snippet';
 import { IRunDetail, IRunFile } from '../store/types';
 import { formatTime } from './runlist';
 
@@ -78,24 +83,23 @@ export class RunDetails extends Widget {
     parts.push(section(trans.__('Note'), note, save));
 
     // Actions
-    parts.push(
-      section(
-        trans.__('Reproduce'),
-        button(
-          trans.__('Restore…'),
-          () => this._actions.restore(run),
-          'jp-mod-accept jp-DearDiary-restore'
-        ),
-        button(trans.__('Copy Julia snippet'), () =>
-          this._actions.copySnippet(run)
-        ),
-        button(
-          trans.__('Delete run…'),
-          () => this._actions.deleteRun(run),
-          'jp-mod-warn'
-        )
+    const reproduce = section(
+      trans.__('Reproduce'),
+      button(
+        trans.__('Restore…'),
+        () => this._actions.restore(run),
+        'jp-mod-accept jp-DearDiary-restore'
+      ),
+      button(trans.__('Copy Julia snippet'), () =>
+        this._copySnippet(run, reproduce)
+      ),
+      button(
+        trans.__('Delete run…'),
+        () => this._actions.deleteRun(run),
+        'jp-mod-warn'
       )
     );
+    parts.push(reproduce);
 
     if (hints.length) {
       const list = document.createElement('ul');
@@ -203,6 +207,56 @@ export class RunDetails extends Widget {
     this.node.replaceChildren(...parts);
   }
 
+  /** Copy the snippet, or say in `where` why this run's files cannot go into one. */
+  private async _copySnippet(
+    run: IRunDetail,
+    where: HTMLElement
+  ): Promise<void> {
+    where.querySelector('.jp-DearDiary-snippetRefused')?.remove();
+    const problems = snippetProblems(run.files);
+    if (!problems.length) {
+      return this._actions.copySnippet(run);
+    }
+    const list = document.createElement('ul');
+    for (const problem of problems) {
+      list.append(el('li', '', this._problem(problem)));
+    }
+    const refused = document.createElement('div');
+    refused.className = 'jp-DearDiary-warning jp-DearDiary-snippetRefused';
+    refused.setAttribute('role', 'alert');
+    refused.append(
+      el(
+        'p',
+        '',
+        this._trans.__(
+          'No snippet was copied: the store of run #%1 holds values that are not safe to put in Julia code. It may have been made by someone else.',
+          run.number
+        )
+      ),
+      list
+    );
+    where.append(refused);
+  }
+
+  private _problem(problem: ISnippetProblem): string {
+    const trans = this._trans;
+    const name = juliaStringLiteral(problem.name);
+    switch (problem.code) {
+      case 'bad-sha256':
+        return trans.__(
+          'The sha256 of %1 is not 64 lowercase hexadecimal digits.',
+          name
+        );
+      case 'duplicate-name':
+        return trans.__('%1 is listed twice.', name);
+      default:
+        return trans.__(
+          '%1 is not a plain file name (no folders, no "." or "..", no control or bidi characters).',
+          name
+        );
+    }
+  }
+
   private _git(run: IRunDetail): HTMLElement {
     const trans = this._trans;
     if (run.git.state === 'unknown') {
@@ -257,33 +311,6 @@ export class RunDetails extends Widget {
   }
 
   private _run: IRunDetail | null = null;
-}
-
-/** The Julia code that restores a run's files with plain Pkg, outside JupyterLab. */
-export function juliaSnippet(
-  folder: string,
-  files: Array<{ name: string; sha256: string; base64: string }>
-): string {
-  const entries = files
-    .map(
-      f =>
-        `    (${JSON.stringify(f.name)}, "${f.sha256}",\n     "${f.base64}"),`
-    )
-    .join('\n');
-  return `# Restore a DearDiary run with plain Pkg: the exact files, then instantiate.
-using Pkg, Base64, SHA
-dir = mkpath(${JSON.stringify(folder)})
-for (name, sha, b64) in [
-${entries}
-]
-    bytes = base64decode(b64)
-    bytes2hex(sha256(bytes)) == sha || error(name * ": sha256 mismatch")
-    isfile(joinpath(dir, name)) && error(name * " exists in " * dir * ": not overwritten")
-    write(joinpath(dir, name), bytes)
-end
-Pkg.activate(dir)
-Pkg.instantiate()   # never resolve or update: the manifest is the record
-`;
 }
 
 function path(value: PathValue): string {

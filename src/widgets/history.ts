@@ -21,7 +21,7 @@ import { parseManifest, parseProject } from '../manifest/parse';
 import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
 import { IRunDetail, IRunSummary } from '../store/types';
 import { CompareView } from './compare';
-import { juliaSnippet } from './details';
+import { juliaSnippet } from '../restore/snippet';
 import { HistoryPanel } from './panel';
 import '../../style/views.css';
 import { toBase64 } from '../restore/plan';
