@@ -16,11 +16,9 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { drift } from '../manifest/drift';
-import { compareRuns } from '../manifest/diff';
-import { parseManifest, parseProject } from '../manifest/parse';
 import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
 import { IRunDetail, IRunSummary } from '../store/types';
-import { CompareView } from './compare';
+import { CompareView, loadComparison } from './compare';
 import { juliaSnippet } from '../restore/snippet';
 import { HistoryPanel } from './panel';
 import '../../style/views.css';
@@ -142,35 +140,13 @@ export async function openComparison(
   b: IRunSummary
 ): Promise<void> {
   const { app, store, trans, icon } = deps;
-  const view = new CompareView(trans, await comparison(store, a, b), a, b);
+  const view = new CompareView(trans, await loadComparison(store, a, b), a, b);
   const widget = new MainAreaWidget({ content: view });
   widget.id = `jp-DearDiary-compare-${a.id}-${b.id}`;
   widget.title.label = trans.__('Runs #%1 → #%2', a.number, b.number);
   widget.title.icon = icon;
   app.shell.add(widget, 'main');
   app.shell.activateById(widget.id);
-}
-
-/** Everything compareRuns needs about one run. */
-async function sideOf(store: IRunStore, run: IRunSummary) {
-  const parse = async <T>(
-    sha: string | null,
-    parser: (text: string) => T
-  ): Promise<T | null> => {
-    const text = sha ? await store.getText(sha) : null;
-    return text === null ? null : parser(text);
-  };
-  return {
-    julia_version: run.julia_version,
-    git_sha: run.git_sha,
-    git_dirty: run.git_dirty,
-    project: await parse(run.project_sha256, parseProject),
-    manifest: await parse(run.manifest_sha256, parseManifest)
-  };
-}
-
-async function comparison(store: IRunStore, a: IRunSummary, b: IRunSummary) {
-  return compareRuns(await sideOf(store, a), await sideOf(store, b));
 }
 
 function lastRunOf(detail: IRunDetail) {
