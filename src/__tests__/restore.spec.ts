@@ -14,7 +14,7 @@ import {
   restoreRequest,
   toBase64
 } from '../restore/plan';
-import { juliaString } from '../restore/execute';
+import { activateCode } from '../restore/execute';
 import { resultBody, stripAnsi, worktreeBody } from '../restore/views';
 import { IRestoreResult } from '../server/api';
 import { IRunDetail } from '../store/types';
@@ -344,6 +344,8 @@ describe('views', () => {
   });
 
   it('quotes any path as a Julia string literal', () => {
-    expect(juliaString('/a/"b"/$x\\y')).toBe('"/a/\\"b\\"/\\$x\\\\y"');
+    expect(activateCode('/a/"b"/$x\\y\n')).toContain(
+      '"/a/\\"b\\"/\\$x\\\\y\\x0a"'
+    );
   });
 });

@@ -4,6 +4,7 @@
  * Pkg is reached by its PkgId, so it loads whatever project is active.
  */
 import { Kernel, KernelMessage } from '@jupyterlab/services';
+import { juliaStringLiteral } from './snippet';
 
 const PKG =
   'Base.PkgId(Base.UUID("44cfe95a-1eb2-52ea-b672-e2afdf69b78f"), "Pkg")';
@@ -13,12 +14,7 @@ export const INSTANTIATE_CODE = `Base.invokelatest(Base.require(${PKG}).instanti
 
 /** Make the project in `folder` the active one. */
 export function activateCode(folder: string): string {
-  return `Base.invokelatest(Base.require(${PKG}).activate, ${juliaString(folder)})`;
-}
-
-/** A Julia string literal of any text (no interpolation, escapes kept). */
-export function juliaString(text: string): string {
-  return `"${text.replace(/[\\"$]/g, c => `\\${c}`)}"`;
+  return `Base.invokelatest(Base.require(${PKG}).activate, ${juliaStringLiteral(folder)})`;
 }
 
 /** Run `code` silently; `onStream` gets stdout and stderr as they arrive. */
