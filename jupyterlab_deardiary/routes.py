@@ -23,7 +23,7 @@ from .git import Git, find_git
 from .paths import relative_to_root, resolve_inside
 from .restore import restore
 from .runs import list_runs, read_ahead
-from .store import CHUNK, Store, Upload, etag, parse_tags
+from .store import CHUNK, Store, Upload, etag, parse_tags, required_version
 from .worktree import create_worktree
 
 API_VERSION = 1
@@ -157,12 +157,7 @@ class StoreHandler(BodyHandler):
 
     async def start_body(self) -> None:
         headers = self.request.headers
-        if "If-Match" not in headers and "If-None-Match" not in headers:
-            raise ApiError(
-                428,
-                "precondition_required",
-                'Send If-Match: "<etag>" to replace the store, or If-None-Match: * to create it.',
-            )
+        required_version(headers.get("If-Match"), headers.get("If-None-Match"))  # or 428
         self.upload = self.store().begin_upload()
 
     def body_chunk(self, chunk: bytes) -> None:

@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import shutil
-import time
+import re
 import secrets
+import shutil
 import stat
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,23 +201,38 @@ def parse_tags(header: str) -> list[str]:
     return [t.strip() for t in header.split(",") if t.strip()]
 
 
+_ETAG = re.compile(r'"[0-9a-f]{64}"')
+_PRECONDITION_HELP = (
+    'Send If-Match: "<etag>" (the exact ETag of the store you read) to replace the store, '
+    "or If-None-Match: * to create it."
+)
+
+
+def required_version(if_match: str | None, if_none_match: str | None) -> str | None:
+    """What a whole-file replacement requires: the sha256 an exact ``If-Match: "<sha>"``
+    names, or None for ``If-None-Match: *`` (create only). Anything else (``If-Match: *``,
+    a list, a weak or malformed tag, ``If-None-Match: "<etag>"``, both headers, neither)
+    could replace a version the client never read: 428."""
+    if if_match is not None and if_none_match is None:
+        if _ETAG.fullmatch(if_match.strip()):
+            return if_match.strip()[1:-1]
+        sent = f"If-Match: {if_match}"
+    elif if_none_match is not None and if_match is None:
+        if if_none_match.strip() == "*":
+            return None
+        sent = f"If-None-Match: {if_none_match}"
+    elif if_match is None:
+        raise ApiError(428, "precondition_required", _PRECONDITION_HELP)
+    else:
+        sent = "both If-Match and If-None-Match"
+    raise ApiError(428, "precondition_required", f"{sent} is not accepted. {_PRECONDITION_HELP}")
+
+
 def _check_preconditions(
     current: str | None, if_match: str | None, if_none_match: str | None
 ) -> None:
     """Raise 412 (or 428) unless the request may replace a store whose sha256 is ``current``."""
-    if if_match is not None:
-        tags = parse_tags(if_match)
-        ok = current is not None and ("*" in tags or etag(current) in tags)
-    elif if_none_match is not None:
-        tags = parse_tags(if_none_match)
-        ok = current is None or ("*" not in tags and etag(current) not in tags)
-    else:
-        raise ApiError(
-            428,
-            "precondition_required",
-            'Send If-Match: "<etag>" to replace the store, or If-None-Match: * to create it.',
-        )
-    if not ok:
+    if required_version(if_match, if_none_match) != current:
         raise ApiError(
             412,
             "etag_mismatch",

@@ -202,3 +202,36 @@ async def test_keep_aside_refuses_a_stale_or_missing_etag(jp_fetch, jp_root_dir)
     assert (await aside(jp_fetch, {"If-Match": tag(b"other")})).code == 412
     assert (await aside(jp_fetch, {})).code == 428
     assert leftovers(jp_root_dir.joinpath(*STORE).parent) == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"If-Match": "*"},
+        {"If-Match": "W/" + tag(SQLITE)},
+        {"If-Match": f'{tag(b"other")}, {tag(SQLITE)}'},
+        {"If-Match": tag(SQLITE).upper()},
+        {"If-None-Match": tag(b"other")},
+        {"If-None-Match": tag(SQLITE)},
+        {"If-Match": tag(SQLITE), "If-None-Match": "*"},
+    ],
+)
+async def test_only_an_exact_etag_or_create_only_replaces(jp_fetch, jp_root_dir, headers):
+    """A precondition that holds without knowing the current version is refused."""
+    await put(jp_fetch, SQLITE, {"If-None-Match": "*"})
+    response = await put(jp_fetch, b"blind overwrite", headers)
+    assert response.code == 428
+    body = json.loads(response.body)
+    assert body["error"] == "precondition_required"
+    assert "is not accepted" in body["message"] and 'If-Match: "<etag>"' in body["message"]
+    assert jp_root_dir.joinpath(*STORE).read_bytes() == SQLITE
+    assert leftovers(jp_root_dir / ".deardiary") == []
+
+
+@pytest.mark.parametrize("if_match", ["*", "W/" + tag(SQLITE), f'{tag(b"other")}, {tag(SQLITE)}'])
+async def test_keep_aside_needs_an_exact_etag(jp_fetch, jp_root_dir, if_match):
+    await put(jp_fetch, SQLITE, {"If-None-Match": "*"})
+    response = await aside(jp_fetch, {"If-Match": if_match})
+    assert response.code == 428
+    assert json.loads(response.body)["error"] == "precondition_required"
+    assert leftovers(jp_root_dir / ".deardiary") == []
