@@ -42,6 +42,8 @@ def json_object(body: bytes) -> dict[str, Any]:
         req = json.loads(body)
     except ValueError:
         raise bad_request("The request body is not valid JSON.") from None
+    except RecursionError:
+        raise bad_request("The request body's JSON is nested too deeply.") from None
     if not isinstance(req, dict):
         raise bad_request("The request body must be a JSON object.")
     return req

@@ -109,14 +109,25 @@ class BodyHandler(BaseHandler):
     def body_chunk(self, chunk: bytes) -> None:
         raise NotImplementedError
 
+    def streams(self) -> bool:
+        """Whether this request's body is streamed to ``body_chunk`` (else refused)."""
+        return self.request.method in ("PUT", "POST")
+
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
-        if self.request.method not in ("PUT", "POST"):
-            return
         # Authorise before accepting a single byte (the verb's decorators run after the body).
         user = self.current_user
         if not user:
             raise web.HTTPError(403)
+        if not self.streams():
+            headers = self.request.headers
+            if headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in headers:
+                raise ApiError(
+                    400,
+                    "unexpected_body",
+                    f"A {self.request.method} request to this endpoint takes no body.",
+                )
+            return
         if not await ensure_async(
             self.authorizer.is_authorized(self, user, "write", self.auth_resource)
         ):
@@ -129,6 +140,8 @@ class BodyHandler(BaseHandler):
         await self.start_body()
 
     def data_received(self, chunk: bytes) -> None:
+        if not self.streams():
+            return  # refused in prepare
         self.received += len(chunk)
         if self.received > self.body_limit():
             self.too_large = True
