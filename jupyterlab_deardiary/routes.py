@@ -233,13 +233,17 @@ class StoreHandler(BodyHandler):
 
 def configured_store(handler: BaseHandler) -> Store:
     """The store file named by DearDiary.store_path, inside the server root."""
+    return store_in(handler.root_dir, handler.dd)
+
+
+def store_in(root_dir: str, config: DearDiary) -> Store:
     try:
-        path = resolve_inside(handler.root_dir, handler.dd.store_path, must_exist=False)
+        path = resolve_inside(root_dir, config.store_path, must_exist=False)
     except ApiError as e:
         raise ApiError(
             500,
             "bad_store_path",
-            f"DearDiary.store_path {handler.dd.store_path!r} is unusable: {e.message}",
+            f"DearDiary.store_path {config.store_path!r} is unusable: {e.message}",
         ) from None
     return Store(path)
 
@@ -352,7 +356,12 @@ class VersionHandler(BaseHandler):
 
 
 def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
-    """Register the handlers under <base_url>/deardiary/."""
+    """Register the handlers under <base_url>/deardiary/, and remove the temp files that
+    interrupted store uploads left."""
+    cm = web_app.settings.get("contents_manager")
+    root_dir = getattr(cm, "root_dir", None) or web_app.settings.get("server_root_dir", "")
+    with contextlib.suppress(ApiError, OSError):  # a bad store path is reported where it is used
+        store_in(os.path.abspath(os.path.expanduser(root_dir)), config).remove_stale_temps()
     base_url = web_app.settings["base_url"]
     options: dict[str, Any] = {"config": config, "git": Git(config, find_git())}
     web_app.add_handlers(

@@ -24,6 +24,10 @@ except ImportError:  # Windows: the in-process asyncio lock still serialises wri
     fcntl = None  # type: ignore[assignment]
 
 CHUNK = 1 << 20
+#: A temp file this old and not locked by its writer was left by an interrupted write (the
+#: age covers the instant between creating a temp file and locking it).
+STALE_AFTER = 60.0
+_EXCL = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 # sha256 of files already hashed, keyed by path and checked against (mtime_ns, size, inode, dev)
 _hashes: dict[str, tuple[tuple[int, int, int, int], str]] = {}
@@ -65,13 +69,68 @@ def fsync_dir(folder: str | Path) -> None:
         os.close(fd)
 
 
+def temp_name(prefix: str) -> str:
+    """A new temp file name: ``<prefix><16 hex digits>.tmp`` (see ``temp_pattern``)."""
+    return f"{prefix}{secrets.token_hex(8)}.tmp"
+
+
+def temp_pattern(prefix: str) -> re.Pattern[str]:
+    """The names ``temp_name(prefix)`` gives, and only those."""
+    return re.compile(re.escape(prefix) + r"[0-9a-f]{16}\.tmp")
+
+
+def open_temp(name: str, dir_fd: int | None = None, mode: int = 0o600) -> int:
+    """Create the temp file ``name`` (never an existing one, never through a symlink) and
+    lock it: as long as this fd is open, ``remove_stale_temps`` leaves the file alone."""
+    fd = os.open(name, _EXCL, mode, dir_fd=dir_fd)
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def remove_stale_temps(folder: str | Path | int, pattern: re.Pattern[str]) -> list[str]:
+    """Remove the temp files left in ``folder`` (a path or a folder fd) by interrupted
+    writes: files named by ``pattern``, older than STALE_AFTER, that no open fd locks
+    (a writer holds its lock until the file is renamed or removed). Return their names."""
+    removed: list[str] = []
+    dir_fd = folder if isinstance(folder, int) else os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in os.listdir(dir_fd):
+            if not pattern.fullmatch(name):
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                age = time.time() - st.st_mtime
+                if not stat.S_ISREG(st.st_mode) or age < STALE_AFTER:
+                    continue
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a writer lives
+                elif age < 86400:
+                    continue
+                if os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_ino == st.st_ino:
+                    os.unlink(name, dir_fd=dir_fd)
+                    removed.append(name)
+            except OSError:  # locked (BlockingIOError), or gone meanwhile
+                pass
+            finally:
+                os.close(fd)
+    finally:
+        if not isinstance(folder, int):
+            os.close(dir_fd)
+    return removed
+
+
 class Upload:
-    """A PUT body streamed into a temp file next to the store, hashed on the way."""
+    """A PUT body streamed into a temp file next to the store, hashed on the way. The file
+    stays open (and locked) until it is moved into place or discarded."""
 
     def __init__(self, target: Path) -> None:
-        self.path = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        self.file: BinaryIO | None = os.fdopen(fd, "wb")
+        self.path = target.parent / temp_name(f".{target.name}.")
+        self.file: BinaryIO | None = os.fdopen(open_temp(str(self.path)), "wb")
         self.hash = hashlib.sha256()
         self.size = 0
 
@@ -81,21 +140,19 @@ class Upload:
         self.hash.update(chunk)
         self.size += len(chunk)
 
-    def close(self) -> None:
-        """Flush and fsync the temp file."""
-        if self.file is not None:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
-            self.file = None
+    def flush(self) -> None:
+        """Flush and fsync the temp file (it stays open and locked)."""
+        assert self.file is not None
+        self.file.flush()
+        os.fsync(self.file.fileno())
 
     def discard(self) -> None:
-        """Close and remove the temp file (if it is still there)."""
+        """Remove the temp file (if it is still there), then close it."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
         if self.file is not None:
             self.file.close()
             self.file = None
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
 
 
 class Store:
@@ -141,9 +198,17 @@ class Store:
         return opened[1]
 
     def begin_upload(self) -> Upload:
-        """Create the parent folders and a temp file for a new version."""
+        """Create the parent folders and a temp file for a new version (removing the temp
+        files that interrupted uploads left)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_temps()
         return Upload(self.path)
+
+    def remove_stale_temps(self) -> list[str]:
+        """Remove the temp files of interrupted uploads beside the store."""
+        if not self.path.parent.is_dir():
+            return []
+        return remove_stale_temps(self.path.parent, temp_pattern(f".{self.path.name}."))
 
     @contextlib.contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -163,24 +228,24 @@ class Store:
     ) -> tuple[str, int, bool]:
         """Replace the store with the upload if the preconditions hold (blocking; run it
         in a thread, under ``self.lock``). Returns (sha256, size, created)."""
-        upload.close()
+        upload.flush()
         with self._file_lock():
             current = self.current()
             _check_preconditions(current, if_match, if_none_match)
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(upload.path, stat.S_IMODE(os.stat(self.path).st_mode))
             os.replace(upload.path, self.path)
+            upload.discard()  # closes it (its name is the store's now)
             fsync_dir(self.path.parent)
             sha = upload.hash.hexdigest()
             _hashes[str(self.path)] = (stat_key(os.stat(self.path)), sha)
         return sha, upload.size, current is None
 
-
     def keep_aside(self, if_match: str | None) -> Path:
         """Copy the current file, which must be the version ``if_match`` names, beside it
         as ``<name>.broken-<UTC time>`` (blocking; run it in a thread, under ``self.lock``).
         The store itself is left as it is: the caller replaces it next, with If-Match."""
-        if not if_match:
+        if if_match is None:
             raise ApiError(428, "precondition_required", 'Send If-Match: "<etag>".')
         with self._file_lock():
             _check_preconditions(self.current(), if_match, None)

@@ -1,16 +1,127 @@
-"""Bad input answers 4xx with a clear message and loses nothing."""
+"""Bad input answers 4xx with a clear message and loses nothing; interrupted writes leave
+nothing behind for long."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from .utils import make_repo
+from .utils import make_repo, write
 
 STORE = (".deardiary", "deardiary.sqlite")
 SQLITE = b"SQLite format 3\x00" + bytes(range(256)) * 16
+
+# A writer of a temp file, as the server's: it holds the file open (and, with this
+# version, locked) until it is killed.
+WRITER = """
+import os, sys, time
+try:
+    from jupyterlab_deardiary.store import open_temp
+except ImportError:  # before temp files were locked
+    def open_temp(name):
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+fd = open_temp(sys.argv[1])
+os.write(fd, b"half a store" * 1000)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def start_writer(path) -> subprocess.Popen:
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None and writer.stdout.readline() == "ready\n"
+    return writer
+
+
+def age(path, seconds: float = 3600) -> None:
+    """Make ``path`` look as old as a temp file an earlier kill left."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@pytest.fixture
+def temps(jp_root_dir):
+    """Temp files beside the store, made before the server starts: two of writers killed
+    (-9) mid-write, one of a writer still alive, one just made, and files that only look
+    similar. Yields {name: whether it must survive}."""
+    folder = jp_root_dir / ".deardiary"
+    folder.mkdir()
+    names = {
+        ".deardiary.sqlite.0123456789abcdef.tmp": False,  # killed
+        ".deardiary.sqlite.fedcba9876543210.tmp": False,  # killed
+        ".deardiary.sqlite.00000000000000aa.tmp": True,  # its writer is alive
+        ".deardiary.sqlite.00000000000000bb.tmp": True,  # too young to judge
+        ".deardiary.sqlite.notes.tmp": True,  # not our pattern
+        "deardiary.sqlite.0123456789abcdef.tmp": True,
+        ".deardiary.sqlite.0123456789abcdef.tmp.keep": True,
+    }
+    live = []
+    for name in names:
+        path = folder / name
+        if name.endswith("aa.tmp"):
+            live.append(start_writer(path))
+        elif name.endswith(("ef.tmp", "10.tmp")):
+            writer = start_writer(path)
+            writer.send_signal(signal.SIGKILL)
+            writer.wait()
+        else:
+            write(path, "x")
+        if not name.endswith("bb.tmp"):
+            age(path)
+    yield folder, names
+    for writer in live:
+        writer.kill()
+        writer.wait()
+
+
+def survivors(folder, names) -> dict[str, bool]:
+    return {name: (folder / name).exists() for name in names}
+
+
+async def test_server_start_removes_stale_temp_files(temps, jp_serverapp):
+    folder, names = temps
+    assert survivors(folder, names) == names
+
+
+@contextlib.contextmanager
+def killed_and_live(folder, prefix: str):
+    """An old temp file of a killed writer and one of a live writer in ``folder``."""
+    folder.mkdir(exist_ok=True)
+    killed = folder / f"{prefix}0123456789abcdef.tmp"
+    alive = folder / f"{prefix}00000000000000aa.tmp"
+    writer = start_writer(killed)
+    writer.kill()
+    writer.wait()
+    live = start_writer(alive)
+    age(killed)
+    age(alive)
+    try:
+        yield killed, alive
+    finally:
+        live.kill()
+        live.wait()
+
+
+async def test_upload_removes_stale_temp_files(jp_fetch, jp_root_dir):
+    with killed_and_live(jp_root_dir / ".deardiary", ".deardiary.sqlite.") as (killed, alive):
+        response = await jp_fetch(
+            "deardiary", "store", method="PUT", body=SQLITE, headers={"If-None-Match": "*"}
+        )
+        assert response.code == 201
+        assert not killed.exists()
+        assert alive.exists()
+    assert jp_root_dir.joinpath(*STORE).read_bytes() == SQLITE
+
 
 BODIES = {"store": SQLITE, "restore": b'{"target": "x", "files": []}'}
 
