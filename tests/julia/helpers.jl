@@ -1,5 +1,8 @@
 # Test helpers: the comm harness on top of the IJulia stand-in, output capture, temp projects.
 # Included into Main by runtests.jl after IJuliaStandin.jl and MiniJSON.jl.
+# The stand-in imitates the IJulia generation named by DEARDIARY_IJULIA_GEN; comm messages
+# reach it through `IJulia.deliver` (the event loop's call, with that generation's handler
+# arguments).
 
 const CMX = IJulia.CommManager
 
@@ -44,17 +47,20 @@ end
 "Open a comm with target `target`; return the decoded messages it produced."
 function open_comm(id; target="deardiary")
     n = length(IJulia.sent)
-    CMX.comm_open(IJulia.Msg(Dict("comm_id" => id, "target_name" => target,
-                                  "data" => Dict{String,Any}())))
+    IJulia.deliver("comm_open", IJulia.Msg(Dict("comm_id" => id, "target_name" => target,
+                                                "data" => Dict{String,Any}())))
     sent_since(n)
 end
 
-close_comm(id) = CMX.comm_close(IJulia.Msg(Dict("comm_id" => id, "data" => Dict{String,Any}())))
+close_comm(id) = IJulia.deliver("comm_close", IJulia.Msg(Dict("comm_id" => id, "data" => Dict{String,Any}())))
+
+"Close every comm the kernel has (as frontends going away would): a clean slate."
+close_all_comms() = foreach(close_comm, collect(keys(CMX.table())))
 
 "Send raw comm `data` on comm `id`; return the decoded messages produced."
 function send_raw(id, data)
     n = length(IJulia.sent)
-    CMX.comm_msg(IJulia.Msg(Dict{String,Any}("comm_id" => id, "data" => data)))
+    IJulia.deliver("comm_msg", IJulia.Msg(Dict{String,Any}("comm_id" => id, "data" => data)))
     sent_since(n)
 end
 
@@ -91,7 +97,11 @@ function check_files(cap; with_bytes=true)
         bytes = read(path)
         cu = codeunits(path)       # (Base.basename mis-splits non-UTF-8 paths on 1.5)
         @test f["name"] isa String
-        @test f["name"] == String(cu[findlast(==(UInt8('/')), cu)+1:end])
+        if f["role"] == "workspace_project"   # named relative to the workspace root's folder
+            @test !startswith(f["name"], "/") && endswith(path, "/" * f["name"])
+        else
+            @test f["name"] == String(cu[findlast(==(UInt8('/')), cu)+1:end])
+        end
         @test f["size"] == length(bytes)
         @test f["sha256"] == bytes2hex(sha256(bytes))
         @test occursin(r"^[0-9a-f]{64}$", f["sha256"])
