@@ -27,6 +27,10 @@ def resolve_inside(
         raise ApiError(400, "bad_path", "The path must be a string.")
     if "\0" in rel:
         raise ApiError(400, "bad_path", "The path contains a NUL character.")
+    if not rel.isascii() and any("\ud800" <= c <= "\udfff" for c in rel):
+        raise ApiError(
+            400, "bad_path", f"The path {rel!r} contains a lone surrogate: no file name holds one."
+        )
     if rel.startswith("/") or os.path.isabs(rel):
         raise ApiError(
             400, "bad_path", f"The path {rel!r} is absolute; give it relative to the server root."

@@ -218,3 +218,106 @@ async def test_malformed_requests(jp_fetch, jp_root_dir, payload):
     assert response.code == 400
     assert json.loads(response.body)["error"] in ("bad_request", "bad_name", "bad_path")
     assert not (jp_root_dir / "x").exists()
+
+
+UNSAFE = {
+    "a control character (U+0001)": "\x01",
+    "a control character (U+001F)": "\x1f",
+    "a control character (U+007F)": "\x7f",
+    "a control character (U+0085)": "\x85",
+    "a control character (U+009F)": "\x9f",
+    "a bidirectional-text control character (U+202E)": "\u202e",
+    "a bidirectional-text control character (U+202A)": "\u202a",
+    "a bidirectional-text control character (U+2066)": "\u2066",
+    "a bidirectional-text control character (U+2069)": "\u2069",
+    "a bidirectional-text control character (U+200E)": "\u200e",
+    "a bidirectional-text control character (U+200F)": "\u200f",
+    "a bidirectional-text control character (U+061C)": "\u061c",
+}
+
+
+@pytest.mark.parametrize(("kind", "char"), UNSAFE.items())
+async def test_unsafe_characters_in_names(jp_fetch, jp_root_dir, kind, char):
+    name = f"Manifest{char}lmth.toml"
+    code, body = await restore(jp_fetch, "new", [entry("Project.toml", b"x"), entry(name, b"")])
+    assert (code, body["error"], body["name"]) == (400, "bad_name", name)
+    assert body["message"] == (
+        f"The file name {name!r} contains {kind}, which file names may not hold."
+    )
+    assert os.listdir(jp_root_dir) == []
+
+
+@pytest.mark.parametrize(("kind", "char"), UNSAFE.items())
+async def test_unsafe_characters_in_the_target(jp_fetch, jp_root_dir, kind, char):
+    target = f"runs/run{char}1"
+    code, body = await restore(jp_fetch, target, [entry("Project.toml", b"x")])
+    assert (code, body["error"]) == (400, "bad_path")
+    assert body["message"] == (
+        f"The folder {target!r} contains {kind}, which folder names may not hold."
+    )
+    assert os.listdir(jp_root_dir) == []
+
+
+async def test_plain_unicode_names_are_fine(jp_fetch, jp_root_dir):
+    name = "Ünïcödé 名前 \u00a0x.toml"  # letters of any script, a no-break space
+    code, body = await restore(jp_fetch, "dossier é", [entry(name, b"x")])
+    assert code == 200, body
+    assert (jp_root_dir / "dossier é" / name).read_bytes() == b"x"
+
+
+@pytest.mark.parametrize(
+    ("target", "swapped"),
+    [("a/b", "a/b"), ("a/b", "a"), ("new/b", "new/b"), ("new/b", "new")],
+)
+@pytest.mark.parametrize("overwrite", [False, True])
+@pytest.mark.parametrize("moment", ["walk", "write"])
+async def test_folder_swapped_for_a_symlink(
+    jp_fetch, jp_root_dir, tmp_path, monkeypatch, target, swapped, overwrite, moment
+):
+    """A folder of the target is replaced by a symlink out of the root after the checks
+    passed: just before it is opened ("walk"; where folders are not opened one by one,
+    before the first write), or just before the first file is created ("write"). Nothing
+    lands outside the root."""
+    outside = tmp_path / "outside"
+    (outside / "b").mkdir(parents=True)
+    if not target.startswith("new"):
+        (jp_root_dir / "a" / "b").mkdir(parents=True)
+    real_open = os.open
+    triggers = (".deardiary-", "Project.toml")
+
+    def swap_then_open(path, *args, **kwargs):
+        name = os.path.basename(os.fspath(path))
+        opening = moment == "walk" and name == os.path.basename(swapped)
+        if (opening and os.path.lexists(jp_root_dir / swapped)) or name.startswith(triggers):
+            monkeypatch.setattr(os, "open", real_open)
+            moved = jp_root_dir / "moved"
+            os.rename(jp_root_dir / swapped, moved)
+            os.symlink(outside / "b" if swapped.endswith("b") else outside, jp_root_dir / swapped)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", swap_then_open)
+    files = [entry("Project.toml", b"x")]
+    code, body = await restore(jp_fetch, target, files, overwrite=overwrite)
+    monkeypatch.setattr(os, "open", real_open)
+    assert os.path.islink(jp_root_dir / swapped)  # the swap happened
+    assert list(outside.rglob("*")) == [outside / "b"]  # nothing written outside
+    assert code == (409 if moment == "walk" else 200), body
+    if code == 409:
+        assert body["error"] == "changed"
+        assert body["message"] == (
+            f"The folder {swapped!r} was replaced by a symbolic link while restoring; "
+            "nothing was written."
+        )
+        assert list((jp_root_dir / "moved").rglob("*.toml")) == []
+    else:  # written into the folder it opened, which is now "moved"
+        found = list((jp_root_dir / "moved").rglob("Project.toml"))
+        assert [p.read_bytes() for p in found] == [b"x"]
+
+
+async def test_target_through_a_symlink_inside_the_root(jp_fetch, jp_root_dir):
+    (jp_root_dir / "proj").mkdir()
+    (jp_root_dir / "alias").symlink_to(jp_root_dir / "proj")
+    code, body = await restore(jp_fetch, "alias/run-1", [entry("Project.toml", b"x")])
+    assert code == 200, body
+    assert body["target"] == "proj/run-1"
+    assert (jp_root_dir / "proj" / "run-1" / "Project.toml").read_bytes() == b"x"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from .utils import make_repo, write
 
 STORE = (".deardiary", "deardiary.sqlite")
 SQLITE = b"SQLite format 3\x00" + bytes(range(256)) * 16
+EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 
 # A writer of a temp file, as the server's: it holds the file open (and, with this
 # version, locked) until it is killed.
@@ -123,6 +125,15 @@ async def test_upload_removes_stale_temp_files(jp_fetch, jp_root_dir):
     assert jp_root_dir.joinpath(*STORE).read_bytes() == SQLITE
 
 
+async def test_restore_removes_stale_temp_files(jp_fetch, jp_root_dir):
+    with killed_and_live(jp_root_dir / "restored", ".deardiary-") as (killed, alive):
+        file = {"name": "a.txt", "base64": "", "sha256": EMPTY_SHA}
+        body = json.dumps({"target": "restored", "files": [file]})
+        response = await jp_fetch("deardiary", "restore", method="POST", body=body)
+        assert response.code == 200
+        assert sorted(os.listdir(killed.parent)) == [alive.name, "a.txt"]
+
+
 BODIES = {"store": SQLITE, "restore": b'{"target": "x", "files": []}'}
 
 
@@ -193,3 +204,62 @@ async def test_deeply_nested_json(jp_fetch, jp_root_dir, endpoint, body):
     }
     assert not (jp_root_dir / "x").exists()
 
+
+@pytest.mark.parametrize("depth", [1, 900, 960])
+async def test_restore_metadata_is_flat(jp_fetch, jp_root_dir, depth):
+    """Metadata is echoed: a value nested too deep to encode would fail after the write."""
+    body = {
+        "target": "x",
+        "files": [{"name": "a.txt", "base64": "", "sha256": EMPTY_SHA}],
+        "metadata": {"note": "@"},
+    }
+    raw = json.dumps(body).replace('"@"', deep(depth))
+    response = await jp_fetch("deardiary", "restore", method="POST", body=raw, raise_error=False)
+    assert response.code == 400
+    assert "'metadata' must be an object of" in json.loads(response.body)["message"]
+    assert not (jp_root_dir / "x").exists()
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "\udfff", "\udcff"])
+@pytest.mark.parametrize("where", ["name", "target"])
+async def test_restore_lone_surrogate(jp_fetch, jp_root_dir, surrogate, where):
+    name, target = ("a" + surrogate, "x") if where == "name" else ("a.txt", "x" + surrogate)
+    body = {"target": target, "files": [{"name": name, "base64": "", "sha256": EMPTY_SHA}]}
+    response = await jp_fetch(
+        "deardiary", "restore", method="POST", body=json.dumps(body), raise_error=False
+    )
+    assert response.code == 400
+    answer = json.loads(response.body)
+    assert answer["error"] == ("bad_name" if where == "name" else "bad_path")
+    assert f"a lone surrogate (U+{ord(surrogate):04X})" in answer["message"]
+    assert os.listdir(jp_root_dir) == []
+
+
+async def test_worktree_lone_surrogate(jp_fetch, jp_root_dir):
+    make_repo(jp_root_dir / "proj")
+    sha = "0" * 40
+    for path, target in (("proj", "x\udcff"), ("p\ud800", "x")):
+        body = {"path": path, "target": target, "sha": sha}
+        response = await jp_fetch(
+            "deardiary", "worktree", method="POST", body=json.dumps(body), raise_error=False
+        )
+        assert response.code == 400, response.body
+        assert "lone surrogate" in json.loads(response.body)["message"]
+    assert sorted(os.listdir(jp_root_dir)) == ["proj"]
+
+
+@pytest.mark.parametrize("target", ["a.txt/sub", "a.txt/sub/deeper", "dir/a.txt/sub"])
+async def test_restore_below_a_file(jp_fetch, jp_root_dir, target):
+    file = write(jp_root_dir / target.split("/sub")[0], "keep")
+    body = {"target": target, "files": [{"name": "b.txt", "base64": "", "sha256": EMPTY_SHA}]}
+    response = await jp_fetch(
+        "deardiary", "restore", method="POST", body=json.dumps(body), raise_error=False
+    )
+    assert response.code == 409
+    answer = json.loads(response.body)
+    assert answer["error"] == "not_a_folder"
+    shown = os.path.relpath(file, jp_root_dir)
+    assert answer["message"] == (
+        f"{shown!r} exists and is not a folder, so {target!r} cannot be made."
+    )
+    assert file.read_text() == "keep"
