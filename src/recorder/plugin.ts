@@ -20,6 +20,7 @@ import {
 } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import diarySvg from '../../style/icons/diary.svg';
+import { recordKernelspec } from '../kernel/kernelspec';
 import { withKernelProgress } from '../kernel/plugin';
 import { fromBase64 } from '../kernel/protocol';
 import {
@@ -76,7 +77,11 @@ export const snapshotPlugin: JupyterFrontEndPlugin<void> = {
         return fromBase64((model.content as string).replace(/\s/g, ''));
       },
       addRun: input => store.addRun(input),
-      options: () => options
+      options: () => options,
+      kernelspec: name =>
+        recordKernelspec(
+          app.serviceManager.kernelspecs.specs?.kernelspecs[name]
+        )
     });
 
     const controllers = new Map<NotebookPanel, NotebookRecorder>();

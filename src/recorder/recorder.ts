@@ -2,6 +2,7 @@
  * The recorder: one run = a capture from the kernel + the git state of the notebook's
  * folder + the notebook's saved bytes, verified, handed to the store. No DOM.
  */
+import { IKernelspecRecord } from '../kernel/kernelspec';
 import { ICapture } from '../kernel/protocol';
 import { sha256 } from '../kernel/sha256';
 import { ServerError } from '../server/request';
@@ -18,6 +19,8 @@ export interface IRecorderDeps {
   addRun(input: IRunInput): Promise<IAddResult>;
   /** Options read at each recording (settings can change at any time). */
   options(): IRecorderOptions;
+  /** The installed kernelspec of that name, recorded with the run (redacted). */
+  kernelspec?(name: string): IKernelspecRecord | null;
 }
 
 export interface IRecorderOptions {
@@ -63,7 +66,10 @@ export class Recorder {
       created_at: request.capturedAt.toISOString(),
       ended_at: new Date().toISOString(),
       parent_snapshot_id: request.parentSnapshotId ?? null,
-      kernel: request.kernel,
+      kernel: {
+        ...request.kernel,
+        spec: request.kernel.spec ?? this._kernelspec(request.kernel.name)
+      },
       capture: request.capture,
       git,
       notebook: {
@@ -75,6 +81,14 @@ export class Recorder {
       }
     };
     return this._deps.addRun(input);
+  }
+
+  private _kernelspec(name: string): IKernelspecRecord | null {
+    try {
+      return (name && this._deps.kernelspec?.(name)) || null;
+    } catch {
+      return null; // the kernelspecs are not known yet: the run is still recorded
+    }
   }
 
   private async _git(path: string, patchMaxBytes: number): Promise<RunGit> {

@@ -7,13 +7,20 @@
  * (the full version) until IJulia 1.2x and are `Julia 1.11` (major.minor) since; a
  * custom `installkernel("Julia O3")` gives `Julia O3 1.10.4`. The name decides; the
  * display name is the fallback; the started kernel's language_info confirms it later.
+ *
+ * Among kernelspecs that fit the version equally well, the one that starts its kernel
+ * most like the recorded kernelspec wins (same `--project`, threads, Julia options,
+ * JULIA_* env: kernelspecAffinity), then the recorded name.
  */
+import { IKernelspecRecord, kernelspecAffinity } from '../kernel/kernelspec';
 
 /** What matching needs of a kernelspec (KernelSpec.ISpecModel). */
 export interface ISpecLike {
   name: string;
   display_name: string;
   language: string;
+  argv?: readonly unknown[];
+  env?: Record<string, unknown> | null;
 }
 
 /** How well a kernelspec fits the captured Julia version. */
@@ -35,6 +42,8 @@ export interface ISpecMatch {
   /** The version the kernelspec states ("1.10" or "1.10.4"), null when none. */
   version: string | null;
   debug: boolean;
+  /** kernelspecAffinity with the recorded kernelspec; 0 when none was recorded. */
+  affinity: number;
 }
 
 const RANK: SpecFit[] = ['exact', 'patch', 'minor', 'other', 'unknown'];
@@ -42,18 +51,29 @@ const NAME = /-(\d+)\.(\d+)(-debug)?$/;
 /** Version-like words of a display name; the last one counts ("Julia O3 1.10.4"). */
 const DISPLAY = /\b(\d+)\.(\d+)(?:\.(\d+))?\b/g;
 
-/** The Julia kernelspecs, best fit first (ties keep a release before a debug build). */
+/**
+ * The Julia kernelspecs, best fit first: by the Julia version, then (when the run
+ * recorded its kernelspec) by how alike they start the kernel, then the recorded name;
+ * remaining ties keep a release before a debug build.
+ */
 export function matchKernelspecs(
   specs: ISpecLike[],
-  juliaVersion: string
+  juliaVersion: string,
+  recorded: IKernelspecRecord | null = null
 ): ISpecMatch[] {
   const want = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(juliaVersion.trim());
   const matches = specs
     .filter(s => s.language.toLowerCase() === 'julia')
-    .map(spec => fit(spec, want));
+    .map(spec => ({
+      ...fit(spec, want),
+      affinity: recorded ? kernelspecAffinity(recorded, spec) : 0
+    }));
+  const isRecorded = (m: ISpecMatch) => Number(m.spec.name === recorded?.name);
   return matches.sort(
     (a, b) =>
       RANK.indexOf(a.fit) - RANK.indexOf(b.fit) ||
+      b.affinity - a.affinity ||
+      isRecorded(b) - isRecorded(a) ||
       Number(a.debug) - Number(b.debug) ||
       a.spec.name.localeCompare(b.spec.name)
   );
@@ -71,7 +91,10 @@ export function minorOf(version: string): string | null {
   return m ? `${m[1]}.${m[2]}` : null;
 }
 
-function fit(spec: ISpecLike, want: RegExpExecArray | null): ISpecMatch {
+function fit(
+  spec: ISpecLike,
+  want: RegExpExecArray | null
+): Omit<ISpecMatch, 'affinity'> {
   const byName = NAME.exec(spec.name);
   const byDisplay = [...spec.display_name.matchAll(DISPLAY)].pop();
   const debug = Boolean(byName?.[3]) || /\bdebug\b/i.test(spec.display_name);

@@ -16,6 +16,7 @@ import type {
   IRunDetail,
   IRunFile,
   IRunInput,
+  IRunKernel,
   IRunSummary,
   RunGit,
   RunTrigger
@@ -91,6 +92,8 @@ interface IDetails {
   notebook: { unsaved_changes: boolean };
   kernel_language: string;
   parent_snapshot_id: string | null;
+  /** The kernel's kernelspec (redacted); absent from older runs. */
+  kernelspec?: IRunKernel['spec'];
 }
 
 type Row = Record<string, SqlValue>;
@@ -233,7 +236,8 @@ export class RunStore {
       const files = rows(
         db,
         `SELECT role, name, path, size, sha256 FROM iteration_file
-         WHERE iteration_id = ? ORDER BY role DESC, name`,
+         WHERE iteration_id = ? AND substr(role, 1, 4) <> 'env_'
+         ORDER BY role DESC, name`,
         [id]
       ) as unknown as IRunFile[];
       let git = env.git;
@@ -262,7 +266,10 @@ export class RunStore {
         kernel: {
           name: String(row.kernel_name),
           display_name: String(row.kernel_display_name),
-          language: details.kernel_language
+          language: details.kernel_language,
+          ...(details.kernelspec !== undefined
+            ? { spec: details.kernelspec }
+            : {})
         }
       };
     });
@@ -857,7 +864,10 @@ function insertRun(db: Database, run: IPrepared, projectName: string): boolean {
   const details: IDetails = {
     notebook: { unsaved_changes: input.notebook.unsaved_changes },
     kernel_language: input.kernel.language,
-    parent_snapshot_id: input.parent_snapshot_id
+    parent_snapshot_id: input.parent_snapshot_id,
+    ...(input.kernel.spec !== undefined
+      ? { kernelspec: input.kernel.spec }
+      : {})
   };
   const repo = git.state === 'ok' && git.git.repo ? git.git : null;
   db.run(
@@ -907,7 +917,8 @@ function insertRun(db: Database, run: IPrepared, projectName: string): boolean {
        VALUES (?, ?, ?, ?, ?, ?)`,
       [
         iterationId,
-        file.role,
+        // (iteration, role, name) is the key: each stacked environment has its own role
+        file.env === undefined ? file.role : `${file.role}:${file.env}`,
         file.name,
         pathToString(file.path),
         file.size,

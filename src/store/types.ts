@@ -4,6 +4,7 @@
  * (one per run), plus what DearDiary lacks (captured files as content-addressed blobs,
  * git details, the notebook bytes, kernel and system facts).
  */
+import { IKernelspecRecord } from '../kernel/kernelspec';
 import { ICapture } from '../kernel/protocol';
 import { IGitState } from '../server/api';
 
@@ -39,11 +40,20 @@ export interface IRunInput {
   ended_at: string;
   /** snapshot_id of the run this one follows (automatic capture after a change). */
   parent_snapshot_id: string | null;
-  kernel: { name: string; display_name: string; language: string };
+  kernel: IRunKernel;
   /** The capture, its files carrying base64 bytes verified against their sha256. */
   capture: ICapture;
   git: RunGit;
   notebook: IRunNotebook;
+}
+
+/** The kernel of a run. */
+export interface IRunKernel {
+  name: string;
+  display_name: string;
+  language: string;
+  /** Its kernelspec as installed then; absent from older runs, null when unknown. */
+  spec?: IKernelspecRecord | null;
 }
 
 /** One row of the run list. */
@@ -90,6 +100,10 @@ export interface IRunFile {
 
 /** Everything stored about one run. */
 export interface IRunDetail extends IRunSummary {
+  /**
+   * The active project's files (roles project, manifest). The files of stacked
+   * environments are in `capture.files` (roles env_project, env_manifest).
+   */
   files: IRunFile[];
   capture: ICapture; // without bytes
   git: RunGit;

@@ -13,6 +13,7 @@ import {
   snippetProblems
 } from '../restore/snippet';
 import { IRunDetail, IRunFile } from '../store/types';
+import { kernelspecRows, outsideSection } from './loaded';
 import { formatTime } from './runlist';
 
 /** What the details view asks of the panel. */
@@ -134,7 +135,8 @@ export class RunDetails extends Widget {
           [
             trans.__('Kernel'),
             `${run.kernel.display_name} (${run.kernel.name})`
-          ]
+          ],
+          ...kernelspecRows(trans, run.kernel.spec)
         ])
       )
     );
@@ -163,6 +165,11 @@ export class RunDetails extends Widget {
           : el('p', '', trans.__('No files were captured.'))
       )
     );
+
+    const outside = outsideSection(trans, run);
+    if (outside) {
+      parts.push(outside);
+    }
 
     parts.push(this._git(run));
 
