@@ -15,6 +15,8 @@ export interface IPreflightChoice {
   /** The kernelspec name to reopen with; null: do not reopen. */
   kernel: string | null;
   instantiate: boolean;
+  /** Carry the environments packages were loaded from along (when offered). */
+  carry?: boolean;
 }
 
 export interface IPreflightOptions {
@@ -28,6 +30,8 @@ export interface IPreflightOptions {
   canReopen: boolean;
   /** False when there is no manifest (instantiate would resolve). */
   canInstantiate: boolean;
+  /** The label of the "carry environments along" checkbox; absent: not offered. */
+  carryLabel?: string;
 }
 
 export class PreflightBody
@@ -61,6 +65,13 @@ export class PreflightBody
     this._instantiate.checked = _o.choice.instantiate && _o.canInstantiate;
     this._instantiate.disabled = !_o.canInstantiate;
 
+    const carry: HTMLElement[] = [];
+    if (_o.carryLabel) {
+      this._carry.type = 'checkbox';
+      this._carry.className = 'jp-DearDiary-carry';
+      this._carry.checked = _o.choice.carry ?? true;
+      carry.push(checkbox(this._carry, _o.carryLabel));
+    }
     this.node.append(
       labelled(trans.__('Target folder'), this._target),
       labelled(trans.__('Reopen with'), this._kernel),
@@ -74,6 +85,7 @@ export class PreflightBody
               'Pkg.instantiate() is not offered: the run has no manifest'
             )
       ),
+      ...carry,
       this._findings
     );
     this._findings.className = 'jp-DearDiary-findings';
@@ -86,7 +98,8 @@ export class PreflightBody
     return {
       target: this._target.value.trim().replace(/^\/+|\/+$/g, ''),
       kernel: this._kernel.value || null,
-      instantiate: this._instantiate.checked
+      instantiate: this._instantiate.checked,
+      ...(this._o.carryLabel ? { carry: this._carry.checked } : {})
     };
   }
 
@@ -112,6 +125,7 @@ export class PreflightBody
   private readonly _target = document.createElement('input');
   private readonly _kernel = document.createElement('select');
   private readonly _instantiate = document.createElement('input');
+  private readonly _carry = document.createElement('input');
   private readonly _findings = document.createElement('ul');
 }
 
