@@ -26,6 +26,8 @@ export interface IHint {
   message: string;
   /** The packages concerned (path-dependency). */
   packages?: string[];
+  /** path-dependency: each package's `path`, relative to the manifest's folder. */
+  paths?: string[];
 }
 
 /** What restoreHints looks at. */
@@ -110,7 +112,8 @@ export function restoreHints(input: IHintInput): IHint[] {
           `Loaded from a local folder rather than a registry or repository: ${list}. ` +
           'A restore elsewhere needs these folders at the same place (relative to the ' +
           'manifest); or add the packages from a registry or a git URL instead.',
-        packages: paths.map(p => p.name)
+        packages: paths.map(p => p.name),
+        paths: paths.map(p => p.path!)
       });
     }
   }
