@@ -1,8 +1,15 @@
 # Tests of the injected kernel code (src/kernel/julia/deardiary.jl) under a real Julia,
-# against the test-only IJulia stand-in. Run from the repository root:
+# against the test-only IJulia stand-in, once per IJulia generation it imitates. Run from
+# the repository root:
 #     .cache/julia/bin/julia --startup-file=no tests/julia/runtests.jl
+# (DEARDIARY_IJULIA_GEN=1.34 in the environment: that generation only, in this process).
 using Test, SHA, Base64, Random
 import REPL
+
+# Without DEARDIARY_IJULIA_GEN, generations.jl runs this file in a child Julia per
+# generation (the stand-in reads the variable when it is loaded), prints one summary table
+# for all of them and exits.
+isempty(get(ENV, "DEARDIARY_IJULIA_GEN", "")) && include(joinpath(@__DIR__, "generations.jl"))
 
 const HERE = @__DIR__
 const REPO = normpath(joinpath(HERE, "..", ".."))
@@ -91,7 +98,7 @@ end
 
 @testset "injection under IJulia's soft scope leaves user globals alone" begin
     # IJulia 1.x on Julia >= 1.5 runs cells through REPL.softscope.
-    names = (:dd_old, :dd_module, :dd_slot, :dd_saved, :dd_sink)
+    names = (:dd_old, :dd_module, :dd_slot, :dd_saved, :dd_sink, :dd_new)
     for n in names
         Core.eval(Main, :($n = :users_own))
     end
@@ -115,10 +122,10 @@ end
     cid, ready = msgs[1]
     @test cid == "c1"
     @test ready == Dict("type" => "ready", "protocol" => 1, "julia_version" => string(VERSION))
-    @test CMX.comms["c1"].on_msg !== CMX.noop_callback
+    @test !IJulia.is_default_callback(CMX.comms["c1"].on_msg)
     # another target gets nothing from us and stays dead
     @test isempty(open_comm("x1"; target="something_else"))
-    @test CMX.comms["x1"].on_msg === CMX.noop_callback
+    @test IJulia.is_default_callback(CMX.comms["x1"].on_msg)
 end
 
 @testset "ping; ids echoed; back-to-back requests in order" begin
@@ -127,7 +134,7 @@ end
                     "result" => Dict("pong" => true, "protocol" => 1))
     n = length(IJulia.sent)
     for i in 1:5
-        CMX.comm_msg(IJulia.Msg(Dict("comm_id" => "c1", "data" => Dict("id" => "q$i", "op" => "ping"))))
+        IJulia.deliver("comm_msg", IJulia.Msg(Dict("comm_id" => "c1", "data" => Dict("id" => "q$i", "op" => "ping"))))
     end
     @test [m["id"] for (_, m) in sent_since(n)] == ["q$i" for i in 1:5]
     # ids with characters that need escaping come back intact
@@ -181,7 +188,7 @@ end
     oldsink = IJulia.sink[]
     IJulia.sink[] = (id, text) -> error("socket gone")
     try
-        @test CMX.comm_msg(IJulia.Msg(Dict("comm_id" => "c1",
+        @test IJulia.deliver("comm_msg", IJulia.Msg(Dict("comm_id" => "c1",
                                            "data" => Dict("id" => "s1", "op" => "ping")))) === nothing
         @test CMX.comms["c1"].on_close(IJulia.Msg(Dict("comm_id" => "c1"))) === nothing
     finally
@@ -567,7 +574,7 @@ end
 end
 
 @testset "snapshot: 0, 1 and 2 live comms; dead ones never receive" begin
-    empty!(CMX.comms); empty!(IJulia.sent)
+    close_all_comms(); empty!(IJulia.sent)
     CMX.Comm(:deardiary, "dead")                                       # noop on_msg: dead
     CMX.Comm(:other, "other", false, m -> nothing)                    # not ours
     dir = copy_fixture("format-migration-cgcoefficient-446597c")
@@ -628,6 +635,8 @@ end
     end
 end
 
+include(joinpath(HERE, "comms.jl"))
+
 @testset "fresh kernel: user's own @snapshot kept, stdlibs not imported" begin
     # A fresh Julia process: Main already has a user @snapshot; SHA/Base64 never `using`ed.
     script = """
@@ -637,8 +646,8 @@ end
         r = include_string(Main, read($(repr(CODE_PATH)), String))
         print(r, " ", @snapshot(), " ", isdefined(Main, :deardiary_snapshot), " ",
               isdefined(Main, :SHA), " ", isdefined(Main, :Base64), " ")
-        IJulia.CommManager.comm_open(IJulia.Msg(Dict("comm_id" => "k", "target_name" => "deardiary")))
-        IJulia.CommManager.comm_msg(IJulia.Msg(Dict("comm_id" => "k",
+        IJulia.deliver("comm_open", IJulia.Msg(Dict("comm_id" => "k", "target_name" => "deardiary")))
+        IJulia.deliver("comm_msg", IJulia.Msg(Dict("comm_id" => "k",
             "data" => Dict("id" => "1", "op" => "fingerprint"))))
         print(length(IJulia.sent), " ", occursin("\\\\\\"ok\\\\\\":true", IJulia.sent[end][2]))
         """

@@ -13,6 +13,11 @@ because IJulia's quirks are about headers and queueing, which ipykernel decides 
   message waits behind a running cell and shell messages are handled in order
   (IJulia's eventloop on the requests socket). The control socket is always served.
 
+It imitates one IJulia GENERATION, chosen by $DEARDIARY_IJULIA_GEN (the kernelspecs
+deardiary-test-julia-gen130 / -gen134 set it; default "1.24"): "1.24" (IJulia 1.24.x),
+"1.30" (1.27-1.30), "1.34" (1.31-1.34). What differs here, on the Python side, is cited
+below (IJulia file:line at the tag); the Julia side is IJuliaStandin.jl.
+
 Usage (what the kernelspec runs): python deardiary_test_kernel.py -f CONNECTION_FILE
 Julia: $DEARDIARY_TEST_JULIA, else <repo>/.cache/julia/bin/julia (scripts/get-julia.sh).
 """
@@ -44,6 +49,20 @@ SYNC = re.compile(rb"\x00\x1bDDSYNC:(\d+)\x00")  # written by driver.jl after ea
 SYNC_HEAD = b"\x00\x1bDDSYNC:"
 SYNC_GRACE = 2.0  # seconds to wait for the sync marker after `done` (if user code broke fd 1)
 
+GENERATIONS = ("1.24", "1.30", "1.34")  # as IJuliaStandin.jl
+
+
+def generation() -> str:
+    gen = os.environ.get("DEARDIARY_IJULIA_GEN") or "1.24"
+    if gen not in GENERATIONS:
+        raise SystemExit(f"DEARDIARY_IJULIA_GEN={gen!r}: the test kernel imitates "
+                         f"IJulia {', '.join(GENERATIONS)} only")
+    return gen
+
+
+def at_least(gen: str, version: str) -> bool:
+    return tuple(map(int, gen.split("."))) >= tuple(map(int, version.split(".")))
+
 
 def julia_command() -> list[str]:
     julia = os.environ.get("DEARDIARY_TEST_JULIA") or str(REPO / ".cache" / "julia" / "bin" / "julia")
@@ -62,6 +81,19 @@ class Kernel:
     def __init__(self, connection_file: str) -> None:
         with open(connection_file) as f:
             cfg = json.load(f)
+        self.gen = generation()
+        # Header version: "5.3" in v1.24.2 src/msg.jl:23, "5.4" from v1.27.0 src/msg.jl:30
+        # (v1.34.4 src/msg.jl:15); kernel_info's protocol_version "5.0" in v1.24.2
+        # src/handlers.jl:159, "5.4" from v1.27.0 src/handlers.jl:179 (v1.34.4 :186).
+        new = at_least(self.gen, "1.27")
+        self.header_version, self.protocol_version = ("5.4", "5.4") if new else ("5.3", "5.0")
+        # comm_info_reply on the requesting socket (shell) from v1.27.0
+        # src/comm_manager.jl:62; on IOPub before (v1.24.2 src/comm_manager.jl:62-63).
+        self.comm_info_on_shell = new
+        # Unknown request types: a KeyError (KERNEL EXCEPTION) in v1.24.2
+        # src/eventloop.jl:8; ignored from v1.25.0 src/eventloop.jl:8 (unknown_request,
+        # src/handlers.jl:277; v1.34.4 src/eventloop.jl:26, src/handlers.jl:442).
+        self.unknown_ignored = at_least(self.gen, "1.25")
         self.session = Session(
             key=cfg["key"].encode(), signature_scheme=cfg.get("signature_scheme", "hmac-sha256")
         )
@@ -139,7 +171,7 @@ class Kernel:
             "session": parent.get("session", ""),
             "date": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
             "msg_type": msg_type,
-            "version": "5.3",
+            "version": self.header_version,
         }
         msg = {"header": header, "msg_id": header["msg_id"], "msg_type": msg_type,
                "parent_header": parent, "metadata": {}, "content": content}
@@ -239,6 +271,8 @@ class Kernel:
         kind = ev.get("kind")
         if kind == "ready":
             self.julia_version = ev["julia_version"]
+            if ev.get("generation") != self.gen:
+                log(f"julia imitates IJulia {ev.get('generation')}, python {self.gen}")
             self.job = None
         elif kind == "comm":
             # IJulia's send_comm: msg_pub(execute_msg, "comm_msg", {comm_id, data})
@@ -275,8 +309,16 @@ class Kernel:
                 content = {"status": "error", "execution_count": n, **err}
             self.send(self.shell, "execute_reply", content, parent, idents)
         elif job["kind"] == "comm_info":
-            self.send(self.shell, "comm_info_reply", {"status": "ok", "comms": reply["comms"]},
-                      parent, idents)
+            if self.comm_info_on_shell:
+                # msg_reply merges "status" => "ok" from v1.27.0 src/msg.jl:42
+                self.send(self.shell, "comm_info_reply",
+                          {"status": "ok", "comms": reply["comms"]}, parent, idents)
+            else:
+                # v1.24.2 src/comm_manager.jl:62-63: msg_reply (the request's idents, no
+                # status, src/msg.jl:34-35) sent on the PUB socket: the frontend's shell
+                # never gets a reply (its idents become the IOPub topic).
+                self.send(self.iopub, "comm_info_reply", {"comms": reply["comms"]}, parent,
+                          idents)
         elif reply.get("status") == "kernel_exception":
             self.kernel_exception(reply)
         self.status("idle", parent)
@@ -307,7 +349,7 @@ class Kernel:
             self._to_julia(msg_type, header=parent, content=content,
                            parent_header=msg["parent_header"], metadata=msg["metadata"])
         elif msg_type == "comm_info_request":
-            # Replied on shell as the protocol says (IJulia < 1.27 replies on IOPub).
+            # Replied on shell from 1.27, on IOPub before (see _maybe_finish).
             fields = {"target_name": content["target_name"]} if content.get("target_name") else {}
             self._to_julia("comm_info", **fields)
         else:
@@ -339,9 +381,11 @@ class Kernel:
                                               "metadata": {}}, parent, idents)
         elif msg_type == "history_request":
             self.send(sock, "history_reply", {"status": "ok", "history": []}, parent, idents)
+        elif self.unknown_ignored:
+            log("unknown message type", msg_type)  # IJulia >= 1.25: @vprintln, nothing sent
         else:
-            # IJulia looks the handler up in a Dict: an unknown type is a KeyError, shown
-            # as a KERNEL EXCEPTION.
+            # IJulia 1.24 looks the handler up in a Dict: an unknown type is a KeyError,
+            # shown as a KERNEL EXCEPTION.
             evalue = f'KeyError: key "{msg_type}" not found'
             self.kernel_exception({"ename": "KeyError", "evalue": evalue,
                                    "traceback": ["KERNEL EXCEPTION", evalue]})
@@ -349,13 +393,13 @@ class Kernel:
     def kernel_info(self) -> dict:
         return {
             "status": "ok",
-            "protocol_version": "5.0",  # what IJulia 1.x reports
+            "protocol_version": self.protocol_version,
             "implementation": IMPLEMENTATION,
             "implementation_version": "0.0.0-test",
             "language_info": {"name": "julia", "version": self.julia_version,
                               "mimetype": "application/julia", "file_extension": ".jl"},
             "banner": f"TEST-ONLY deardiary kernel: Julia {self.julia_version} with stand-in "
-                      "IJulia comm glue (not IJulia)",
+                      f"IJulia comm glue imitating IJulia {self.gen} (not IJulia)",
             "help_links": [],
         }
 

@@ -13,8 +13,11 @@
 # queue in order, and a comm message waits behind a running cell): that ordering lives in
 # Python; this loop just serves what it is given.
 
-# `IJulia` is bound in Main, as in a real IJulia kernel (kernel.jl does `import IJulia`
-# then `import IJulia: ans, In, Out, clear_history`; the stand-in only has `ans`).
+# `IJulia` is bound in Main, as in a real IJulia kernel (v1.24.2 src/kernel.jl:1,31 does
+# `import IJulia` then `import IJulia: ans, In, Out, clear_history`; from 1.28 the
+# kernelspec runs `import IJulia; IJulia.run_kernel()` and v1.34.4 src/kernel.jl:20 does
+# the same import into Main). The stand-in only has `ans`. Its generation comes from
+# DEARDIARY_IJULIA_GEN (set by the kernelspec), read when IJuliaStandin.jl is loaded.
 include(joinpath(@__DIR__, "IJuliaStandin.jl"))
 import .IJulia
 import .IJulia: ans
@@ -107,19 +110,38 @@ function plain(x)
 end
 
 # --- requests ---------------------------------------------------------------------------
-# As IJulia's execute_request: soft-scope include_string into Main named "In[n]";
-# `ans = result` on success whether or not the request is silent; no execute_result when
-# silent or when the code ends with `;` (REPL.ends_with_semicolon).
+# As IJulia's execute_request (v1.24.2 src/execute_request.jl:19-143, v1.34.4 :84-218):
+# the code is rewritten first (special_mode_strip from 1.32, then `;`, `]`, `?` and
+# %magics, IJulia.rewrite); pre-execute hooks run, then a soft-scope include_string into
+# Main named "In[n]"; `ans = result` on success whether or not the request is silent;
+# post-execute hooks; no execute_result when silent or when the code ends with `;`
+# (REPL.ends_with_semicolon, checked on the code as sent); on an error the post-error
+# hooks run. Hooks run for EVERY request, silent ones (the extension's injection) too.
 function execute(r)
     code = r["code"]::String
     silent = r["silent"] === true || REPL.ends_with_semicolon(code)
     try
-        result = include_string(REPL.softscope, Main, code, "In[$(r["n"])]")
+        kind, code = IJulia.rewrite(code)
+        foreach(Base.invokelatest, IJulia.HOOKS.pre)
+        result = if kind === :help
+            Core.eval(Main, REPL.helpmode(code))
+        elseif kind === :magic
+            # IJulia answers a %magic with help text about Julia equivalents (magics.jl)
+            "(test kernel) $(strip(code)): IJulia would show its help on %magics here"
+        else
+            include_string(REPL.softscope, Main, code, "In[$(r["n"])]")
+        end
         IJulia.setans!(result)
+        foreach(Base.invokelatest, IJulia.HOOKS.post)
         data = (silent || result === nothing) ? nothing : Dict("text/plain" => plain(result))
         Dict{String,Any}("status" => "ok", "data" => data)
     catch e
-        content = error_content(e, catch_backtrace())
+        bt = catch_backtrace()
+        try
+            foreach(Base.invokelatest, IJulia.HOOKS.error)
+        catch
+        end
+        content = error_content(e, bt)
         content["status"] = "error"
         content
     end
@@ -130,13 +152,11 @@ end
 # printed to the kernel's original stderr and published as `error` with the last execute
 # request as parent. Python does the printing and publishing; an InterruptException is
 # ignored there, as in IJulia.
-const HANDLERS = Dict("comm_open" => IJulia.CommManager.comm_open,
-                      "comm_msg" => IJulia.CommManager.comm_msg,
-                      "comm_close" => IJulia.CommManager.comm_close)
+const HANDLERS = ("comm_open", "comm_msg", "comm_close")
 function comm(r)
     msg = IJulia.Msg(String[], r["header"], r["content"], r["parent_header"], r["metadata"])
     try
-        Base.invokelatest(HANDLERS[r["kind"]], msg)
+        IJulia.deliver(r["kind"], msg)
         Dict{String,Any}("status" => "ok")
     catch e
         e isa InterruptException && return Dict{String,Any}("status" => "ok")
@@ -146,20 +166,13 @@ function comm(r)
     end
 end
 
-function comm_info(r)
-    target = get(r, "target_name", nothing)
-    comms = Dict{String,Any}()
-    for (id, c) in IJulia.CommManager.comms
-        t = string(IJulia.CommManager.comm_target(c))
-        (target === nothing || t == target) && (comms[id] = Dict("target_name" => t))
-    end
-    Dict{String,Any}("status" => "ok", "comms" => comms)
-end
+comm_info(r) = Dict{String,Any}("status" => "ok",
+    "comms" => IJulia.CommManager.comm_info(get(r, "target_name", nothing)))
 
 function handle(r)
     kind = r["kind"]
     kind == "execute" ? execute(r) :
-    haskey(HANDLERS, kind) ? comm(r) :
+    kind in HANDLERS ? comm(r) :
     kind == "comm_info" ? comm_info(r) :
     Dict{String,Any}("status" => "error", "ename" => "ArgumentError",
                      "evalue" => "unknown request kind $kind", "traceback" => String[])
@@ -195,7 +208,8 @@ function main()
     Core.eval(Base, :(is_interactive = true))
     ENV["LINES"] = get(ENV, "LINES", "30")
     ENV["COLUMNS"] = get(ENV, "COLUMNS", "80")
-    emit(jsonstr(Dict("kind" => "ready", "julia_version" => string(VERSION))))
+    emit(jsonstr(Dict("kind" => "ready", "julia_version" => string(VERSION),
+                      "generation" => IJulia.GENERATION)))
     while true
         line = try
             readline(requests)

@@ -2,10 +2,12 @@
 
 Run: /work/venv/bin/python -m pytest ui-tests/test-kernel -q
 Needs Julia 1.5.3 ($DEARDIARY_TEST_JULIA or <repo>/.cache/julia/bin/julia, made by
-scripts/get-julia.sh); the kernelspec is found through JUPYTER_PATH, set here.
+scripts/get-julia.sh); the kernelspecs are found through JUPYTER_PATH, set here.
+Every test runs once per IJulia generation the kernel imitates (one kernelspec each).
 """
 from __future__ import annotations
 
+import json
 import os
 import queue
 import time
@@ -16,7 +18,11 @@ import pytest
 from jupyter_client import BlockingKernelClient, KernelManager
 
 HERE = Path(__file__).resolve().parent
-KERNEL_NAME = "deardiary-test-julia-1.5"
+REPO = HERE.parent.parent
+# IJulia generation -> the kernelspec that imitates it (README.md, src/kernel/PROTOCOL.md)
+GENERATIONS = {"1.24": "deardiary-test-julia-1.5",
+               "1.30": "deardiary-test-julia-gen130",
+               "1.34": "deardiary-test-julia-gen134"}
 JULIA = os.environ.get("DEARDIARY_TEST_JULIA") or str(HERE.parent.parent / ".cache/julia/bin/julia")
 
 
@@ -31,15 +37,29 @@ def julia_present():
 def jupyter_path():
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(HERE), old]))
+    # deardiary-test-julia-1.5 sets no generation: without this it would follow the caller's
+    old_gen = os.environ.pop("DEARDIARY_IJULIA_GEN", None)
     yield
     if old is None:
         del os.environ["JUPYTER_PATH"]
     else:
         os.environ["JUPYTER_PATH"] = old
+    if old_gen is not None:
+        os.environ["DEARDIARY_IJULIA_GEN"] = old_gen
 
 
-def start():
-    km = KernelManager(kernel_name=KERNEL_NAME)
+@pytest.fixture(scope="module", params=list(GENERATIONS))
+def gen(request):
+    """The IJulia generation under test ("1.24", "1.30", "1.34")."""
+    return request.param
+
+
+def at_least(gen, version):
+    return tuple(map(int, gen.split("."))) >= tuple(map(int, version.split(".")))
+
+
+def start(gen):
+    km = KernelManager(kernel_name=GENERATIONS[gen])
     km.start_kernel()
     kc = km.client()
     kc.start_channels()
@@ -53,8 +73,8 @@ def stop(km, kc):
 
 
 @pytest.fixture(scope="module")
-def kernel():
-    km, kc = start()
+def kernel(gen):
+    km, kc = start(gen)
     yield km, kc
     stop(km, kc)
 
@@ -156,13 +176,19 @@ def open_comm(kc, target):
 
 
 # --- (f) identity ----------------------------------------------------------------------
-def test_kernel_info_presents_julia(kc):
+def test_kernel_info_presents_julia(kc, gen):
     msg_id = kc.kernel_info()
-    content = shell_reply(kc, msg_id)["content"]
+    reply = shell_reply(kc, msg_id)
+    content = reply["content"]
     assert content["language_info"] == {"name": "julia", "version": "1.5.3",
                                         "mimetype": "application/julia", "file_extension": ".jl"}
     assert content["implementation"] == "deardiary-test-julia"
     assert content["status"] == "ok"
+    assert f"imitating IJulia {gen}" in content["banner"]
+    # v1.24.2 src/handlers.jl:159 "5.0", src/msg.jl:23 "5.3"; from v1.27.0 "5.4" (:179, :30)
+    new = at_least(gen, "1.27")
+    assert content["protocol_version"] == ("5.4" if new else "5.0")
+    assert reply["header"]["version"] == ("5.4" if new else "5.3")
 
 
 # --- execution --------------------------------------------------------------------------
@@ -288,14 +314,38 @@ def test_comm_opened_before_registration_stays_dead(kc):
     assert wait_comm(kc, fresh)["content"]["data"] == {"ready": True}
 
 
-def test_comm_info_reply_on_shell(kc):
+def test_comm_info_reply_on_shell_from_1_27_on_iopub_before(kc, gen):
     register_echo(kc, "echo_info")
     comm_id = open_comm(kc, "echo_info")
     wait_comm(kc, comm_id)
     msg_id = kc.comm_info(target_name="echo_info")
-    comms = shell_reply(kc, msg_id)["content"]["comms"]
+    if at_least(gen, "1.27"):  # v1.27.0 src/comm_manager.jl:62: send_ipython(sock, ...)
+        reply = shell_reply(kc, msg_id)["content"]
+        assert reply["status"] == "ok"
+    else:  # v1.24.2 src/comm_manager.jl:62-63: on IOPub; the shell never answers
+        reply = iopub_until(kc, lambda m: m["msg_type"] == "comm_info_reply")[-1]
+        assert reply["parent_header"]["msg_id"] == msg_id
+        reply = reply["content"]
+        assert "status" not in reply  # msg_reply adds it from v1.27.0 src/msg.jl:42
+        with pytest.raises(queue.Empty):
+            kc.get_shell_msg(timeout=1.5)
+    comms = reply["comms"]
     assert comms[comm_id] == {"target_name": "echo_info"}
     assert all(v["target_name"] == "echo_info" for v in comms.values())
+
+
+def test_unknown_request_type(kc, gen):
+    last_id, _, _ = execute(kc, "1")
+    msg = send(kc, "frobnicate_request", {})
+    msgs = iopub_until(kc, is_idle_for(msg["header"]["msg_id"]))
+    errors = [m for m in msgs if m["msg_type"] == "error"]
+    if at_least(gen, "1.25"):  # ignored: v1.25.0 src/eventloop.jl:8, src/handlers.jl:277
+        assert errors == []
+    else:  # v1.24.2 src/eventloop.jl:8: handlers[...] throws KeyError -> KERNEL EXCEPTION
+        assert errors[0]["content"]["ename"] == "KeyError"
+        assert errors[0]["content"]["traceback"][0] == "KERNEL EXCEPTION"
+        assert errors[0]["parent_header"]["msg_id"] == last_id
+    assert result_text(kc, "1 + 1") == "2"
 
 
 def test_callback_exception_is_a_kernel_exception(kc):
@@ -354,8 +404,8 @@ def test_unsolicited_comm_message_during_a_cell(kc):
 
 
 # --- (e), (g) restart -------------------------------------------------------------------
-def test_restart_forgets_comms():
-    km, kc = start()
+def test_restart_forgets_comms(gen):
+    km, kc = start(gen)
     try:
         execute(kc, ECHO % "echo_r" + "\nbefore = 1")
         old = open_comm(kc, "echo_r")
@@ -388,3 +438,69 @@ def test_interrupt_stops_a_running_cell(kc, kernel):
     reply = shell_reply(kc, cell_id)["content"]
     assert reply["status"] == "error" and "InterruptException" in reply["evalue"]
     assert result_text(kc, "1 + 1") == "2"
+
+
+# --- what execute_request does to code, per generation --------------------------------
+def test_special_mode_strip_from_1_32(kc, gen):
+    """v1.32.0 src/execute_request.jl:37-75,106: whole-line comments are stripped from a
+    cell whose one other line is a special mode (`;`, `]`, `?`); before, such a cell is
+    Julia code."""
+    _, reply, msgs = execute(kc, "# say hi\n; echo hi from the shell")
+    text = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
+    if at_least(gen, "1.32"):
+        assert reply["content"]["status"] == "ok" and text == "hi from the shell\n"
+    else:
+        assert reply["content"]["status"] == "error"
+    # a `;` cell without comments is a shell command in every generation
+    _, reply, msgs = execute(kc, "; echo plain")
+    assert "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream") == "plain\n"
+
+
+def test_hooks_run_around_every_request_silent_ones_too(kc):
+    """Every generation runs the pre/post-execute hooks around EVERY execute request
+    (v1.24.2 src/execute_request.jl:58-60,100-102; v1.34.4 :123,164), silent ones too."""
+    execute(kc, "hook_count = Ref(0); hook_f = () -> (hook_count[] += 1); "
+                "IJulia.push_preexecute_hook(hook_f); IJulia.push_postexecute_hook(hook_f);")
+    before = int(result_text(kc, "hook_count[]"))  # read between this request's two hooks
+    _, reply, msgs = execute(kc, "1", silent=True, store_history=False)
+    assert [m["msg_type"] for m in msgs] == ["status", "status"]
+    # post of the read (+1), pre and post of the silent request (+2), pre of this read (+1)
+    assert int(result_text(kc, "hook_count[]")) == before + 4
+    execute(kc, "IJulia.pop_preexecute_hook(hook_f); IJulia.pop_postexecute_hook(hook_f);")
+    # a pre-execute hook that throws fails the request, silent or not (IJulia's try block)
+    execute(kc, 'hook_armed = Ref(true); bad_hook = () -> hook_armed[] && '
+                '(hook_armed[] = false; error("hook failed")); IJulia.push_preexecute_hook(bad_hook);')
+    _, reply, _ = execute(kc, "2", silent=True, store_history=False)
+    assert reply["content"]["status"] == "error" and "hook failed" in reply["content"]["evalue"]
+    assert result_text(kc, "IJulia.pop_preexecute_hook(bad_hook); 3") == "3"
+
+
+def test_the_extension_works_end_to_end(kc, gen):
+    """The shipped deardiary.jl, injected as the extension does, through this generation's
+    execute_request (hooks, special_mode_strip): ready, a reply, @snapshot from a cell."""
+    code = (REPO / "src" / "kernel" / "julia" / "deardiary.jl").read_text()
+    assert result_text(kc, '"users value"') == '"users value"'
+    _, reply, msgs = execute(kc, code, silent=True, store_history=False, allow_stdin=False,
+                             stop_on_error=False)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    assert [m["msg_type"] for m in msgs] == ["status", "status"]  # printed nothing
+    comm_id = open_comm(kc, "deardiary")
+    ready = json.loads(wait_comm(kc, comm_id)["content"]["data"]["json"])
+    assert ready["type"] == "ready" and ready["protocol"] == 1
+    send(kc, "comm_msg", {"comm_id": comm_id, "data": {"id": "p1", "op": "ping"}})
+    pong = json.loads(wait_comm(kc, comm_id)["content"]["data"]["json"])
+    assert pong == {"type": "reply", "id": "p1", "ok": True,
+                    "result": {"pong": True, "protocol": 1}}
+    cell_id = kc.execute('@snapshot "from a cell"')
+    msgs = iopub_until(kc, is_idle_for(cell_id))
+    snaps = [json.loads(m["content"]["data"]["json"]) for m in comm_msgs(msgs, comm_id)]
+    assert [s["type"] for s in snaps] == ["snapshot"] and snaps[0]["note"] == "from a cell"
+    assert shell_reply(kc, cell_id)["content"]["status"] == "ok"
+    out = "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream")
+    assert out == f"DearDiary: snapshot {snaps[0]['snapshot_id'][:8]} sent to 1 notebook view\n"
+    send(kc, "comm_close", {"comm_id": comm_id, "data": {}})
+    cell_id = kc.execute("@snapshot")  # nobody listens any more
+    msgs = iopub_until(kc, is_idle_for(cell_id))
+    assert comm_msgs(msgs, comm_id) == []
+    assert "no JupyterLab" in "".join(m["content"].get("text", "") for m in msgs
+                                      if m["msg_type"] == "stream")
