@@ -4,7 +4,8 @@
 # allow_stdin=false, stop_on_error=false) to an IJulia kernel. It
 #   - defines `Main.__deardiary__`, unless a complete module of this protocol is already
 #     there. The guard is the `COMPLETE` marker (the module's LAST statement) plus
-#     PROTOCOL == 1: a body that threw halfway leaves no marker and is replaced next time;
+#     PROTOCOL == 1 and REVISION >= ours: a body that threw halfway leaves no marker and is
+#     replaced next time, and so is the module of an older release (its comms are kept);
 #   - registers the comm target "deardiary": IJulia calls
 #     `CommManager.register_comm(comm::Comm{target}, msg)` on every comm_open, so we add a
 #     method for `Comm{:deardiary}` (a comm opened before this method exists stays dead);
@@ -23,6 +24,11 @@
 #     literals (it would be interpolated when the quote is built).
 #   - On Julia 1.12 a binding is visible only from the next top-level statement on, so
 #     the statement that defines the module never reads it back.
+#   - Of IJulia we use only what every release from 1.24 to 1.34 has (../PROTOCOL.md,
+#     "IJulia facts", with the file and line at each tag): `CommManager.Comm{:deardiary}`,
+#     a method of `CommManager.register_comm`, the comm's `on_msg`/`on_close` fields,
+#     `CommManager.send_comm(comm, data)` with two arguments, `Main.IJulia.ans`. Never
+#     IJulia's comm table or default callbacks: we keep our own registry of live comms.
 #   - Every comm callback catches everything: an exception escaping into IJulia becomes a
 #     kernel error nobody sees. Every message is encoded to JSON by our own strict
 #     encoder BEFORE send_comm: a value IJulia cannot encode (invalid UTF-8, a Function,
@@ -30,10 +36,17 @@
 
 let dd_old = isdefined(Main, :__deardiary__) ? getfield(Main, :__deardiary__) : nothing
     if !(dd_old isa Module && isdefined(dd_old, :PROTOCOL) && getfield(dd_old, :PROTOCOL) === 1 &&
+         isdefined(dd_old, :REVISION) && getfield(dd_old, :REVISION) isa Int &&
+         getfield(dd_old, :REVISION) >= 2 &&
          isdefined(dd_old, :COMPLETE) && getfield(dd_old, :COMPLETE) === true)
         local dd_module = :(module __deardiary__
 
 const PROTOCOL = 1
+# The release of this code within protocol 1 (what goes over the comm is unchanged). A
+# kernel holding an older one gets this one instead: revision 1 (no REVISION) compared
+# callbacks with IJulia's `noop_callback`, which IJulia 1.31 removed, so its @snapshot
+# fails there. A newer revision is left alone.
+const REVISION = 2
 const DEFAULT_MAX_BYTES = 50 * 1024 * 1024      # per file; larger -> error file_too_large
 
 isdefined(Main, :IJulia) || error("jupyterlab-deardiary: IJulia is not loaded in Main")
@@ -483,14 +496,37 @@ function on_msg(comm, m)
     send(comm, reply, id)
 end
 
-# A closed comm is dead: IJulia drops it from `comms` after this; we also mark it.
-on_close(comm, m) = (comm.on_msg = CM.noop_callback; nothing)
+# ---- the comms: our own registry ---------------------------------------------------------
+# IJulia's comm table is no place to look for live comms: it moved into the kernel object
+# in 1.30, and the callback that marked a comm nobody wired (`noop_callback`) is gone
+# since 1.31 (`Returns(nothing)`), see ../PROTOCOL.md. So the comms a frontend opened to
+# us are filed here when IJulia calls register_comm and removed when it calls on_close.
+# A comm IJulia forgets without calling on_close stays here; sending to it is harmless
+# (send_comm publishes on IOPub whatever comm it is given) and a send that throws is
+# simply not counted.
+
+"The comms a frontend opened to our target and has not closed, by comm id."
+const LIVE = Dict{String,Any}()
+
+"Point `comm`'s callbacks at this module's code and file it as live."
+function wire!(comm)
+    comm.on_msg = m -> (try on_msg(comm, m) catch end; nothing)
+    comm.on_close = m -> (try on_close(comm, m) catch end; nothing)
+    LIVE[comm.id] = comm
+    nothing
+end
+
+# IJulia calls this on comm_close, then forgets the comm. (A comm of the same id opened
+# since then is another object, and stays.)
+function on_close(comm, m)
+    get(LIVE, comm.id, nothing) === comm && delete!(LIVE, comm.id)
+    nothing
+end
 
 # IJulia calls this on comm_open for target "deardiary": wire the comm, say ready at once.
 function CM.register_comm(comm::CM.Comm{:deardiary}, msg)
     try
-        comm.on_msg = m -> (try on_msg(comm, m) catch end; nothing)
-        comm.on_close = m -> (try on_close(comm, m) catch end; nothing)
+        wire!(comm)
         send(comm, Dict{String,Any}("type" => "ready", "protocol" => PROTOCOL,
                                     "julia_version" => string(VERSION)), nothing)
     catch
@@ -498,10 +534,28 @@ function CM.register_comm(comm::CM.Comm{:deardiary}, msg)
     nothing
 end
 
+"The live comms, by id."
+live_comms() = sort!(collect(values(LIVE)), by = c -> c.id)
+
+"""
+Take over the live comms of the module this one replaced (an older revision, or a
+half-built one), re-wired to this code. A module without a registry (revision 1) has
+none to give: its comms keep their old callbacks until their frontend reopens.
+"""
+function adopt!(old::Module)
+    isdefined(old, :LIVE) || return nothing
+    reg = getfield(old, :LIVE)
+    reg isa AbstractDict || return nothing
+    for (id, comm) in collect(reg)
+        try
+            comm isa CM.Comm{:deardiary} && id isa String && comm.id == id && wire!(comm)
+        catch
+        end
+    end
+    nothing
+end
+
 # ---- the user-facing call --------------------------------------------------------------
-"Live comms: ours (Comm{:deardiary}) that a frontend wired (on_msg is not IJulia's no-op)."
-live_comms() = sort!([c for c in values(CM.comms)
-                      if c isa CM.Comm{:deardiary} && c.on_msg !== CM.noop_callback], by = c -> c.id)
 
 const COUNTER = Ref(0)
 "A unique id: 128 random bits (OS entropy, never the user's RNG) in hex, '-', unix ms."
@@ -607,13 +661,17 @@ end)
             local dd_slot = try cglobal(:jl_uv_stderr, Ptr{Cvoid}) catch; C_NULL end
             local dd_saved = dd_slot == C_NULL ? C_NULL : unsafe_load(dd_slot)
             local dd_sink = open(Sys.iswindows() ? "NUL" : "/dev/null", "w")
+            local dd_new = nothing
             try
                 dd_slot == C_NULL || unsafe_store!(dd_slot, dd_sink.handle)
-                Core.eval(Main, dd_module)
+                dd_new = Core.eval(Main, dd_module)
             finally
                 dd_slot == C_NULL || unsafe_store!(dd_slot, dd_saved)
                 close(dd_sink)
             end
+            # The comms the replaced module served are served by this code from now on.
+            dd_old isa Module && dd_new isa Module &&
+                try Base.invokelatest(Base.invokelatest(getfield, dd_new, :adopt!), dd_old) catch end
         end
     end
 end
