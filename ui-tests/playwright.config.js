@@ -6,6 +6,17 @@ const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 /** The test server's port (jupyter_server_test_config.py reads the same variable). */
 const PORT = process.env.DEARDIARY_UI_PORT ?? '8888';
 
+/**
+ * The TEST-ONLY Julia kernel imitates one IJulia generation per kernelspec
+ * (ui-tests/test-kernel/README.md). Every spec runs with deardiary-test-julia-1.5
+ * (IJulia 1.24); the tests of snapshot.spec.ts tagged @generations also run with the
+ * kernelspecs of IJulia 1.27-1.30 and 1.31-1.34. `--project=ijulia-1.34` runs one.
+ */
+const GENERATIONS = [
+  ['1.30', 'deardiary-test-julia-gen130'],
+  ['1.34', 'deardiary-test-julia-gen134']
+];
+
 module.exports = {
   ...baseConfig,
   workers: 1,
@@ -29,6 +40,15 @@ module.exports = {
       ]
     }
   },
+  projects: [
+    { name: 'ijulia-1.24', use: { juliaKernel: 'deardiary-test-julia-1.5' } },
+    ...GENERATIONS.map(([generation, kernel]) => ({
+      name: `ijulia-${generation}`,
+      use: { juliaKernel: kernel },
+      testMatch: /ui-tests[\\/]tests[\\/]snapshot\.spec\.ts$/,
+      grep: /@generations/
+    }))
+  ],
   webServer: {
     command: 'jlpm start',
     url: `http://localhost:${PORT}/lab`,

@@ -1,8 +1,12 @@
 /**
  * Snapshots in a real JupyterLab, Debian Chromium and the TEST-ONLY Julia kernel (a real
  * Julia 1.5.3 running the injected code; see ui-tests/test-kernel/README.md).
+ *
+ * The kernel imitates one IJulia generation per kernelspec; the `juliaKernel` option,
+ * set per Playwright project (playwright.config.js), chooses it. Tests tagged
+ * @generations run in every generation's project, the others with IJulia 1.24 only.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, test as base } from '@jupyterlab/galata';
 import * as path from 'path';
 import {
   autoCapture,
@@ -14,6 +18,10 @@ import {
   SNAPSHOT
 } from './lab';
 import { readRuns, writeProject } from './store';
+
+const test = base.extend<{ juliaKernel: string }>({
+  juliaKernel: ['deardiary-test-julia-1.5', { option: true }]
+});
 
 test.use({ autoGoto: true });
 
@@ -131,5 +139,60 @@ test.describe('automatic capture', () => {
     expect(second.parent_id).toBe(first.id);
     expect(path.basename(second.project_path)).toBe('Project.toml');
     expect(second.project_path).toContain('/other/');
+  });
+});
+
+test.describe('every IJulia generation (automatic capture at kernel start)', () => {
+  test.use(autoCapture('kernel-start'));
+
+  test('automatic capture, the button and @snapshot from a cell each store a run @generations', async ({
+    page,
+    tmpPath,
+    juliaKernel
+  }) => {
+    writeProject(tmpPath, 'name = "Generations"\n');
+    const notebook = `${tmpPath}/generations.ipynb`;
+    await openNotebook(
+      page,
+      notebook,
+      { name: juliaKernel, display_name: juliaKernel, language: 'julia' },
+      ['x = 1 + 1', '@snapshot "from a cell"']
+    );
+    // The kernel imitates the generation this project names.
+    const banner = await page.evaluate(async () => {
+      const context = (window.jupyterapp.shell.currentWidget as any)
+        .sessionContext;
+      await context.ready;
+      return (await context.session.kernel.info).banner as string;
+    });
+    const generation = test.info().project.name.replace('ijulia-', '');
+    expect(banner).toContain(`imitating IJulia ${generation}`);
+
+    // (runs of an earlier try of this test, in a server root that was not wiped)
+    const before = (await readRuns(notebook)).length;
+    const count = async () => (await readRuns(notebook)).length - before;
+    // automatic capture: the kernel start, recorded at the first execution
+    await page.notebook.runCell(0);
+    await expect.poll(count, { timeout: 60000 }).toBe(1);
+    // the button
+    await page.locator(SNAPSHOT).click();
+    await expect.poll(count, { timeout: 60000 }).toBe(2);
+    // @snapshot in a cell: sent by the kernel while the cell runs, stored by the page
+    await page.notebook.runCell(1);
+    await expect.poll(count, { timeout: 60000 }).toBe(3);
+    const output = await page.notebook.getCellOutputLocator(1);
+    await expect(output!).toContainText('sent to 1 notebook view');
+
+    const runs = (await readRuns(notebook)).slice(before);
+    expect(runs.map(r => r.trigger)).toEqual([
+      'kernel-start',
+      'button',
+      'code'
+    ]);
+    expect(runs[2].note).toBe('from a cell');
+    expect(new Set(runs.map(r => r.snapshot_id)).size).toBe(3);
+    for (const run of runs) {
+      expect(path.basename(run.project_path)).toBe('Project.toml');
+    }
   });
 });
