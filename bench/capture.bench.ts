@@ -5,7 +5,8 @@
  * Prints: injection + first capture in a fresh kernel; median and p95 of 30 warm
  * captures, split into kernel (capture measured inside Julia), decode/verify (in Node)
  * and transport (the rest); the cost of one small round trip (ping) and the number of
- * round trips per snapshot.
+ * round trips per snapshot. Once per IJulia generation the test kernel imitates
+ * (src/__tests__/helpers/generations.ts; DEARDIARY_IJULIA_GENS narrows the list).
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -13,6 +14,7 @@ import * as path from 'path';
 import { KernelManager, Session, SessionManager } from '@jupyterlab/services';
 import { KernelBridge } from '../src/kernel/bridge';
 import { validateCapture } from '../src/kernel/protocol';
+import { GENERATIONS } from '../src/__tests__/helpers/generations';
 import { REPO, startServer } from '../src/__tests__/helpers/server';
 import { manifest } from './manifest';
 import { percentile, report } from './stats';
@@ -48,101 +50,110 @@ async function kernelMs(session: Session.ISessionConnection): Promise<number> {
   return micros / 1000;
 }
 
-test('capture round trip', async () => {
-  const server = await startServer({
-    env: { JUPYTER_PATH: path.join(REPO, 'ui-tests', 'test-kernel') }
-  });
-  const kernels = new KernelManager({ serverSettings: server.settings });
-  const sessions = new SessionManager({
-    serverSettings: server.settings,
-    kernelManager: kernels
-  });
-  try {
-    const project = path.join(server.root, 'bench');
-    fs.mkdirSync(project);
-    fs.writeFileSync(
-      path.join(project, 'Project.toml'),
-      '[deps]\nPackage0 = "00000000-0000-0000-0000-000000000000"\n'
-    );
-    const text = manifest(400);
-    fs.writeFileSync(path.join(project, 'Manifest.toml'), text);
-    await sessions.ready;
-    const session = await sessions.startNew({
-      path: 'bench/bench.ipynb',
-      type: 'notebook',
-      name: 'bench.ipynb',
-      kernel: { name: 'deardiary-test-julia-1.5' }
+test.each(GENERATIONS)(
+  'capture round trip, IJulia %s',
+  async (generation, kernel) => {
+    const server = await startServer({
+      env: { JUPYTER_PATH: path.join(REPO, 'ui-tests', 'test-kernel') }
     });
-    await session.kernel!.info;
-    const context: any = {
-      session,
-      kernelChanged: session.kernelChanged,
-      statusChanged: session.statusChanged
-    };
-    const bridge = new KernelBridge({
-      sessionContext: context,
-      timeout: 120000
+    const kernels = new KernelManager({ serverSettings: server.settings });
+    const sessions = new SessionManager({
+      serverSettings: server.settings,
+      kernelManager: kernels
     });
+    try {
+      const project = path.join(server.root, 'bench');
+      fs.mkdirSync(project);
+      fs.writeFileSync(
+        path.join(project, 'Project.toml'),
+        '[deps]\nPackage0 = "00000000-0000-0000-0000-000000000000"\n'
+      );
+      const text = manifest(400);
+      fs.writeFileSync(path.join(project, 'Manifest.toml'), text);
+      await sessions.ready;
+      const session = await sessions.startNew({
+        path: 'bench/bench.ipynb',
+        type: 'notebook',
+        name: 'bench.ipynb',
+        kernel: { name: kernel }
+      });
+      await session.kernel!.info;
+      const context: any = {
+        session,
+        kernelChanged: session.kernelChanged,
+        statusChanged: session.statusChanged
+      };
+      const bridge = new KernelBridge({
+        sessionContext: context,
+        timeout: 120000
+      });
 
-    const [, cold] = await timed(() => bridge.capture());
-    const totals: number[] = [];
-    let last: any;
-    for (let i = 0; i < RUNS; i++) {
-      const [c, ms] = await timed(() => bridge.capture());
-      totals.push(ms);
-      last = c;
+      const [, cold] = await timed(() => bridge.capture());
+      const totals: number[] = [];
+      let last: any;
+      for (let i = 0; i < RUNS; i++) {
+        const [c, ms] = await timed(() => bridge.capture());
+        totals.push(ms);
+        last = c;
+      }
+      // decode/verify alone, on the same payload
+      const raw = JSON.parse(JSON.stringify(last));
+      const verify: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        verify.push((await timed(() => validateCapture(raw, true)))[1]);
+      }
+      const inKernel: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        inKernel.push(await kernelMs(session));
+      }
+      const pings: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        pings.push((await timed(() => bridge.ping()))[1]);
+      }
+      const median = (xs: number[]) => percentile(xs, 50);
+      const manifestFile = last.files.find((f: any) => f.role === 'manifest');
+      const sha = createHash('sha256').update(text).digest('hex');
+      if (manifestFile.sha256 !== sha) {
+        throw new Error('the benchmark captured the wrong bytes');
+      }
+      report(
+        `capture round trip (real jupyter_server + test Julia kernel, IJulia ${generation} generation)`,
+        [
+          ['manifest', `400 packages, ${text.length} bytes`],
+          [
+            'fresh kernel: injection + comm + first capture',
+            `${cold.toFixed(0)} ms (3 round trips)`
+          ],
+          [
+            'warm capture, median',
+            `${median(totals).toFixed(1)} ms (1 round trip)`
+          ],
+          ['warm capture, p95', `${percentile(totals, 95).toFixed(1)} ms`],
+          [
+            '  in the kernel (capture + JSON), median',
+            `${median(inKernel).toFixed(1)} ms`
+          ],
+          [
+            '  decode + sha256 verify in Node, median',
+            `${median(verify).toFixed(1)} ms`
+          ],
+          [
+            '  transport (the rest), median',
+            `${(median(totals) - median(inKernel) - median(verify)).toFixed(1)} ms`
+          ],
+          ['small round trip (ping), median', `${median(pings).toFixed(1)} ms`],
+          [
+            'small round trip (ping), p95',
+            `${percentile(pings, 95).toFixed(1)} ms`
+          ]
+        ]
+      );
+      bridge.dispose();
+      await session.shutdown();
+    } finally {
+      sessions.dispose();
+      kernels.dispose();
+      await server.stop();
     }
-    // decode/verify alone, on the same payload
-    const raw = JSON.parse(JSON.stringify(last));
-    const verify: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      verify.push((await timed(() => validateCapture(raw, true)))[1]);
-    }
-    const inKernel: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      inKernel.push(await kernelMs(session));
-    }
-    const pings: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      pings.push((await timed(() => bridge.ping()))[1]);
-    }
-    const median = (xs: number[]) => percentile(xs, 50);
-    const manifestFile = last.files.find((f: any) => f.role === 'manifest');
-    const sha = createHash('sha256').update(text).digest('hex');
-    if (manifestFile.sha256 !== sha) {
-      throw new Error('the benchmark captured the wrong bytes');
-    }
-    report('capture round trip (real jupyter_server + test Julia kernel)', [
-      ['manifest', `400 packages, ${text.length} bytes`],
-      [
-        'fresh kernel: injection + comm + first capture',
-        `${cold.toFixed(0)} ms (3 round trips)`
-      ],
-      [
-        'warm capture, median',
-        `${median(totals).toFixed(1)} ms (1 round trip)`
-      ],
-      ['warm capture, p95', `${percentile(totals, 95).toFixed(1)} ms`],
-      [
-        '  in the kernel (capture + JSON), median',
-        `${median(inKernel).toFixed(1)} ms`
-      ],
-      [
-        '  decode + sha256 verify in Node, median',
-        `${median(verify).toFixed(1)} ms`
-      ],
-      [
-        '  transport (the rest), median',
-        `${(median(totals) - median(inKernel) - median(verify)).toFixed(1)} ms`
-      ],
-      ['small round trip (ping), median', `${median(pings).toFixed(1)} ms`],
-      ['small round trip (ping), p95', `${percentile(pings, 95).toFixed(1)} ms`]
-    ]);
-    bridge.dispose();
-    await session.shutdown();
-  } finally {
-    sessions.dispose();
-    kernels.dispose();
-    await server.stop();
   }
-});
+);
