@@ -1,6 +1,16 @@
+import { Notification } from '@jupyterlab/apputils';
 import { createHash } from 'crypto';
 import { BridgeError, KernelBridge } from '../kernel/bridge';
+import { withKernelProgress } from '../kernel/plugin';
 import { FakeKernel, FakeSessionContext, frame } from './helpers/fakeKernel';
+
+// JupyterLab's own packages are ES modules that this jest setup does not load: stand in
+// for the values kernel/plugin.ts takes from them.
+jest.mock('@jupyterlab/apputils', () => ({
+  Notification: { emit: jest.fn(), update: jest.fn(), dismiss: jest.fn() }
+}));
+jest.mock('@jupyterlab/notebook', () => ({}));
+jest.mock('@jupyterlab/translation', () => ({}));
 
 const BYTES = Buffer.from('name = "X"\r\n\u0000\xff', 'latin1');
 
@@ -47,6 +57,30 @@ function setup(
   });
   return { kernel, context, bridge };
 }
+
+/**
+ * The restarted kernel answers: JupyterLab sends what it held back during the restart,
+ * the kernel says idle, and JupyterLab reports a "change" to the same kernel.
+ */
+function finishRestart(kernel: FakeKernel, context: FakeSessionContext) {
+  const held = kernel.busyQueue ?? [];
+  kernel.busyQueue = null;
+  context.statusChanged.emit('idle');
+  context.kernelChanged.emit({
+    name: 'kernel',
+    oldValue: kernel,
+    newValue: kernel
+  });
+  held.forEach(f => f());
+}
+
+/** A restart begins: what was sent is lost, what is sent now is held back. */
+function beginRestart(kernel: FakeKernel, context: FakeSessionContext) {
+  context.restart();
+  kernel.busyQueue = [];
+}
+
+const tick = (ms = 10) => new Promise(r => setTimeout(r, ms));
 
 async function rejection(promise: Promise<unknown>): Promise<BridgeError> {
   try {
@@ -164,6 +198,27 @@ describe('KernelBridge', () => {
     expect(kernel.executes).toHaveLength(1);
   });
 
+  it("does not take another client's short request (history, kernel info) for a running cell", async () => {
+    const { kernel, bridge } = setup({}, 50);
+    await bridge.ping();
+    const status = (state: string) =>
+      kernel.iopubMessage.emit({
+        header: { msg_type: 'status' },
+        parent_header: { msg_id: 'h1', msg_type: 'history_request' },
+        content: { execution_state: state }
+      });
+    kernel.busyQueue = [];
+    status('busy');
+    const ping = bridge.ping();
+    await tick();
+    expect(bridge.isWaiting).toBe(false);
+    const held = kernel.busyQueue;
+    kernel.busyQueue = null;
+    status('idle');
+    held.forEach(f => f());
+    await ping;
+  });
+
   it('can be cancelled while waiting', async () => {
     const { kernel, bridge } = setup();
     await bridge.ping();
@@ -190,6 +245,58 @@ describe('KernelBridge', () => {
     await bridge.ping();
     expect(kernel.executes).toHaveLength(2);
     expect(kernel.comms).toHaveLength(2);
+  });
+
+  it('carries a request made during a restart over to the restarted kernel', async () => {
+    const { kernel, context, bridge } = setup({}, 50);
+    kernel.ops.capture = () => captureResult();
+    await bridge.ping();
+    const waits: Array<string | null> = [];
+    bridge.waitingChanged.connect(() => waits.push(bridge.waitingFor));
+    beginRestart(kernel, context);
+    const capture = bridge.capture({ carryOver: true });
+    await tick(200); // four timeouts long: a restart is not a silent kernel
+    expect(bridge.waitingFor).toBe('restart');
+    finishRestart(kernel, context);
+    expect((await capture).files).toHaveLength(1);
+    expect(waits).toEqual(['restart', null]);
+    // re-injected, and a new comm opened in the restarted kernel
+    expect(kernel.executes).toHaveLength(2);
+    expect(kernel.comms).toHaveLength(2);
+    expect(kernel.comms[0].closed).toBe(false);
+  });
+
+  it('carries over a request that waited behind a cell when the restart began', async () => {
+    const { kernel, context, bridge } = setup({}, 50);
+    kernel.ops.capture = () => captureResult();
+    await bridge.ping();
+    kernel.startCell();
+    const capture = bridge.capture({ carryOver: true });
+    await tick();
+    expect(bridge.isWaiting).toBe(true);
+    beginRestart(kernel, context);
+    await tick();
+    expect(bridge.waitingFor).toBe('restart');
+    finishRestart(kernel, context);
+    expect((await capture).files).toHaveLength(1);
+    expect(kernel.comms[1].sent.map(m => m.op)).toEqual(['capture']);
+  });
+
+  it('a request that joins a connection queued behind a cell waits, and can stop waiting', async () => {
+    const { kernel, bridge } = setup({}, 50);
+    const first = bridge.ping(); // automatic capture opens the comm...
+    kernel.startCell(); // ...but a cell started first: the injection waits behind it
+    await tick();
+    expect(bridge.isWaiting).toBe(true);
+    const controller = new AbortController();
+    const click = bridge.ping({ signal: controller.signal });
+    await tick();
+    controller.abort();
+    expect((await rejection(click)).code).toBe('cancelled');
+    kernel.endCell();
+    await first;
+    await bridge.ping();
+    expect(kernel.executes).toHaveLength(1);
   });
 
   it('starts over with a new kernel', async () => {
@@ -269,5 +376,58 @@ describe('KernelBridge', () => {
     await new Promise(r => setTimeout(r, 0));
     expect(kernel.comms[0].closed).toBe(true);
     expect((await rejection(bridge.ping())).code).toBe('disposed');
+  });
+});
+
+describe('withKernelProgress', () => {
+  const trans = { __: (text: string) => text } as any;
+  const emit = jest.mocked(Notification.emit);
+  const update = jest.mocked(Notification.update);
+  const dismiss = jest.mocked(Notification.dismiss);
+  beforeEach(() => {
+    jest.clearAllMocks();
+    emit.mockReturnValue('notice');
+  });
+
+  it('says so at once when the bridge was already waiting behind a cell, and can stop', async () => {
+    const { kernel, bridge } = setup({}, 50);
+    const first = bridge.ping();
+    kernel.startCell(); // before the comm is open
+    await tick();
+    const click = withKernelProgress(bridge, trans, signal =>
+      bridge.ping({ signal })
+    );
+    expect(emit).toHaveBeenCalledTimes(1);
+    const [message, type, options] = emit.mock.calls[0];
+    expect([message, type]).toEqual([
+      'Waiting for the kernel to finish the running cell…',
+      'in-progress'
+    ]);
+    const stop = options!.actions![0];
+    expect(stop.label).toBe('Stop waiting');
+    stop.callback({} as any);
+    expect((await rejection(click)).code).toBe('cancelled');
+    expect(dismiss).toHaveBeenCalledWith('notice');
+    kernel.endCell();
+    await first;
+  });
+
+  it('says the kernel restarts while a click waits for a restart', async () => {
+    const { kernel, context, bridge } = setup({}, 50);
+    kernel.ops.capture = () => captureResult();
+    await bridge.ping();
+    beginRestart(kernel, context);
+    const click = withKernelProgress(bridge, trans, signal =>
+      bridge.capture({ signal, carryOver: true })
+    );
+    await tick();
+    finishRestart(kernel, context);
+    await click;
+    const messages = [
+      ...emit.mock.calls.map(c => c[0]),
+      ...update.mock.calls.map(c => c[0].message)
+    ];
+    expect(messages).toEqual(['Waiting for the kernel to restart…']);
+    expect(dismiss).toHaveBeenCalledWith('notice');
   });
 });

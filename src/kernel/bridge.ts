@@ -50,7 +50,16 @@ export interface IRequestOptions {
   signal?: AbortSignal;
   /** Milliseconds of waiting while the kernel is NOT busy with someone else's work. */
   timeout?: number;
+  /**
+   * Carry the request over a restart of the kernel: send it again to the restarted
+   * kernel (re-inject, new comm) instead of failing. For a user's click, never for
+   * automatic work that belongs to one kernel process.
+   */
+  carryOver?: boolean;
 }
+
+/** What waiting requests wait for: a running cell, or a restarting kernel. */
+export type BridgeWait = 'cell' | 'restart';
 
 /**
  * Talks to the injected Julia code of ONE notebook's kernel over the `deardiary` comm.
@@ -70,12 +79,21 @@ export class KernelBridge implements IDisposable {
     this._watch(this._context.session?.kernel ?? null);
   }
 
-  /** True while requests wait behind work of another request (a running cell). */
+  /**
+   * Emitted (with isWaiting) when requests start or stop waiting for the kernel, or
+   * start waiting for something else (see waitingFor).
+   */
   get waitingChanged(): ISignal<this, boolean> {
     return this._waitingChanged;
   }
 
+  /** True while requests wait behind a running cell or for a restart. */
   get isWaiting(): boolean {
+    return this._waiting !== null;
+  }
+
+  /** What requests wait for, or null when none waits. */
+  get waitingFor(): BridgeWait | null {
     return this._waiting;
   }
 
@@ -152,24 +170,41 @@ export class KernelBridge implements IDisposable {
     Signal.clearData(this);
   }
 
-  /** Send one request, reconnecting once if no answer comes. */
+  /**
+   * Send one request, reconnecting once if no answer comes, and once more after each
+   * restart of the kernel if the request is carried over.
+   */
   private async _request(
     op: string,
     args: JSONObject,
     options: IRequestOptions
   ): Promise<Record<string, unknown>> {
-    try {
-      return await this._attempt(op, args, options);
-    } catch (error) {
-      if (!(error instanceof BridgeError) || error.code !== 'timeout') {
-        throw error;
+    let retried = false;
+    for (;;) {
+      const restarts = this._restarts;
+      try {
+        return await this._attempt(op, args, options);
+      } catch (error) {
+        const code = error instanceof BridgeError ? error.code : null;
+        if (
+          code === 'restarted' &&
+          options.carryOver &&
+          restarts !== this._restarts
+        ) {
+          // The kernel restarted meanwhile: JupyterLab queues what we send until the
+          // new kernel answers, so this re-injects and opens a new comm there.
+          continue;
+        }
+        if (code !== 'timeout' || retried) {
+          throw error;
+        }
+        // A lost reply is retryable: a reply can be dropped when another client of the
+        // kernel sent the last execute request (JupyterLab drops messages whose session
+        // differs). Re-injecting from here makes ours the last request; a new comm also
+        // covers a comm that died unnoticed.
+        retried = true;
+        this._dropConnection();
       }
-      // A lost reply is retryable: a reply can be dropped when another client of the
-      // kernel sent the last execute request (JupyterLab drops messages whose session
-      // differs). Re-injecting from here makes ours the last request; a new comm also
-      // covers a comm that died unnoticed.
-      this._dropConnection();
-      return this._attempt(op, args, options);
     }
   }
 
@@ -178,7 +213,12 @@ export class KernelBridge implements IDisposable {
     args: JSONObject,
     options: IRequestOptions
   ): Promise<Record<string, unknown>> {
-    const { comm } = await this._connect(options);
+    // The connection may be another request's, waiting behind a cell: stop waiting
+    // for it when this request's signal says so.
+    const { comm } = await Private.abortable(
+      this._connect(options),
+      options.signal
+    );
     const id = `${op}-${++this._counter}-${Date.now().toString(36)}`;
     const reply = this._wait<DiaryMessage>(
       `the "${op}" request`,
@@ -285,9 +325,16 @@ export class KernelBridge implements IDisposable {
             },
             true
           );
+          // JupyterLab disposes the futures of a kernel that restarts.
           future.done.then(
             r => waiter.resolve(r as KernelMessage.IExecuteReplyMsg),
-            e => waiter.reject(e)
+            e =>
+              waiter.reject(
+                new BridgeError(
+                  'restarted',
+                  `The kernel is restarting or disconnected; try again (${e}).`
+                )
+              )
           );
           return future;
         })
@@ -413,7 +460,7 @@ export class KernelBridge implements IDisposable {
       }
       signal?.addEventListener('abort', onAbort);
       this._waiters.add(waiter);
-      if (!this._foreignBusy) {
+      if (!this._foreignBusy && !this._restarting) {
         this._arm(waiter);
       }
       this._updateWaiting();
@@ -448,9 +495,14 @@ export class KernelBridge implements IDisposable {
       return;
     }
     const state = (msg as KernelMessage.IStatusMsg).content.execution_state;
-    const parent = (msg.parent_header as KernelMessage.IHeader | undefined)
-      ?.msg_id;
+    const header = msg.parent_header as KernelMessage.IHeader | undefined;
+    const parent = header?.msg_id;
     const ours = parent !== undefined && this._ownMessages.has(parent);
+    // Only someone else's execute request (a cell) keeps the kernel busy for long;
+    // other requests (kernel info, history, completion) are short and not waited for.
+    const cell =
+      !ours &&
+      (header?.msg_type === undefined || header.msg_type === 'execute_request');
     if (ours && state === 'idle') {
       this._ownMessages.delete(parent);
       // The kernel answers a comm message before it says idle, and JupyterLab handles
@@ -465,7 +517,7 @@ export class KernelBridge implements IDisposable {
         )
       );
     }
-    if (state === 'busy' && !ours) {
+    if (state === 'busy' && cell) {
       this._foreignBusy = true;
       for (const w of this._waiters) {
         if (w.timer !== null) {
@@ -473,34 +525,53 @@ export class KernelBridge implements IDisposable {
           w.timer = null;
         }
       }
-    } else if (state === 'idle' && this._foreignBusy && !ours) {
+    } else if (state === 'idle' && this._foreignBusy && cell) {
       this._foreignBusy = false;
-      for (const w of this._waiters) {
-        this._arm(w);
-      }
+      this._armAll();
     }
     this._updateWaiting();
   }
 
+  /** Start the timeouts of all waiters, unless the kernel still works for others. */
+  private _armAll(): void {
+    if (!this._foreignBusy && !this._restarting) {
+      for (const w of this._waiters) {
+        this._arm(w);
+      }
+    }
+  }
+
   private _updateWaiting(): void {
-    const waiting = this._foreignBusy && this._waiters.size > 0;
+    const waiting: BridgeWait | null =
+      this._waiters.size === 0
+        ? null
+        : this._restarting
+          ? 'restart'
+          : this._foreignBusy
+            ? 'cell'
+            : null;
     if (waiting !== this._waiting) {
       this._waiting = waiting;
-      this._waitingChanged.emit(waiting);
+      this._waitingChanged.emit(waiting !== null);
     }
   }
 
   private _onStatus(_: ISessionContext, status: Kernel.Status): void {
-    if (
-      status === 'restarting' ||
-      status === 'autorestarting' ||
-      status === 'dead' ||
-      status === 'terminating'
-    ) {
-      this._reset(
-        'restarted',
-        'The kernel was restarted or shut down; try again.'
-      );
+    if (status === 'restarting' || status === 'autorestarting') {
+      // JupyterLab reports one restart several times (the session context, the kernel,
+      // the server's 'restarting' status): each time, what was sent before is lost.
+      this._restarting = true;
+      this._restarts++;
+      this._reset('restarted', 'The kernel was restarted; try again.');
+    } else if (status === 'dead' || status === 'terminating') {
+      this._restarting = false;
+      this._reset('restarted', 'The kernel was shut down; try again.');
+    } else if (status === 'idle' && this._restarting) {
+      // The restarted kernel answered: what waits is sent to it now.
+      this._restarting = false;
+      this._foreignBusy = false;
+      this._armAll();
+      this._updateWaiting();
     }
   }
 
@@ -508,6 +579,12 @@ export class KernelBridge implements IDisposable {
     _: ISessionContext,
     change: { newValue: Kernel.IKernelConnection | null }
   ): void {
+    if (change.newValue !== null && change.newValue === this._watched) {
+      // JupyterLab ends a restart with a "change" to the same kernel: the restart
+      // was handled when it began, and what was sent since goes to the new process.
+      return;
+    }
+    this._restarting = false;
     this._reset('restarted', 'The notebook changed kernel; try again.');
     this._watch(change.newValue);
   }
@@ -565,7 +642,11 @@ export class KernelBridge implements IDisposable {
   /** Comm messages whose answer arrives on IOPub, by msg_id. */
   private _awaitingIopub = new Map<string, IWaiter<any>>();
   private _foreignBusy = false;
-  private _waiting = false;
+  /** From a restart until the restarted kernel says idle. */
+  private _restarting = false;
+  /** Counts restarts, so that a request knows whether one happened meanwhile. */
+  private _restarts = 0;
+  private _waiting: BridgeWait | null = null;
   private _disposed = false;
   private _waitingChanged = new Signal<this, boolean>(this);
   private _snapshotReceived = new Signal<this, ISnapshotMessage>(this);
@@ -593,4 +674,35 @@ interface IWaiter<T> {
   timer: ReturnType<typeof setTimeout> | null;
   resolve: (value: T) => void;
   reject: (error: unknown) => void;
+}
+
+namespace Private {
+  /** `promise`, or a 'cancelled' rejection as soon as `signal` aborts. */
+  export function abortable<T>(
+    promise: Promise<T>,
+    signal?: AbortSignal
+  ): Promise<T> {
+    if (!signal) {
+      return promise;
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () =>
+        reject(new BridgeError('cancelled', 'Stopped waiting for the kernel.'));
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener('abort', onAbort);
+      promise.then(
+        value => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        error => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        }
+      );
+    });
+  }
 }

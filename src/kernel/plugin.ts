@@ -81,8 +81,8 @@ export const kernelPlugin: JupyterFrontEndPlugin<IKernelBridges> = {
 };
 
 /**
- * Run kernel work; while it waits behind a running cell, show a notification that
- * says so and offers to stop waiting.
+ * Run kernel work; while it waits (behind a running cell, or for a restart), show a
+ * notification that says what it waits for and offers to stop waiting.
  */
 export async function withKernelProgress<T>(
   bridge: KernelBridge,
@@ -91,31 +91,43 @@ export async function withKernelProgress<T>(
 ): Promise<T> {
   const controller = new AbortController();
   let id: string | null = null;
-  const onWaiting = (_: KernelBridge, waiting: boolean) => {
-    if (waiting && id === null) {
-      id = Notification.emit(
-        trans.__('Waiting for the kernel to finish the running cell…'),
-        'in-progress',
+  const show = () => {
+    const waitingFor = bridge.waitingFor;
+    if (waitingFor === null) {
+      if (id !== null) {
+        Notification.dismiss(id);
+        id = null;
+      }
+      return;
+    }
+    const message =
+      waitingFor === 'restart'
+        ? trans.__('Waiting for the kernel to restart…')
+        : trans.__('Waiting for the kernel to finish the running cell…');
+    const options = {
+      autoClose: false as const,
+      actions: [
         {
-          autoClose: false,
-          actions: [
-            {
-              label: trans.__('Stop waiting'),
-              callback: () => controller.abort()
-            }
-          ]
+          label: trans.__('Stop waiting'),
+          callback: () => controller.abort()
         }
-      );
-    } else if (!waiting && id !== null) {
-      Notification.dismiss(id);
-      id = null;
+      ]
+    };
+    if (id === null) {
+      id = Notification.emit(message, 'in-progress', options);
+    } else {
+      Notification.update({ id, message, type: 'in-progress', ...options });
     }
   };
-  bridge.waitingChanged.connect(onWaiting);
+  bridge.waitingChanged.connect(show);
   try {
-    return await work(controller.signal);
+    const result = work(controller.signal);
+    // The bridge may be waiting already (for example for a connection that another
+    // request opens behind a running cell): then this work waits too.
+    show();
+    return await result;
   } finally {
-    bridge.waitingChanged.disconnect(onWaiting);
+    bridge.waitingChanged.disconnect(show);
     if (id !== null) {
       Notification.dismiss(id);
     }
