@@ -165,7 +165,11 @@ class FakeBridge {
   async isJulia() {
     return this.julia;
   }
-  async capture() {
+  carriedOver: boolean[] = [];
+  async capture(options: { carryOver?: boolean } = {}) {
+    if (options.carryOver !== undefined) {
+      this.carriedOver.push(options.carryOver);
+    }
     this.captures++;
     if (this.failCapture) {
       throw this.failCapture;
@@ -283,6 +287,67 @@ describe('NotebookRecorder (automatic capture)', () => {
     c.executionScheduled();
     await settle();
     expect(runs.map(r => r.trigger)).toEqual(['kernel-start', 'kernel-start']);
+  });
+
+  it('records the start of the restarted kernel when JupyterLab reports the restart as a kernel change after idle', async () => {
+    const { c, bridge, context, runs, start } = controller();
+    await start();
+    c.executionScheduled();
+    await settle();
+    bridge.claims.clear(); // a new kernel process
+    context.statusChanged.emit('restarting');
+    context.statusChanged.emit('idle');
+    const kernel = context.session.kernel;
+    context.kernelChanged.emit({
+      name: 'kernel',
+      oldValue: kernel,
+      newValue: kernel
+    });
+    await settle();
+    c.executionScheduled();
+    await settle();
+    expect(runs.map(r => r.trigger)).toEqual(['kernel-start', 'kernel-start']);
+  });
+
+  it('a click before the first execution is the start run: the execution adds none', async () => {
+    const { c, bridge, runs, start } = controller();
+    await start();
+    await c.snapshot();
+    c.executionScheduled();
+    await settle();
+    expect(runs.map(r => r.trigger)).toEqual(['button']);
+    c.executed();
+    await settle();
+    expect(bridge.fingerprints).toBe(1); // still watching for changes
+    bridge.current = capture('f'.repeat(64));
+    c.executed();
+    await settle();
+    expect(runs.map(r => r.trigger)).toEqual(['button', 'environment-change']);
+    expect(runs[1].parent_snapshot_id).toBe(runs[0].snapshot_id);
+  });
+
+  it('carries a click over a restart and does not record the restarted kernel twice', async () => {
+    const { c, bridge, context, runs, start } = controller();
+    await start();
+    c.executionScheduled();
+    await settle();
+    bridge.claims.clear(); // a new kernel process
+    context.statusChanged.emit('restarting');
+    const click = c.snapshot(); // answered once the restarted kernel is up
+    context.statusChanged.emit('idle');
+    // JupyterLab ends a restart with a "change" to the same kernel
+    const kernel = context.session.kernel;
+    context.kernelChanged.emit({
+      name: 'kernel',
+      oldValue: kernel,
+      newValue: kernel
+    });
+    await settle();
+    await click;
+    c.executionScheduled();
+    await settle();
+    expect(bridge.carriedOver).toEqual([true]);
+    expect(runs.map(r => r.trigger)).toEqual(['kernel-start', 'button']);
   });
 
   it('records no run and reports the error when the kernel fails', async () => {

@@ -78,11 +78,37 @@ export class NotebookRecorder implements IDisposable {
     return this._disposed;
   }
 
-  /** The toolbar button: capture now and store one run. */
+  /**
+   * The toolbar button: capture now and store one run. A click during a restart is
+   * carried over to the restarted kernel.
+   */
   async snapshot(note = '', signal?: AbortSignal): Promise<IAddResult> {
     const capturedAt = new Date();
-    const capture = await this._bridge.capture({ signal });
-    return this._record({ capture, capturedAt, trigger: 'button', note });
+    const capture = await this._bridge.capture({ signal, carryOver: true });
+    // Before the kernel's first execution, this run records the environment the
+    // kernel started with: automatic capture must not store the same thing again.
+    const start = this._start?.stored === false ? this._start : null;
+    if (start) {
+      start.stored = true;
+      start.key = fingerprintKey(capture);
+    }
+    try {
+      const result = await this._record({
+        capture,
+        capturedAt,
+        trigger: 'button',
+        note
+      });
+      if (start) {
+        start.recorded = result.run.snapshot_id;
+      }
+      return result;
+    } catch (error) {
+      if (start) {
+        start.stored = false; // the first execution stores it after all
+      }
+      throw error;
+    }
   }
 
   /** Called by the plugin when the user's cell was scheduled for execution. */
@@ -143,7 +169,15 @@ export class NotebookRecorder implements IDisposable {
     }
   }
 
-  private _onKernelChanged(): void {
+  private _onKernelChanged(
+    _: ISessionContext,
+    change: { oldValue: unknown; newValue: unknown }
+  ): void {
+    if (change.newValue !== null && change.newValue === change.oldValue) {
+      // JupyterLab ends a restart with a "change" to the same kernel: the restart
+      // was handled when it began, and the restarted kernel's start may be under way.
+      return;
+    }
     this._start = null;
     this._fresh = true;
     void this._checkLanguage();
