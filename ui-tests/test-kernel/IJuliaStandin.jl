@@ -170,7 +170,7 @@ end
         end
     end
 
-    # The fields we imitate of v1.34.4 src/IJulia.jl:100-166 (`ans`, `n`, `comms`).
+    # The fields we imitate of v1.34.4 src/IJulia.jl:100-176 (`ans`, `n`, `comms`).
     mutable struct Kernel
         ans::Any
         n::Int
@@ -256,8 +256,8 @@ function rewrite(code::String)
     code = replace(code, r"^\s*;.*$" =>
                    m -> string(replace(m, r"^\s*;" => "Base.repl_cmd(`"), "`, stdout)"))
     if occursin(r"^\].*$", code)
-        # v1.34.4 strips the command (:116); v1.24.2 :50-51 does not
-        cmd = GEN >= v"1.32" ? strip(code[2:end]) : code[2:end]
+        # stripped from v1.28.0 src/execute_request.jl:65 (v1.34.4 :116); not in v1.24.2 :50-51
+        cmd = GEN >= v"1.28" ? strip(code[2:end]) : code[2:end]
         code = "IJulia.do_pkg_cmd(\"" * escape_string(cmd) * "\")"
     end
     hcode = replace(code, r"^\s*\?" => "")
