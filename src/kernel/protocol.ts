@@ -14,14 +14,56 @@ export const COMM_TARGET = 'deardiary';
 /** A string that was not valid UTF-8 in the kernel (a path can be) travels as bytes. */
 export type PathValue = string | { b64: string };
 
-/** A file read by the kernel. `base64` is present in a capture, absent in a fingerprint. */
+/**
+ * A file read by the kernel. `base64` is present in a capture, absent in a fingerprint.
+ * `env_project`/`env_manifest`: the files of a stacked environment (index `env` in
+ * `ICapture.environments`) some loaded package came from; they never replace the
+ * active project's files.
+ */
 export interface ICapturedFile {
-  role: 'project' | 'manifest';
+  role:
+    | 'project'
+    | 'manifest'
+    | 'env_project'
+    | 'env_manifest'
+    | 'workspace_project';
+  /** For workspace_project: the path relative to the workspace root's folder. */
   name: string;
   path: PathValue;
   size: number;
   sha256: string;
   base64?: string;
+  /** For env_project/env_manifest: the index of the environment in `environments`. */
+  env?: number;
+}
+
+/** A package the kernel had loaded (`Base.loaded_modules`). */
+export interface ILoadedPackage {
+  name: string;
+  uuid: string | null;
+  /** As the package says (`pkgversion`, its Project.toml); null when unknown. */
+  version: string | null;
+  /** Index in `environments` (the expanded LOAD_PATH) Julia finds it in first; null: none. */
+  env: number | null;
+  stdlib: boolean;
+}
+
+/** One entry of the expanded LOAD_PATH, as the kernel saw it. */
+export interface ILoadPathEnvironment {
+  /** The LOAD_PATH entry (a project file or a folder of packages). */
+  path: PathValue;
+  project: PathValue | null;
+  manifest: PathValue | null;
+  /** It is the active project. */
+  active: boolean;
+  /** It is the global `environments/vX.Y` environment. */
+  is_global: boolean;
+  /** It is Julia's own standard library folder. */
+  stdlib: boolean;
+  /** Its project/manifest files are in `files` (env_project, env_manifest). */
+  carried: boolean;
+  /** Why its files were not carried (too large, unreadable). */
+  error?: IKernelError;
 }
 
 /** Where a manifest was found. */
@@ -40,6 +82,12 @@ export interface ICapture {
   workspace_root: PathValue | null;
   files: ICapturedFile[];
   sys: ISystemInfo;
+  /** What the kernel had loaded; absent from kernels of older versions of this code. */
+  loaded?: ILoadedPackage[];
+  /** The expanded LOAD_PATH with what `loaded[].env` points at; absent likewise. */
+  environments?: ILoadPathEnvironment[];
+  /** The kernel could not list its loaded packages (the rest of the capture is fine). */
+  loaded_error?: string;
 }
 
 /** System facts of the kernel's Julia. */
@@ -188,12 +236,25 @@ export async function validateCapture(
   for (const [i, raw] of array(c.files, 'files').entries()) {
     const f = asObject(raw, `files[${i}]`);
     const file: ICapturedFile = {
-      role: oneOf(f.role, ['project', 'manifest'] as const, `files[${i}].role`),
+      role: oneOf(
+        f.role,
+        [
+          'project',
+          'manifest',
+          'env_project',
+          'env_manifest',
+          'workspace_project'
+        ] as const,
+        `files[${i}].role`
+      ),
       name: str(f.name, `files[${i}].name`),
       path: pathValue(f.path, `files[${i}].path`),
       size: int(f.size, `files[${i}].size`),
       sha256: sha256Hex(f.sha256, `files[${i}].sha256`)
     };
+    if (file.role === 'env_project' || file.role === 'env_manifest') {
+      file.env = int(f.env, `files[${i}].env`);
+    }
     if (withBytes) {
       file.base64 = str(f.base64, `files[${i}].base64`);
       await verifyBytes(file);
@@ -201,7 +262,9 @@ export async function validateCapture(
     files.push(file);
   }
   const s = asObject(c.sys, 'sys');
+  const loaded = validateLoaded(c);
   return {
+    ...loaded,
     julia_version: str(c.julia_version, 'julia_version'),
     project,
     manifest,
@@ -226,6 +289,65 @@ export async function validateCapture(
       pwd: pathValue(s.pwd, 'sys.pwd')
     }
   };
+}
+
+/** `loaded`, `environments`, `loaded_error` of a capture (each absent when absent). */
+function validateLoaded(
+  c: Record<string, unknown>
+): Pick<ICapture, 'loaded' | 'environments' | 'loaded_error'> {
+  const out: Pick<ICapture, 'loaded' | 'environments' | 'loaded_error'> = {};
+  if (c.environments !== undefined) {
+    out.environments = array(c.environments, 'environments').map((raw, i) => {
+      const e = asObject(raw, `environments[${i}]`);
+      const env: ILoadPathEnvironment = {
+        path: pathValue(e.path, `environments[${i}].path`),
+        project:
+          e.project === null
+            ? null
+            : pathValue(e.project, `environments[${i}].project`),
+        manifest:
+          e.manifest === null
+            ? null
+            : pathValue(e.manifest, `environments[${i}].manifest`),
+        active: bool(e.active, `environments[${i}].active`),
+        is_global: bool(e.is_global, `environments[${i}].is_global`),
+        stdlib: bool(e.stdlib, `environments[${i}].stdlib`),
+        carried: bool(e.carried, `environments[${i}].carried`)
+      };
+      if (e.error !== undefined) {
+        const err = asObject(e.error, `environments[${i}].error`);
+        env.error = {
+          code: str(err.code, `environments[${i}].error.code`),
+          message: str(err.message, `environments[${i}].error.message`)
+        };
+      }
+      return env;
+    });
+  }
+  const envCount = out.environments?.length ?? 0;
+  if (c.loaded !== undefined) {
+    out.loaded = array(c.loaded, 'loaded').map((raw, i) => {
+      const p = asObject(raw, `loaded[${i}]`);
+      const env = p.env === null ? null : int(p.env, `loaded[${i}].env`);
+      if (env !== null && (env < 0 || env >= envCount)) {
+        throw new ProtocolError(
+          `loaded[${i}].env is not an index of environments`
+        );
+      }
+      return {
+        name: str(p.name, `loaded[${i}].name`),
+        uuid: p.uuid === null ? null : str(p.uuid, `loaded[${i}].uuid`),
+        version:
+          p.version === null ? null : str(p.version, `loaded[${i}].version`),
+        env,
+        stdlib: bool(p.stdlib, `loaded[${i}].stdlib`)
+      };
+    });
+  }
+  if (c.loaded_error !== undefined) {
+    out.loaded_error = str(c.loaded_error, 'loaded_error');
+  }
+  return out;
 }
 
 /** Decode base64 into bytes. */

@@ -17,14 +17,23 @@ import { FileDialog } from '@jupyterlab/filebrowser';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { runHints } from '../manifest/hints';
+import {
+  ENVIRONMENTS_FOLDER,
+  IOutsideEnvironment,
+  outsideEnvironmentsOf,
+  userPackages
+} from '../manifest/loaded';
 import { pathToString } from '../kernel/protocol';
 import { ServerError } from '../server/request';
 import { IDearDiaryServer, IKernelBridges, IRunStore } from '../tokens';
-import { IRestoreResult } from '../server/api';
+import { IRestoreRequest, IRestoreResult } from '../server/api';
 import { IRunDetail } from '../store/types';
+import { carriable, environmentRequest } from './carry';
 import { activateCode, execute, INSTANTIATE_CODE } from './execute';
 import { bestKernelspec, matchKernelspecs, minorOf } from './kernelspec';
 import { defaultTarget, folderOf, preflight, restoreRequest } from './plan';
+import { workspaceLayout } from './workspace';
+import { restoreWorkspace } from './workspace-flow';
 import {
   InstantiateLog,
   IPreflightChoice,
@@ -69,10 +78,22 @@ export async function restoreRun(
   await specs.ready;
   const matches = matchKernelspecs(
     Object.values(specs.specs?.kernelspecs ?? {}).filter(s => s !== undefined),
-    run.julia_version
+    run.julia_version,
+    run.kernel.spec ?? null
   );
+  const outside = await outsideEnvironmentsOf(run.capture, sha =>
+    store.getText(sha)
+  );
+  // Carried along on request: environments the notebook's own packages came from.
+  const carry = carriable(outside.filter(e => userPackages(e).length > 0));
   const findings = (kernel: (typeof matches)[number] | null) =>
-    preflight(trans, { run, hints, kernel, julia_kernels: matches.length });
+    preflight(trans, {
+      run,
+      hints,
+      kernel,
+      julia_kernels: matches.length,
+      outside
+    });
   // JupyterLab shows one dialog at a time: "Choose folder…" closes the pre-flight,
   // opens the file dialog, then shows the pre-flight again with the choices kept.
   const choose = trans.__('Choose folder…');
@@ -81,7 +102,8 @@ export async function restoreRun(
     kernel: run.notebook.stored
       ? ((bestKernelspec(matches) ?? matches[0])?.spec.name ?? null)
       : null,
-    instantiate: deps.instantiateByDefault()
+    instantiate: deps.instantiateByDefault(),
+    ...(carry.length ? { carry: true } : {})
   };
   for (;;) {
     const body = new PreflightBody({
@@ -90,7 +112,13 @@ export async function restoreRun(
       matches,
       choice,
       canReopen: run.notebook.stored,
-      canInstantiate: run.has_manifest
+      canInstantiate: run.has_manifest,
+      carryLabel: carry.length
+        ? trans.__(
+            'Carry along the environments they were loaded from (into %1)',
+            carry.map(e => `${ENVIRONMENTS_FOLDER}/${e.folder}/`).join(', ')
+          )
+        : undefined
     });
     const answer = await showDialog({
       title: trans.__('Restore run #%1 of %2', run.number, run.notebook_path),
@@ -125,9 +153,15 @@ export async function restoreRun(
       choice = { ...choice, target: defaultTarget(folder.path, run) };
     }
   }
-  const result = await write(deps, run, choice.target);
+  const layout = workspaceLayout(run);
+  let result = layout
+    ? await restoreWorkspace(deps, run, layout, choice.target)
+    : await write(deps, run, choice.target);
   if (!result) {
     return none;
+  }
+  if (choice.carry && carry.length) {
+    result = await writeEnvironments(deps, run, result, carry);
   }
   const canOpen = Boolean(result.entrypoint && choice.kernel);
   const buttons = [Dialog.cancelButton({ label: trans.__('Close') })];
@@ -156,18 +190,50 @@ export async function restoreRun(
   return { result, panel };
 }
 
+/**
+ * Write each carried environment's files into `<target>/environments/<name>/` (a POST
+ * each); the result lists them with the run's files. One that fails is reported and
+ * the others are still written.
+ */
+async function writeEnvironments(
+  deps: IRestoreDeps,
+  run: IRunDetail,
+  result: IRestoreResult,
+  carry: IOutsideEnvironment[]
+): Promise<IRestoreResult> {
+  const files = [...result.files];
+  for (const env of carry) {
+    const written = await write(deps, run, result.target, async () => {
+      const request = await environmentRequest(env, result.target, sha =>
+        deps.store.getBlob(sha)
+      );
+      if (!request) {
+        throw new Error(`${env.path}: no files were recorded`);
+      }
+      return request;
+    });
+    for (const f of written?.files ?? []) {
+      files.push({
+        ...f,
+        name: `${ENVIRONMENTS_FOLDER}/${env.folder}/${f.name}`
+      });
+    }
+  }
+  return { ...result, files };
+}
+
 /** POST restore; existing files are replaced only after the user confirms it. */
 async function write(
   deps: IRestoreDeps,
   run: IRunDetail,
-  target: string
+  target: string,
+  build: () => Promise<IRestoreRequest> = () =>
+    restoreRequest(run, target, sha => deps.store.getBlob(sha))
 ): Promise<IRestoreResult | null> {
   const { trans } = deps;
   const api = deps.server.api;
   try {
-    const request = await restoreRequest(run, target, sha =>
-      deps.store.getBlob(sha)
-    );
+    const request = await build();
     try {
       return await api.restore(request);
     } catch (error) {
@@ -179,7 +245,7 @@ async function write(
         title: trans.__('Replace existing files?'),
         body: trans.__(
           'These files already exist in %1: %2. Nothing was written yet. Replace them with the bytes of run #%3?',
-          target || '/',
+          request.target || '/',
           existing.join(', '),
           run.number
         ),

@@ -4,9 +4,19 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { IHint } from '../manifest/hints';
+import {
+  ENVIRONMENTS_FOLDER,
+  IOutsideEnvironment,
+  userPackages
+} from '../manifest/loaded';
 import { IRestoreRequest } from '../server/api';
 import { IRunDetail } from '../store/types';
 import { ISpecMatch, minorOf } from './kernelspec';
+import {
+  unresolvedPaths,
+  workspaceFinding,
+  workspaceLayout
+} from './workspace';
 
 /** One finding of the pre-flight. */
 export interface IFinding {
@@ -24,6 +34,8 @@ export interface IPreflightInput {
   kernel: ISpecMatch | null;
   /** How many Julia kernelspecs exist. */
   julia_kernels: number;
+  /** Environments other than the project that loaded packages came from. */
+  outside?: IOutsideEnvironment[];
 }
 
 /** The notebook file name a run restores (the basename of its path). */
@@ -115,16 +127,30 @@ export function preflight(
     }
   }
 
+  const workspace = workspaceFinding(trans, run);
+  if (workspace) {
+    out.push(workspace);
+  }
+  const layout = workspaceLayout(run);
   for (const hint of hints) {
     if (hint.code === 'path-dependency') {
+      const left = unresolvedPaths(layout, hint);
+      if (!left.length) {
+        continue; // inside the restored workspace: the workspace finding says so
+      }
       out.push({
         code: hint.code,
         severity: 'warning',
-        message: trans.__(
-          'Will not resolve from the new folder: %1 (manifest entries with `path =`). %2',
-          (hint.packages ?? []).join(', '),
-          hint.message
-        )
+        message: layout
+          ? trans.__(
+              'Will not resolve from the new folder: %1 (manifest entries with `path =` outside the workspace).',
+              left.join(', ')
+            )
+          : trans.__(
+              'Will not resolve from the new folder: %1 (manifest entries with `path =`). %2',
+              left.join(', '),
+              hint.message
+            )
       });
     } else {
       out.push({
@@ -134,6 +160,8 @@ export function preflight(
       });
     }
   }
+
+  out.push(...outsideFindings(trans, input.outside ?? []));
 
   out.push(gitFinding(trans, run));
 
@@ -158,6 +186,66 @@ export function preflight(
           )
         }
   );
+  return out;
+}
+
+/**
+ * Packages the kernel loaded from outside the active project, by environment: a warning
+ * naming the notebook's packages (the kernel's own, IJulia and what it needs, are only
+ * mentioned), and whether that environment's files can be carried along.
+ */
+export function outsideFindings(
+  trans: TranslationBundle,
+  outside: IOutsideEnvironment[]
+): IFinding[] {
+  const out: IFinding[] = [];
+  for (const env of outside) {
+    const where = env.environment.is_global
+      ? trans.__('the global environment')
+      : trans.__('the environment %1', env.path);
+    const user = userPackages(env).map(p => p.name);
+    if (!user.length) {
+      out.push({
+        code: 'kernel-outside',
+        severity: 'info',
+        message: trans.__(
+          '%1 came from %2: the kernel\u2019s own packages; the reopened notebook uses those of the kernel you choose.',
+          env.kernel_packages.join(', '),
+          where
+        )
+      });
+      continue;
+    }
+    const loaded = trans._n(
+      '%2 was loaded from %3; the restored project does not contain it.',
+      '%2 were loaded from %3; the restored project does not contain them.',
+      user.length,
+      user.join(', '),
+      where
+    );
+    const carry = env.files.length
+      ? trans.__(
+          'Its Project.toml and Manifest.toml were recorded: \u201cCarry along\u201d writes them into %1 in the target folder; push!(LOAD_PATH, that folder) before loading them.',
+          `${ENVIRONMENTS_FOLDER}/${env.folder}/`
+        )
+      : env.environment.error
+        ? trans.__(
+            'Its files were not recorded: %1',
+            env.environment.error.message
+          )
+        : env.environment.project
+          ? trans.__(
+              'Its files were not recorded (this run was captured before DearDiary recorded them).'
+            )
+          : trans.__(
+              'It is a folder of packages, not a project: DearDiary does not record it.'
+            );
+    out.push({
+      code: 'loaded-outside',
+      severity: 'warning',
+      message: `${loaded} ${carry}`
+    });
+  }
   return out;
 }
 
@@ -221,7 +309,10 @@ export async function restoreRequest(
   target: string,
   blob: (sha256: string) => Promise<Uint8Array | null>
 ): Promise<IRestoreRequest> {
-  const wanted = run.files.map(f => ({ name: f.name, sha256: f.sha256 }));
+  // The flat layout: the project and its manifest (a workspace: see workspace.ts).
+  const wanted = run.files
+    .filter(f => f.role === 'project' || f.role === 'manifest')
+    .map(f => ({ name: f.name, sha256: f.sha256 }));
   if (run.notebook.stored) {
     wanted.push({ name: notebookName(run), sha256: run.notebook.sha256 });
   }

@@ -236,7 +236,8 @@ end
         dir = copy_fixture(name)
         with_project(dir) do
             cap = result_of("c1", "capture")
-            @test Set(keys(cap)) == Set(["julia_version", "project", "manifest", "workspace_root", "files", "sys"])
+            @test Set(keys(cap)) == Set(["julia_version", "project", "manifest", "workspace_root", "files", "sys",
+                                         "loaded", "environments"])
             @test cap["julia_version"] == string(VERSION)
             @test cap["project"] == Dict("path" => joinpath(dir, "Project.toml"), "exists" => true, "is_global" => false)
             @test cap["manifest"] == Dict("path" => joinpath(dir, "Manifest.toml"), "exists" => true, "found_by" => "julia")
@@ -382,7 +383,10 @@ end
         @test cap["project"]["path"] == test
         @test cap["manifest"] == Dict("path" => rootman, "exists" => true, "found_by" => "workspace")
         @test cap["workspace_root"] == root
-        @test [f["role"] for f in cap["files"]] == ["project", "manifest"]
+        # the workspace's other project files, named relative to the root's folder
+        @test [(f["role"], f["name"]) for f in cap["files"]] == [("project", "Project.toml"),
+            ("manifest", "Manifest.toml"), ("workspace_project", "Project.toml"),
+            ("workspace_project", "core/Project.toml")]
         @test cap["files"][1]["sha256"] == "5f3d1769ea216fdf20f072578aa9d7e7524c8a0cbb33aa3fcf1ceaa51bc4dffa"
         @test cap["files"][2]["sha256"] == "4fa704198dd60718587bc0ba4c17d128e1701a43713d6e0e65b71fe7d5c36132"
         check_files(parse_json(D().tojson(cap)))
@@ -397,8 +401,10 @@ end
         "Manifest.toml" => "# root\n", "lib/Foo/Project.toml" => "name = \"Foo\"\n",
         "docs/Project.toml" => "", "other/Project.toml" => "")
     r2 = joinpath(ws2, "JuliaProject.toml")
-    @test D().manifest_for(joinpath(ws2, "lib", "Foo", "Project.toml"); version=v12) ==
+    @test D().manifest_for(joinpath(ws2, "lib", "Foo", "Project.toml"); version=v"1.12.5") ==
           (joinpath(ws2, "Manifest.toml"), "workspace", r2)
+    # 1.12.0 asks the parent folder only (lib/ has no project): no workspace
+    @test D().manifest_for(joinpath(ws2, "lib", "Foo", "Project.toml"); version=v12) == (nothing, nothing, nothing)
     @test D().manifest_for(joinpath(ws2, "docs", "Project.toml"); version=v12)[2] == "workspace"
     @test D().manifest_for(joinpath(ws2, "other", "Project.toml"); version=v12) == (nothing, nothing, nothing)
     # the other spellings of the table, read at regex level
@@ -658,6 +664,9 @@ include(joinpath(HERE, "comms.jl"))
     @test out == "before users_macro true false false 2 true"
     @test read(errfile, String) == ""
 end
+
+include(joinpath(HERE, "loaded.jl"))
+include(joinpath(HERE, "manifest_rules.jl"))
 
 end # testset
 

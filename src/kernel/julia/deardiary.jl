@@ -262,25 +262,53 @@ function workspace_projects(text::String)
     a === nothing ? String[] : tomlstrings(a.captures[1])
 end
 
+# Which workspace a project belongs to changed within 1.12 (base/loading.jl,
+# `base_project`): 1.12.0 looks only at the project's parent folder and compares the
+# folder's base name with the entries of `[workspace] projects`; JuliaLang/julia#59849
+# (merged 2025-10-17; in v1.12.5, not in v1.12.0) walks up the parent folders, stops
+# where it would leave the home folder it started in, and compares folders with
+# `samefile`. Which 1.12 patch release first has it is not known here: from 1.12.1 on
+# we apply the walk, and the running Julia's own answer decides (`locate_manifest`).
+const WORKSPACE_WALKUP = v"1.12.1-"
+
+"The first of JuliaProject.toml, Project.toml in `dir` (Base.locate_project_file), or nothing."
+function project_file_in(dir::String)
+    for name in PROJECT_NAMES
+        p = joinpath(dir, name)
+        isfile_cs(p) && return p
+    end
+    nothing
+end
+
 """
-The project file of the workspace that lists `project`'s folder, or nothing. Walks up the
-parent folders (as Julia after 1.12 does; 1.12.0 itself looks only at the immediate parent
-and matches the folder's base name) and compares folders with `samefile`.
+The project file of the workspace that lists `project`'s folder, or nothing, as Julia
+`version` finds it (see WORKSPACE_WALKUP): 1.12.0 asks the parent folder only and
+matches the base name; later 1.12 releases walk up to the filesystem root, or to the
+home folder when the project is inside it, and compare folders with `samefile`. Only the
+first existing project file of a folder counts (JuliaProject.toml wins).
 """
-function workspace_base(project::String)
+function workspace_base(project::String; version::VersionNumber=VERSION)
     pdir = pdirname(project)
+    if version < WORKSPACE_WALKUP
+        parent = pdirname(pdir)
+        parent == pdir && return nothing
+        base = project_file_in(parent)
+        base === nothing && return nothing
+        return pbasename(pdir) in workspace_projects(readtext(base)) ? base : nothing
+    end
+    home = try pabspath(homedir()) catch; "" end
+    in_home = !isempty(home) && startswith(pdir, home)    # a string prefix, as Julia's
     dir = pdir
     while true
         parent = pdirname(dir)
         parent == dir && return nothing
-        for name in PROJECT_NAMES
-            base = joinpath(parent, name)
-            isfile_cs(base) || continue
+        in_home && !startswith(parent, home) && return nothing
+        base = project_file_in(parent)
+        if base !== nothing
             for p in workspace_projects(readtext(base))
                 cand = joinpath(parent, p)
                 isdir(cand) && Base.Filesystem.samefile(cand, pdir) && return base
             end
-            break                     # only the first existing project file counts
         end
         dir = parent
     end
@@ -304,7 +332,7 @@ function manifest_for(project::AbstractString; version::VersionNumber=VERSION)
     dir = pdirname(project)
     root = nothing
     if version >= v"1.12-"
-        base = workspace_base(project)
+        base = workspace_base(project; version=version)
         if base !== nothing
             bpath, _, broot = manifest_for(base; version=version)  # roots nest: follow up
             root = broot === nothing ? base : broot
@@ -332,25 +360,96 @@ function manifest_for(project::AbstractString; version::VersionNumber=VERSION)
 end
 
 """
+What the running Julia says is `project`'s manifest: `Base.project_file_manifest_path`,
+or the stand-in of another Julia version that a test puts in `JULIA_MANIFEST_PATH`.
+"""
+const JULIA_MANIFEST_PATH = Ref{Any}(nothing)
+julia_manifest_path(project::String) =
+    (f = JULIA_MANIFEST_PATH[]; f === nothing ? Base.project_file_manifest_path(project) : f(project))
+
+samepath(a::String, b::String) =
+    a == b || (ispath(a) && ispath(b) && Base.Filesystem.samefile(a, b))
+
+"""
     locate_manifest(project_file; version=VERSION, ask_julia=true)
 
 The running Julia's own answer wins: `Base.project_file_manifest_path` (found_by "julia";
 `nothing` from it means "no manifest"). Only when it throws (1.5 throws for a project file
 that does not exist; any version throws on a malformed project) or is missing do the
-rules of `manifest_for` decide. `workspace_root` always comes from `manifest_for`.
+rules of `manifest_for` decide. `workspace_root` comes from `manifest_for`, and is kept
+only when Julia's answer is the manifest those rules find: a workspace Julia does not
+use is no workspace.
 """
 function locate_manifest(project::String; version::VersionNumber=VERSION, ask_julia::Bool=true)
     path, found_by, root = manifest_for(project; version=version)
     if ask_julia
         jl = try
-            Base.project_file_manifest_path(project)
+            julia_manifest_path(project)
         catch
             missing
         end
-        jl isa AbstractString && return (pabspath(jl), "julia", root)
-        jl === nothing && return (nothing, nothing, root)
+        if jl isa AbstractString
+            jl = pabspath(jl)
+            return (jl, "julia", path !== nothing && samepath(path, jl) ? root : nothing)
+        end
+        jl === nothing && return (nothing, nothing, path === nothing ? root : nothing)
     end
     (path, found_by, root)
+end
+
+const MAX_WORKSPACE_PROJECTS = 200
+
+"""
+    workspace_entries(project, manifest, root, max_bytes, with_bytes; version) -> Vector
+
+The other project files of the Julia 1.12+ workspace whose manifest `project` uses, so
+that a restore can lay the workspace out again and every `path = ...` inside it resolves.
+`manifest` and `root` are what `locate_manifest` found; the workspace is the one of
+`root` (the outermost root), or `project` itself when it is a root (it lists
+`[workspace] projects`) and uses its own manifest. Starting at the root, each project's
+`[workspace] projects` entries are followed (nested workspaces too), inside the root's
+folder only, at most MAX_WORKSPACE_PROJECTS. Role "workspace_project"; `name` is the
+path relative to the root's folder ("Project.toml", "core/Project.toml"). The active
+project is not repeated (it is the "project" file). Empty outside a workspace, before
+1.12, when the manifest was not found or is not the workspace's.
+"""
+function workspace_entries(project::String, manifest, root, max_bytes::Integer, with_bytes::Bool;
+                           version::VersionNumber=VERSION)
+    version >= v"1.12-" || return Any[]
+    manifest isa String && isfile(manifest) || return Any[]
+    path, found_by, _ = manifest_for(project; version=version)
+    path !== nothing && samepath(path, manifest) || return Any[]
+    top = if found_by == "workspace" && root !== nothing
+        root
+    elseif root === nothing && !isempty(workspace_projects(readtext(project)))
+        project
+    else
+        return Any[]
+    end
+    rootdir = pdirname(top)
+    isvalid(rootdir) || return Any[]
+    prefix = endswith(rootdir, "/") ? rootdir : rootdir * "/"
+    found = String[top]
+    queue = String[top]
+    while !isempty(queue) && length(found) < MAX_WORKSPACE_PROJECTS
+        pf = popfirst!(queue)
+        for p in workspace_projects(readtext(pf))
+            cand = pnormpath(joinpath(pdirname(pf), p))
+            startswith(cand, prefix) && isdir(cand) || continue
+            f = project_file_in(String(rstrip(cand, '/')))
+            f === nothing || f in found || (push!(found, f); push!(queue, f))
+            length(found) < MAX_WORKSPACE_PROJECTS || break
+        end
+    end
+    active = pnormpath(project)
+    entries = Any[]
+    for f in found
+        f == active && continue
+        e = file_entry("workspace_project", f, max_bytes, with_bytes)
+        e["name"] = safetext(f == top ? pbasename(f) : f[ncodeunits(prefix)+1:end])
+        push!(entries, e)
+    end
+    entries
 end
 
 "Is `project` the default (global) environment `<depot>/environments/vX.Y/Project.toml`?"
@@ -424,10 +523,155 @@ function capture(; max_bytes::Integer=DEFAULT_MAX_BYTES, with_bytes::Bool=true,
                                    "found_by" => found_by)
             mexists && push!(files, file_entry("manifest", mpath, max_bytes, with_bytes))
         end
+        append!(files, workspace_entries(project, mpath, root, max_bytes, with_bytes; version=version))
     end
     Dict{String,Any}("julia_version" => string(VERSION), "project" => proj, "manifest" => man,
                      "workspace_root" => root === nothing ? nothing : pathval(root),
-                     "files" => files, "sys" => sys_facts())
+                     "files" => files, "sys" => sys_facts(),   # loaded_capture appends to files:
+                     loaded_capture(project, files; max_bytes=max_bytes, with_bytes=with_bytes, version=version)...)
+end
+
+# ---- loaded packages -------------------------------------------------------------------
+# What the kernel loaded (`Base.loaded_modules`) and the environment of the expanded
+# LOAD_PATH each package comes from: the first environment in which Julia's own
+# `Base.manifest_uuid_path` finds it, as `Base.locate_package` searches. Julia 1.5 re-reads
+# a manifest on every such call, so the answers are kept per environment until its project
+# or manifest file changes. A package module's version cannot change once it is loaded:
+# it is looked up once (`pkgversion` on 1.9+, else the `version` of its Project.toml).
+const LOCATED = Dict{String,Tuple{Any,Dict{Base.PkgId,Any},Any}}()   # env => (stamp, id => answer, text)
+const VERSIONS = Dict{Base.PkgId,Any}()
+
+filestamp(p) = (s = try stat(p) catch; nothing end; s === nothing ? nothing : (s.mtime, s.size, s.inode))
+
+"What a LOAD_PATH entry is: its project file (String), true for a folder of packages, false."
+env_project(env::String) = try Base.env_project_file(env) catch; false end
+
+"Julia's answer for `id` in `env`: a path, `missing` (1.11+: here, but not installed), or nothing."
+function locate_in(env::String, proj, mpath, id::Base.PkgId)
+    stamp = (filestamp(proj isa String ? proj : env), mpath === nothing ? nothing : filestamp(mpath))
+    entry = get(LOCATED, env, nothing)
+    if entry === nothing || entry[1] != stamp
+        # Before 1.6 (no package extensions, no TOML cache) Julia can only find a UUID
+        # that its project or manifest file spells: skip a full scan for every other one.
+        text = VERSION < v"1.6" && proj isa String ?
+            lowercase(readtext(proj) * (mpath === nothing ? "" : readtext(mpath))) : nothing
+        entry = (stamp, Dict{Base.PkgId,Any}(), text)
+        LOCATED[env] = entry
+    end
+    get!(entry[2], id) do
+        entry[3] isa String && id.uuid !== nothing &&
+            !occursin(lowercase(string(id.uuid)), entry[3]) && return nothing
+        try
+            id.uuid === nothing ?   # a module without UUID only comes from a folder of packages
+                (proj === true ? Base.implicit_manifest_uuid_path(env, id) : nothing) :
+                Base.manifest_uuid_path(env, id)
+        catch
+            nothing
+        end
+    end
+end
+
+"The version of a loaded package as text, or nothing when it does not say."
+function pkg_version(mod::Module, path)
+    if isdefined(Base, :pkgversion)                       # Julia 1.9+
+        v = try Base.invokelatest(getfield(Base, :pkgversion), mod) catch; nothing end
+        v isa VersionNumber && return string(v)
+    end
+    path isa String || return nothing
+    root = isdir(path) ? path : pdirname(pdirname(path))  # a folder, or its src/Name.jl
+    for name in PROJECT_NAMES
+        p = joinpath(root, name)
+        isfile(p) || continue
+        m = match(r"^[ \t]*version[ \t]*=[ \t]*\"([^\"\n]*)\""m, toplevel(readtext(p)))
+        return m === nothing ? nothing : String(m.captures[1])
+    end
+    nothing
+end
+
+"""
+    loaded_capture(project, files; max_bytes, with_bytes, version) -> Dict
+
+`loaded`: every package in `Base.loaded_modules` but Core, Base and Main, by name:
+`{name, uuid, version, env, stdlib}`, `env` the 0-based index in `environments` (the
+expanded LOAD_PATH, as `sys.load_path`) Julia finds it in first, null when none has it.
+`environments`: `{path, project, manifest, active, is_global, stdlib, carried}` per entry.
+When a package that is not a stdlib comes from an environment with a project file other
+than the active project, that environment's project and manifest files are appended to
+`files` (roles `env_project`, `env_manifest`, with `env`), so a restore can carry them;
+over `max_bytes` or unreadable, the environment gets an `error` instead. Never throws:
+a failure is reported as `loaded_error`.
+"""
+function loaded_capture(project, files::Vector{Any}; max_bytes::Integer=DEFAULT_MAX_BYTES,
+                        with_bytes::Bool=true, version::VersionNumber=VERSION)
+    try
+        envs = String[String(e) for e in Base.load_path()]
+        stdlib_dir = pnormpath(string(Sys.STDLIB))
+        instdlib(p) = p == stdlib_dir || startswith(p, stdlib_dir * "/")
+        infos = map(envs) do env
+            proj = env_project(env)
+            mpath = proj isa String ? (try locate_manifest(proj; version=version)[1] catch; nothing end) : nothing
+            (proj, mpath)
+        end
+        used = falses(length(envs))
+        loaded = Any[]
+        ids = sort!(collect(keys(Base.loaded_modules)), by = i -> (i.name, string(i.uuid)))
+        for id in ids
+            id.uuid === nothing && (id.name in ("Core", "Base", "Main") || startswith(id.name, "__")) && continue
+            found = nothing
+            path = nothing
+            for (i, env) in enumerate(envs)
+                r = locate_in(env, infos[i][1], infos[i][2], id)
+                r === nothing && continue
+                found = i
+                path = r isa String ? pnormpath(r) : nothing
+                break
+            end
+            std = (path !== nothing && instdlib(path)) ||
+                  (found !== nothing && pnormpath(envs[found]) == stdlib_dir) ||
+                  (found === nothing && isfile(joinpath(stdlib_dir, id.name, "src", id.name * ".jl")))
+            mod = get(Base.loaded_modules, id, nothing)
+            ver = mod isa Module ? get!(() -> pkg_version(mod, path), VERSIONS, id) : nothing
+            push!(loaded, Dict{String,Any}("name" => safetext(id.name),
+                "uuid" => id.uuid === nothing ? nothing : string(id.uuid),
+                "version" => ver isa String ? safetext(ver) : nothing,
+                "env" => found === nothing ? nothing : found - 1, "stdlib" => std))
+            found === nothing || std || (used[found] = true)
+        end
+        environments = Any[]
+        carried = Any[]
+        for (i, env) in enumerate(envs)
+            proj, mpath = infos[i]
+            active = proj isa String && project !== nothing && pnormpath(pabspath(proj)) == pnormpath(project)
+            d = Dict{String,Any}("path" => pathval(env),
+                "project" => proj isa String ? pathval(proj) : nothing,
+                "manifest" => mpath === nothing ? nothing : pathval(mpath),
+                "active" => active, "is_global" => is_global(proj isa String ? proj : env; version=version),
+                "stdlib" => pnormpath(env) == stdlib_dir, "carried" => false)
+            if used[i] && !active && proj isa String
+                try
+                    fs = Any[file_entry("project", proj, max_bytes, with_bytes)]
+                    mpath !== nothing && isfile(mpath) &&
+                        push!(fs, file_entry("manifest", mpath, max_bytes, with_bytes))
+                    for f in fs
+                        f["role"] = "env_" * f["role"]
+                        f["env"] = i - 1
+                    end
+                    append!(carried, fs)
+                    d["carried"] = true
+                catch e
+                    d["error"] = e isa DiaryError ?
+                        Dict{String,Any}("code" => e.code, "message" => e.message) :
+                        Dict{String,Any}("code" => "read_failed", "message" => errtext(e))
+                end
+            end
+            push!(environments, d)
+        end
+        append!(files, carried)
+        Dict{String,Any}("loaded" => loaded, "environments" => environments)
+    catch e
+        Dict{String,Any}("loaded" => Any[], "environments" => Any[],
+                         "loaded_error" => "Could not list the loaded packages: " * errtext(e))
+    end
 end
 
 # ---- requests --------------------------------------------------------------------------
