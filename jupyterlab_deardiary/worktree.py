@@ -4,8 +4,14 @@ its stored patch applied.
 Every git call goes through Git.run (SAFE_ARGS: no hooks, no fsmonitor, no transport).
 The worktree is added without a checkout; the config is then read again from inside it
 (a linked worktree can see config the main one does not: ``includeIf "gitdir:"``, its
-own config.worktree), and the checkout and the patch run with every untrusted filter
-driver (clean, smudge, process) neutralised from that config.
+own config.worktree), and the checkout and the patch run with every filter driver
+(clean, smudge, process) neutralised from that config, trusted ones too: the worktree
+holds the files as committed. A trusted git-lfs would download there, and a download runs
+programs the repository names (lfs.customtransfer.*.path with lfs.standalonetransferagent,
+core.sshCommand for an ssh LFS URL, which git-lfs even connects to as it starts, credential
+helpers): running no filter is simpler and safer than a list of such keys. git-lfs files
+stay pointers, listed in the answer (lfs_pointers): `git lfs checkout` (objects already
+fetched) or `git lfs pull` in the worktree replaces them.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ _SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _BINARY = re.compile(r"^Binary files .* differ$", re.MULTILINE)
 APPLY_ARGS = ["apply", "--index", "--whitespace=nowarn", "--no-ignore-whitespace"]
 LISTED_MAX = 5  # entries named when the target is not empty
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1\n"  # how a pointer file starts
 MESSAGE_MAX = 2000
 _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
@@ -99,8 +106,9 @@ def _check_target(target: Path, rel: str, allow_hidden: bool) -> None:
 
 
 async def _overrides(git: Git, cwd: str) -> list[tuple[str, str]]:
-    """The config overrides that neutralise what the config seen from ``cwd`` would run."""
-    return neutralising_overrides(await git.read_config(cwd), git.config.trusted_filters)
+    """The config overrides that neutralise what the config seen from ``cwd`` would run,
+    every filter driver included (DearDiary.trusted_filters is for status and diff)."""
+    return neutralising_overrides(await git.read_config(cwd), trusted=())
 
 
 async def create_worktree(git: Git, root: str, body: bytes, allow_hidden: bool) -> dict[str, Any]:
@@ -173,6 +181,7 @@ async def create_worktree(git: Git, root: str, body: bytes, allow_hidden: bool) 
             if out.returncode != 0:
                 raise git_failed("checkout", out)
             result = await _apply(git, str(target), inside, sections, names)
+            result["lfs_pointers"] = await _lfs_pointers(git, str(target), inside)
         except BaseException:
             if added:  # the first error is the one to report
                 remove = ["worktree", "remove", "--force", "--force", str(target)]
@@ -230,3 +239,30 @@ async def _apply(
     if result["conflicts"]:
         result.update(patch_applied=False, patch_reason="conflicts")
     return result
+
+
+async def _lfs_pointers(git: Git, cwd: str, overrides: list[tuple[str, str]]) -> list[str]:
+    """The files of the worktree with the git-lfs filter that are still pointer files."""
+    listed = await git.run(["ls-files", "-z"], cwd, overrides)
+    if listed.returncode != 0:
+        raise git_failed("ls-files", listed)
+    check = ["check-attr", "-z", "--stdin", "filter"]
+    attrs = await git.run(check, cwd, overrides, input=listed.stdout)
+    if attrs.returncode != 0:
+        raise git_failed("check-attr", attrs)
+    tokens = attrs.stdout.split(b"\0")  # path, attribute, value, ...
+    found = []
+    for path, value in zip(tokens[0::3], tokens[2::3]):
+        if value == b"lfs" and _starts_with(os.path.join(cwd, os.fsdecode(path)), LFS_POINTER):
+            found.append(path.decode("utf-8", "replace"))
+    return found
+
+
+def _starts_with(path: str, prefix: bytes) -> bool:
+    """Whether the regular file at ``path`` (never through a symbolic link) starts so."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        return f.read(len(prefix)) == prefix

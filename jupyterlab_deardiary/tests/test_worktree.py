@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from jupyter_server.utils import url_path_join
 
-from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, script, write
+from .utils import GIT, GIT_ENV, fetch_json, git, git_lfs_install, make_repo, script, write
 
 BLOB = bytes(range(256)) * 4
 
@@ -105,6 +106,7 @@ async def test_worktree_at_an_older_commit_with_its_patch(jp_fetch, jp_root_dir,
         "applied_files": ["added.txt", "notebook.ipynb", "old.txt", "src/code.jl"],
         "conflicts": [],
         "skipped_binary": [],
+        "lfs_pointers": [],
     }
     assert tree(target) == expected  # byte for byte: CRLF, no final newline, added, deleted
     assert not (target / "old.txt").exists()
@@ -422,10 +424,10 @@ async def test_no_hook_or_filter_driver_runs(jp_fetch, jp_root_dir, tmp_path):
 
 @pytest.mark.parametrize("existed", [False, True])
 async def test_failure_midway_leaves_no_worktree(jp_fetch, jp_root_dir, proj, existed):
-    # a trusted driver (global git-lfs) that fails during the checkout, after `worktree add`
-    sha = commit(proj, {".gitattributes": "*.lfs filter=lfs\n", "x.lfs": "x\n"}, "lfs")
-    git(proj, "config", "--global", "filter.lfs.smudge", "false")  # HOME is the test's own
-    git(proj, "config", "--global", "filter.lfs.required", "true")
+    # a blob the checkout cannot read, after `worktree add` (which reads no blob)
+    sha = commit(proj, {"data.txt": "only in this commit\n"}, "data")
+    blob = git(proj, "rev-parse", f"{sha}:data.txt").strip()
+    os.unlink(proj / ".git" / "objects" / blob[:2] / blob[2:])
     if existed:
         (jp_root_dir / "runs" / "code").mkdir(parents=True)
     code, body = await post_worktree(jp_fetch, path="proj", target="runs/code", sha=sha)
@@ -437,3 +439,45 @@ async def test_failure_midway_leaves_no_worktree(jp_fetch, jp_root_dir, proj, ex
         assert os.listdir(jp_root_dir / "runs" / "code") == []
     else:
         assert not (jp_root_dir / "runs").exists()  # the parents made for it are gone too
+
+
+@pytest.mark.parametrize("program", ["standalone_transfer_agent", "ssh_command"])
+async def test_git_lfs_never_runs_a_program_the_repository_names(
+    jp_fetch, jp_root_dir, tmp_path, program
+):
+    """git-lfs, installed as usual and trusted, never downloads here (a download runs
+    programs the repository names): its files stay pointers, listed in the answer."""
+    git_lfs_install()
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    repo = make_repo(
+        jp_root_dir / "proj",
+        {".gitattributes": "*.bin filter=lfs diff=lfs merge=lfs -text\n", "data.bin": "large\n"},
+    )
+    sha = git(repo, "rev-parse", "HEAD").strip()
+    pointer = git(repo, "cat-file", "blob", f"{sha}:data.bin")
+    assert pointer.startswith("version https://git-lfs.github.com/spec/v1\n")
+    shutil.rmtree(repo / ".git" / "lfs" / "objects")  # not downloaded (yet), as after a clone
+    program_path = script(tmp_path / "program", f'touch "{markers}/{program}"\nexit 1')
+    if program == "standalone_transfer_agent":
+        git(repo, "config", "lfs.standalonetransferagent", "evil")
+        git(repo, "config", "lfs.customtransfer.evil.path", program_path)
+    else:
+        git(repo, "config", "core.sshCommand", program_path)
+        git(repo, "config", "lfs.url", "ssh://git@example.invalid/proj.git")
+
+    code, body = await post_worktree(jp_fetch, path="proj", target="code", sha=sha)
+    assert code == 200, body
+    assert body["lfs_pointers"] == ["data.bin"]
+    assert (jp_root_dir / "code" / "data.bin").read_text() == pointer
+    assert os.listdir(markers) == []
+
+    # Plain git (with the same git-lfs) does run it: the set-up is real.
+    subprocess.run(
+        [GIT, "worktree", "add", "--detach", str(tmp_path / "plain"), sha],
+        cwd=repo,
+        env={**os.environ, **GIT_ENV},
+        capture_output=True,
+        check=False,
+    )
+    assert os.listdir(markers) == [program]

@@ -62,3 +62,24 @@ async def fetch_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> tuple[int, di
     """(status code, JSON body) of a request, without raising on HTTP errors."""
     response = await jp_fetch(*parts, raise_error=False, **kwargs)
     return response.code, json.loads(response.body)
+
+
+def tree_state(path: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every file and folder below ``path`` (a .git folder, say): its bytes (None for a
+    folder) and mtime, to tell that nothing was written there, not even a time."""
+    state = {}
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            st = p.lstat()
+            data = p.read_bytes() if stat.S_ISREG(st.st_mode) else None
+            state[str(p.relative_to(path))] = (data, st.st_mtime_ns)
+    state["."] = (None, path.lstat().st_mtime_ns)
+    return state
+
+
+def git_lfs_install() -> None:
+    """git-lfs set up as usual (`git lfs install`) in the test's HOME, whose global config
+    is the test's own. git-lfs must be installed (CI installs it): it is not skipped."""
+    assert shutil.which("git-lfs"), "git-lfs is needed (apt-get install git-lfs)"
+    git(Path(os.environ["HOME"]), "lfs", "install", "--skip-repo")
