@@ -8,9 +8,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { TranslationBundle } from '@jupyterlab/translation';
+import { isPlainFileName } from '../restore/names';
+import { workspaceRun } from './helpers/workspace';
 import {
-  isPlainFileName,
   juliaSnippet,
+  snippetPlan,
   juliaStringLiteral,
   SnippetError,
   snippetProblems
@@ -177,7 +179,7 @@ describe('what the snippet refuses', () => {
     ]);
     expect(code).toMatch(/^[\x20-\x7e\n]*$/);
     expect(code).toContain(
-      '("\\$(run(`x`)) \\"q\\" \\u00fc\\U0001f600", "' + GOOD_SHA + '",'
+      '(["\\$(run(`x`)) \\"q\\" \\u00fc\\U0001f600"], "' + GOOD_SHA + '",'
     );
     expect(code).toContain('"\\$\\"\\\\"),');
     expect(code).not.toMatch(/[^\\]\$/);
@@ -323,5 +325,82 @@ describe('the snippet under the test Julia', () => {
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain('sha256 mismatch');
     expect(tree(run.work)).toEqual([]);
+  });
+});
+
+describe('the snippet of a Julia 1.12 workspace member', () => {
+  it('plans the workspace layout and activates the member', async () => {
+    const store = makeStore(new FakeStoreAPI());
+    const { run: added } = await store.addRun(workspaceRun());
+    const run = await store.getRun(added.id);
+    const plan = snippetPlan(run);
+    expect(plan.project).toBe('core');
+    expect(plan.files.map(f => `${f.folder}/${f.name}`).sort()).toEqual([
+      '/Manifest.toml',
+      '/Project.toml',
+      'core/Project.toml',
+      'core/test/Project.toml'
+    ]);
+    expect(snippetProblems(plan.files)).toEqual([]);
+    // Recorded before the workspace's files were: flat, as before.
+    const old = await store.addRun(workspaceRun({ unrecorded: true }));
+    const flat = snippetPlan(await store.getRun(old.run.id));
+    expect(flat.project).toBe('');
+    expect(flat.files.map(f => f.name).sort()).toEqual([
+      'Manifest.toml',
+      'Project.toml'
+    ]);
+  });
+
+  it('refuses a folder that is not made of plain names', () => {
+    const file = { name: 'Project.toml', sha256: GOOD_SHA, base64: '' };
+    for (const folder of ['..', 'core/../..', '/abs', 'a\\b', 'a//b']) {
+      expect(snippetProblems([{ ...file, folder }])).toEqual([
+        { code: 'bad-name', name: `${folder}/Project.toml` }
+      ]);
+      expect(() => juliaSnippet('iteration_1', [file], folder)).toThrow(
+        SnippetError
+      );
+    }
+  });
+
+  it('writes the layout under the test Julia and activates the member folder', () => {
+    const project = fs.readFileSync(path.join(FIXTURE, 'Project.toml'));
+    const manifest = fs.readFileSync(path.join(FIXTURE, 'Manifest.toml'));
+    const files = [
+      { ...entry('Project.toml', project), folder: '' },
+      { ...entry('Manifest.toml', manifest), folder: '' },
+      { ...entry('Project.toml', project), folder: 'core' },
+      {
+        ...entry('Project.toml', Buffer.from('name = "T"\n')),
+        folder: 'core/test'
+      }
+    ];
+    // Julia 1.5 knows no workspaces: the member cannot be instantiated here (1.12's
+    // job); the layout and the activated folder are what the snippet decides.
+    const code = juliaSnippet('iteration_3', files, 'core').replace(
+      /^Pkg\.instantiate\(\).*$/m,
+      ''
+    );
+    const run = runJulia(code + 'println("ACTIVE=", Base.active_project())\n');
+    expect(run.stderr).not.toMatch(/ERROR/);
+    expect(run.status).toBe(0);
+    const target = path.join(run.work, 'iteration_3');
+    expect(run.stdout).toContain(
+      `ACTIVE=${path.join(fs.realpathSync(target), 'core', 'Project.toml')}`
+    );
+    expect(tree(run.work)).toEqual([
+      'iteration_3',
+      'iteration_3/Manifest.toml',
+      'iteration_3/Project.toml',
+      'iteration_3/core',
+      'iteration_3/core/Project.toml',
+      'iteration_3/core/test',
+      'iteration_3/core/test/Project.toml'
+    ]);
+    for (const f of files) {
+      const written = path.join(target, f.folder, f.name);
+      expect(fs.readFileSync(written).toString('base64')).toBe(f.base64);
+    }
   });
 });

@@ -20,6 +20,7 @@ import {
   IRestoredFile
 } from '../server/api';
 import { IRunDetail } from '../store/types';
+import { isPlainFileName } from './names';
 import { notebookName, toBase64 } from './plan';
 
 /** One file of the workspace layout. */
@@ -100,8 +101,8 @@ export function workspaceLayout(run: IRunDetail): IWorkspaceLayout | null {
     const key = `${f.folder}/${f.name}`;
     if (
       seen.has(key) ||
-      !isPlainName(f.name) ||
-      (f.folder !== '' && !f.folder.split('/').every(isPlainName))
+      !isPlainFileName(f.name) ||
+      (f.folder !== '' && !f.folder.split('/').every(isPlainFileName))
     ) {
       return null;
     }
@@ -401,16 +402,6 @@ function normalize(path: string): string | null {
     }
   }
   return (absolute ? '/' : '') + out.join('/');
-}
-
-function isPlainName(name: string): boolean {
-  return (
-    name !== '' &&
-    name !== '.' &&
-    name !== '..' &&
-    !/[/\\\0]/.test(name) &&
-    !/[\u0000-\u001f]/.test(name)
-  );
 }
 
 function isProjectName(name: string): boolean {

@@ -10,6 +10,7 @@ import { pathToString, PathValue } from '../kernel/protocol';
 import {
   ISnippetProblem,
   juliaStringLiteral,
+  snippetPlan,
   snippetProblems
 } from '../restore/snippet';
 import { IRunDetail, IRunFile } from '../store/types';
@@ -220,7 +221,7 @@ export class RunDetails extends Widget {
     where: HTMLElement
   ): Promise<void> {
     where.querySelector('.jp-DearDiary-snippetRefused')?.remove();
-    const problems = snippetProblems(run.files);
+    const problems = snippetProblems(snippetPlan(run).files);
     if (!problems.length) {
       return this._actions.copySnippet(run);
     }

@@ -19,7 +19,7 @@ import { drift } from '../manifest/drift';
 import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
 import { IRunDetail, IRunSummary } from '../store/types';
 import { CompareView, loadComparison } from './compare';
-import { juliaSnippet } from '../restore/snippet';
+import { juliaSnippet, snippetPlan } from '../restore/snippet';
 import { HistoryPanel } from './panel';
 import '../../style/views.css';
 import { toBase64 } from '../restore/plan';
@@ -180,17 +180,14 @@ function describeDrift(
 
 /** The snippet with the run's exact bytes. */
 async function snippetOf(store: IRunStore, run: IRunDetail): Promise<string> {
+  const plan = snippetPlan(run);
   const files = [];
-  for (const file of run.files) {
+  for (const file of plan.files) {
     const bytes = await store.getBlob(file.sha256);
     if (!bytes) {
       throw new Error(`${file.name}: its bytes are not in the store`);
     }
-    files.push({
-      name: file.name,
-      sha256: file.sha256,
-      base64: toBase64(bytes)
-    });
+    files.push({ ...file, base64: toBase64(bytes) });
   }
-  return juliaSnippet(`iteration_${run.id}`, files);
+  return juliaSnippet(`iteration_${run.id}`, files, plan.project);
 }
