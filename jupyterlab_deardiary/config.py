@@ -36,7 +36,10 @@ class DearDiary(Configurable):
         Unicode(),
         default_value=["lfs"],
         help=(
-            "Git filter drivers allowed to run during status/diff, and only as defined in "
-            "the system or global git config. Every other driver is neutralised."
+            "Git filter drivers allowed to run during status/diff (GET /deardiary/git), "
+            "and only as defined in the system or global git config ('lfs': only in a "
+            "repository git-lfs has run in, without lfs.extension.* in its config). Every "
+            "other driver is neutralised, and the worktree endpoint runs none (git-lfs "
+            "files stay pointers there)."
         ),
     ).tag(config=True)

@@ -1,15 +1,24 @@
 """Read-only git facts about a notebook's repository, without ever running a repo's programs.
 
 A repository's own config can name programs that git runs during status and diff:
-fsmonitor, hooks, external diff, textconv, filter drivers, and transports for lazy
-fetches. Every git call here overrides them on the command line (which wins over every
-config file) or through GIT_CONFIG_COUNT (which, like -c, reaches submodule children).
+fsmonitor, hooks, external diff, textconv, filter drivers (and git-lfs extensions), and
+transports for lazy fetches. Every git call here overrides them on the command line (which
+wins over every config file) or through GIT_CONFIG_COUNT. Git never descends into a
+submodule (`--ignore-submodules=dirty`: it would apply the nested repository's own config
+there, listed in .gitmodules or not); the endpoint looks inside each checked-out gitlink
+itself, the same hardened way, to MAX_SUBMODULE_DEPTH.
+
+Nothing is written in the repository either: git works on a copy of the index (made whole
+when split: reading a split index freshens its shared part's mtime), git-lfs stores what it
+cleans in a temporary folder (lfs.storage), and a lazy fetch (a partial clone's missing
+object), which would write .git/config before failing, dies at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import os
 import re
 import shlex
@@ -17,7 +26,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -28,7 +37,10 @@ from .paths import relative_to_root
 T = TypeVar("T")
 
 # Prepended to every git command. (An empty diff.external would make git try to run ""
-# and fail: every diff here also passes --no-ext-diff, which ignores it.)
+# and fail: every diff here also passes --no-ext-diff, which ignores it.) A lazy fetch,
+# which GIT_NO_LAZY_FETCH=1 stops from git 2.39.4 / 2.44.1 on, is a `git fetch` child:
+# older gits run it, and it dies on a negative fetch.parallel before anything else, such as
+# writing remote.<name>.partialclonefilter to .git/config.
 SAFE_ARGS = [
     "--no-pager",
     "--literal-pathspecs",
@@ -40,10 +52,16 @@ SAFE_ARGS = [
     "diff.external=",
     "-c",
     "protocol.allow=never",
+    "-c",
+    "fetch.parallel=-1",
 ]
-# Config worth reading before status/diff: filter drivers to neutralise, per-protocol
-# allow rules to close, remotes and branch upstreams for remote_url, how status pairs renames.
-CONFIG_REGEXP = r"^(filter|protocol|remote|branch)\.|^(status|diff)\.renames$"
+# Config worth reading before status/diff: filter drivers (and git-lfs's own keys) to
+# neutralise, per-protocol allow rules to close, remotes and branch upstreams for
+# remote_url, how status pairs renames.
+CONFIG_REGEXP = (
+    r"^(filter|protocol|remote|branch|lfs\.extension)\.|^(status|diff)\.renames$"
+    r"|^lfs\.repositoryformatversion$"
+)
 FILTER_VARS = ("clean", "smudge", "process")
 # The top folder and the index file's path, then HEAD's commit and its full symbolic name
 # ("refs/heads/<branch>", or "HEAD" when detached): the last two fail without a commit.
@@ -64,7 +82,7 @@ STATUS_ARGS = [
     "--branch",
     "-z",
     "--untracked-files=no",
-    "--ignore-submodules=untracked",
+    "--ignore-submodules=dirty",
 ]
 # What `git status --untracked-files=normal` lists: untracked files, and folders holding
 # only untracked files as "folder/".
@@ -88,7 +106,7 @@ DIFF_ARGS = [
     "--no-textconv",
     "--no-renames",
     "--submodule=short",
-    "--ignore-submodules=untracked",
+    "--ignore-submodules=dirty",
     "--src-prefix=a/",
     "--dst-prefix=b/",
 ]
@@ -97,12 +115,23 @@ DIFF_ARGS = [
 # patch) except for staged paths (UNSTAGED_ARGS, for those only). Stat-only changes are
 # skipped, as status does; porcelain `git diff` then rewrites the index it refreshed, hence
 # a copy of the index.
-STAGED_ARGS = ["diff", "--cached", "--raw", "-z", "--no-renames", "--ignore-submodules=untracked"]
+STAGED_ARGS = ["diff", "--cached", "--raw", "-z", "--no-renames", "--ignore-submodules=dirty"]
 # (A split index would also freshen its shared index file in the repository when saved.)
 REFRESH_ARGS = ["-c", "diff.autoRefreshIndex=true", "-c", "core.splitIndex=false"]
 WORKTREE_ARGS = [*REFRESH_ARGS, *DIFF_ARGS, "--raw"]
-UNSTAGED_ARGS = [*REFRESH_ARGS, "diff", "--raw", "-z", "--no-renames"]
+UNSTAGED_ARGS = [
+    *REFRESH_ARGS,
+    "diff",
+    "--raw",
+    "-z",
+    "--no-renames",
+    "--ignore-submodules=dirty",
+]
 GITLINK = b"160000"
+LFS_EXTENSION = "lfs.extension."  # git-lfs runs lfs.extension.<name>.clean/smudge
+LFS_VERSION = "lfs.repositoryformatversion"
+# What git prints when a lazy fetch was stopped (by GIT_NO_LAZY_FETCH, or fetch.parallel).
+LAZY_FETCH_STOPPED = ("lazy fetching disabled", "promisor remote", "fetch.parallel cannot be")
 DIRTY_FILES_MAX = 1000
 PATHSPEC_MAX = 1000  # more changed paths than this: one diff without pathspec
 STDERR_MAX = 64 * 1024
@@ -133,6 +162,7 @@ class Git:
         env.update(
             GIT_TERMINAL_PROMPT="0",
             GIT_OPTIONAL_LOCKS="0",
+            GIT_NO_LAZY_FETCH="1",
             GIT_PAGER="cat",
             PAGER="cat",
             LC_ALL="C",
@@ -230,18 +260,16 @@ class Git:
         toplevel = _toplevel(head)
         if toplevel is None:
             return {"repo": False, "path": path}
-        submodules = await self._submodule_config(toplevel, 0)
-        overrides = neutralising_overrides(entries + submodules, self.config.trusted_filters)
         top_rel = relative_to_root(toplevel, root)
         index, named = parse_head(head)
-        # Untracked files are listed (from the next await on) while the tracked changes are.
-        untracked_run = asyncio.ensure_future(self.run(UNTRACKED_ARGS, toplevel, overrides))
-        with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
-            copy = await _copy_index(directory, index, tmp)
-            st, untracked = await _gather(
+        async with self._snapshot(directory, index, entries) as (copy, overrides):
+            # Untracked files and modified submodules are listed while the tracked changes are.
+            st, untracked, submodules = await _gather(
                 self._tracked(copy, named, _renames(entries), toplevel, top_rel, overrides),
-                untracked_run,
+                self.run(UNTRACKED_ARGS, toplevel, overrides, index=copy),
+                self._modified_submodules(toplevel, copy, overrides, 0),
             )
+        _add_submodules(st, submodules, self.config.patch_max_bytes)
         if untracked.returncode != 0:
             raise git_failed("ls-files", untracked)
         names = [n for n in untracked.stdout.decode("utf-8", "replace").split("\0") if n]
@@ -395,38 +423,69 @@ class Git:
             raise git_failed("diff", out)
         return parse_diff(out, self.config.patch_max_bytes)
 
-    async def _submodule_config(
-        self, toplevel: str, depth: int
-    ) -> list[tuple[str, str, str | None]]:
-        """Config entries of the checked-out submodules below ``toplevel`` (recursively):
-        git status runs in them too, so their filter drivers must be neutralised as well."""
-        if depth >= MAX_SUBMODULE_DEPTH or not os.path.isfile(
-            os.path.join(toplevel, ".gitmodules")
-        ):
-            return []
-        listing = await self.run(
-            ["config", "-f", ".gitmodules", "-z", "--get-regexp", r"^submodule\..*\.path$"],
-            toplevel,
-        )
-        dirs = []
-        for _, _, value in parse_config(listing.stdout, scoped=False):
-            if value and not value.startswith("/") and ".." not in value.split("/"):
-                sub = os.path.join(toplevel, value)
-                if os.path.exists(os.path.join(sub, ".git")):
-                    dirs.append(sub)
+    @contextlib.asynccontextmanager
+    async def _snapshot(
+        self, directory: str, index: str | None, entries: list[tuple[str, str, str | None]]
+    ) -> AsyncIterator[tuple[str | None, list[tuple[str, str]]]]:
+        """A copy of the index file (None when there is none), and the config overrides,
+        for reading the repository at ``directory`` without writing anything in it."""
+        with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
+            overrides = neutralising_overrides(entries, self.config.trusted_filters)
+            overrides.append(("lfs.storage", os.path.join(tmp, "lfs")))
+            copy = await self._copy_index(os.path.join(directory, index), tmp) if index else None
+            yield copy, overrides
 
-        async def one(sub: str) -> list[tuple[str, str, str | None]]:
-            out = await self.run(
-                ["config", "--show-scope", "-z", "--get-regexp", CONFIG_REGEXP], sub
-            )
-            return parse_config(out.stdout, scoped=True) + await self._submodule_config(
-                sub, depth + 1
-            )
+    async def _copy_index(self, index: str, tmp: str) -> str | None:
+        """A copy of the index file (same times, so the same entries count as racily clean)
+        in ``tmp``; None when there is none to copy. A split index is made whole, reading
+        copies of the shared parts in a bare folder: git never reads the repository's."""
+        copy = os.path.join(tmp, "index")
+        try:
+            await asyncio.to_thread(shutil.copy2, index, copy)
+        except OSError:
+            return None
+        shared = glob.glob(os.path.join(glob.escape(os.path.dirname(index)), "sharedindex.*"))
+        if shared:
+            await asyncio.to_thread(_bare_repository, os.path.join(tmp, "git"), shared)
+            args = ["--git-dir", os.path.join(tmp, "git"), "update-index", "--no-split-index"]
+            out = await self.run([*REFRESH_ARGS, *args], tmp, index=copy)
+            if out.returncode != 0:
+                raise git_failed("update-index", out)
+        return copy
 
-        found: list[tuple[str, str, str | None]] = []
-        for entries in await _gather(*(one(d) for d in dirs)):
-            found += entries
+    async def _modified_submodules(
+        self, toplevel: str, index: str | None, overrides: list[tuple[str, str]], depth: int
+    ) -> list[tuple[bytes, str]]:
+        """(path, commit) of the gitlinks of ``index`` whose checkout holds tracked changes
+        (git's "modified content"), looked at one by one to MAX_SUBMODULE_DEPTH."""
+        out = await self.run(["ls-files", "--stage", "-z"], toplevel, overrides, index=index)
+        if out.returncode != 0:
+            raise git_failed("ls-files", out)
+        found = []
+        for path, sha in parse_gitlinks(out.stdout):
+            if await self._has_changes(os.path.join(toplevel, os.fsdecode(path)), depth + 1):
+                found.append((path, sha))
         return found
+
+    async def _has_changes(self, directory: str, depth: int) -> bool:
+        """Whether the repository checked out at ``directory`` (a gitlink's folder) has
+        tracked changes, read with its own config neutralised, as the top one is."""
+        if not os.path.lexists(os.path.join(directory, ".git")):
+            return False  # not checked out
+        head = await self.run(["rev-parse", "--show-toplevel", "--git-path", "index"], directory)
+        lines = head.stdout.split(b"\n")
+        if head.returncode != 0 or len(lines) != 3 or os.fsdecode(lines[0]) != directory:
+            return False  # not a repository of its own (or reached through a symbolic link)
+        entries = await self.read_config(directory)
+        async with self._snapshot(directory, os.fsdecode(lines[1]), entries) as (copy, overrides):
+            status = await self.run(STATUS_ARGS, directory, overrides, index=copy)
+            if status.returncode != 0:
+                raise git_failed("status", status)
+            if parse_status(status.stdout).files:
+                return True
+            if depth >= MAX_SUBMODULE_DEPTH:
+                return False
+            return bool(await self._modified_submodules(directory, copy, overrides, depth))
 
 
 # -- parsing ----------------------------------------------------------------------
@@ -490,6 +549,57 @@ def parse_raw(data: bytes) -> tuple[list[Raw], int]:
         records.append(Raw(path, letter, modes))
         i = path_end + 1
     return records, i
+
+
+def parse_gitlinks(data: bytes) -> list[tuple[bytes, str]]:
+    """(path, commit) of the gitlinks in ``git ls-files --stage -z`` (unmerged ones aside)."""
+    found = []
+    for record in data.split(b"\0"):
+        meta, _, path = record.partition(b"\t")
+        fields = meta.split(b" ")
+        if fields[0] == GITLINK and fields[-1] == b"0":
+            found.append((path, fields[1].decode("ascii", "replace")))
+    return found
+
+
+def _add_submodules(st: Changes, modified: list[tuple[bytes, str]], cap: int) -> None:
+    """List the submodules with modified content that git (never descending) did not, with
+    the patch section `git diff HEAD --submodule=short` prints for them."""
+    listed = {f["path"] for f in st.files}
+    extra = ""
+    for path, sha in modified:
+        name = path.decode("utf-8", "replace")
+        if name in listed:
+            continue
+        st.files.append(
+            {"path": name, "status": "M", "xy": " M", "orig_path": None, "submodule": True}
+        )
+        a, b = _quote_path(b"a/" + path), _quote_path(b"b/" + path)
+        tab = "\t" if " " in a else ""  # as git ends a ---/+++ line holding a space
+        extra += (
+            f"diff --git {a} {b}\n--- {a}{tab}\n+++ {b}{tab}\n@@ -1 +1 @@\n"
+            f"-Subproject commit {sha}\n+Subproject commit {sha}-dirty\n"
+        )
+    if not extra:
+        return
+    st.files.sort(key=lambda f: f["path"])
+    whole = st.patch_bytes <= cap
+    st.patch_bytes += len(extra.encode())
+    if whole:  # else the patch was cut already
+        st.patch += extra
+        if st.patch_bytes > cap:
+            st.patch = _cut(st.patch.encode()[:cap]).decode("utf-8", "replace")
+
+
+def _quote_path(path: bytes) -> str:
+    """A path as git's diff headers print it (core.quotePath): C-quoted if it needs it."""
+    if not any(c < 0x20 or c >= 0x7F or c in b'"\\' for c in path):
+        return path.decode()
+    escapes = {7: "a", 8: "b", 9: "t", 10: "n", 11: "v", 12: "f", 13: "r", 34: '"', 92: "\\"}
+    return '"' + "".join(
+        f"\\{escapes[c]}" if c in escapes else chr(c) if 0x20 <= c < 0x7F else f"\\{c:03o}"
+        for c in path
+    ) + '"'
 
 
 def status_needed(records: list[Raw], renames: str) -> bool:
@@ -615,7 +725,10 @@ def neutralising_overrides(
     """Config overrides that keep every configured program from running.
 
     Every filter driver is emptied, except a trusted one whose effective definition is
-    its system/global one (a repository that redefines it loses it). An empty value
+    its system/global one (a repository that redefines it loses it). "lfs" also needs a
+    repository that git-lfs has run in already (git-lfs writes lfs.repositoryformatversion
+    in its config the first time; until then its files are pointers and need no filter)
+    and that defines no git-lfs extensions (programs git-lfs runs). An empty value
     cannot unset a key, and an empty ``process`` also disables ``clean``/``smudge``,
     hence all or nothing. Every per-protocol ``allow`` is closed (no lazy fetch, hence
     no transport program)."""
@@ -624,8 +737,13 @@ def neutralising_overrides(
     effective: dict[str, dict[str, str | None]] = {}
     admin: dict[str, dict[str, str | None]] = {}  # from system/global config only
     overrides: list[tuple[str, str]] = []
+    lfs_ran = False
     for scope, key, value in entries:
-        if key.startswith("filter.") and key.count(".") >= 2:
+        if key == LFS_VERSION and scope == "local":
+            lfs_ran = True
+        elif key.startswith(LFS_EXTENSION) and scope not in ("system", "global"):
+            trusted.discard("lfs")
+        elif key.startswith("filter.") and key.count(".") >= 2:
             name, var = key[len("filter.") :].rsplit(".", 1)
             if name not in names:
                 names.append(name)
@@ -634,6 +752,8 @@ def neutralising_overrides(
                 admin.setdefault(name, {})[var] = value
         elif key.startswith("protocol.") and key.endswith(".allow") and key.count(".") >= 2:
             overrides.append((key, "never"))
+    if not lfs_ran:
+        trusted.discard("lfs")
     for name in names:
         if name in trusted and effective[name] == admin.get(name):
             continue
@@ -731,17 +851,17 @@ async def _write(stream: asyncio.StreamWriter | None, data: bytes | None) -> Non
     stream.close()
 
 
-async def _copy_index(directory: str, index: str | None, tmp: str) -> str | None:
-    """A copy of the index file (same times, so the same entries count as racily clean)
-    in ``tmp``; None when there is none to copy."""
-    if index is None:
-        return None
-    copy = os.path.join(tmp, "index")
-    try:
-        await asyncio.to_thread(shutil.copy2, os.path.join(directory, index), copy)
-    except OSError:
-        return None
-    return copy
+def _bare_repository(path: str, shared: list[str]) -> None:
+    """An empty repository at ``path`` holding copies of the ``shared`` index parts."""
+    os.makedirs(os.path.join(path, "objects"))
+    os.makedirs(os.path.join(path, "refs"))
+    with open(os.path.join(path, "HEAD"), "w") as f:
+        f.write("ref: refs/heads/main\n")
+    if len(os.path.basename(shared[0])) == len("sharedindex.") + 64:
+        with open(os.path.join(path, "config"), "w") as f:
+            f.write("[core]\n\trepositoryformatversion = 1\n[extensions]\n\tobjectformat = sha256\n")
+    for name in shared:
+        shutil.copy2(name, path)
 
 
 async def _gather(*aws: Awaitable[T]) -> list[T]:
@@ -789,6 +909,14 @@ def _subcommand(args: list[str]) -> str:
 
 
 def git_failed(what: str, out: Output) -> ApiError:
+    if any(m in out.stderr for m in LAZY_FETCH_STOPPED):
+        return ApiError(
+            409,
+            "missing_objects",
+            f"git {what} needs objects that this partial clone has not fetched, and the "
+            "server never fetches: run git there once yourself (`git diff HEAD` or "
+            "`git checkout` fetches what it needs), then try again.",
+        )
     return ApiError(
         500,
         "git_failed",

@@ -8,7 +8,19 @@ import subprocess
 
 import pytest
 
-from .utils import GIT_ENV, fetch_json, git, make_repo, script, write
+from jupyterlab_deardiary.git import parse_status
+
+from .utils import (
+    GIT,
+    GIT_ENV,
+    fetch_json,
+    git,
+    git_lfs_install,
+    make_repo,
+    script,
+    tree_state,
+    write,
+)
 
 
 async def get_git(jp_fetch, path: str):
@@ -356,6 +368,108 @@ async def test_submodule_config_never_runs_a_program(jp_fetch, jp_root_dir, tmp_
     assert sorted(os.listdir(markers)) == ["subfilter", "subfsmonitor"]
 
 
+def nested_repository(path, markers, tmp_path):
+    """A repository whose own config names a clean and a process filter driver (programs
+    that leave a marker), with files they would have to read: one touched, one changed."""
+    repo = make_repo(
+        path,
+        {
+            ".gitattributes": "*.jl filter=nested\n*.dat filter=nestedproc\n",
+            "a.jl": "a\n",
+            "b.jl": "b\n",
+            "p.dat": "p\n",
+        },
+    )
+    clean = script(tmp_path / "nested-clean", f'touch "{markers}/clean"\ncat')
+    process = script(tmp_path / "nested-process", f'touch "{markers}/process"\ncat')
+    git(repo, "config", "filter.nested.clean", clean)
+    git(repo, "config", "filter.nestedproc.process", process)
+    return repo
+
+
+def add_gitlink(repo, name, listed):
+    """Commit the repository at ``repo/name`` as a gitlink, listed in .gitmodules or not."""
+    if listed:
+        with open(repo / ".gitmodules", "a") as f:
+            f.write(f'[submodule "{name}"]\n\tpath = {name}\n\turl = ./{name}\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", f"add {name}")
+
+
+@pytest.mark.parametrize("layout", ["unlisted", "no_gitmodules", "depth_5"])
+async def test_nested_repository_config_never_runs_a_program(
+    jp_fetch, jp_root_dir, tmp_path, layout
+):
+    """git never runs status inside a gitlink (where the nested repository's own config
+    applies); the endpoint looks inside itself, with that config neutralised."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    top = make_repo(jp_root_dir / "super")
+    if layout == "depth_5":  # super/s1/s2/s3/s4/s5, each listed in its parent's .gitmodules
+        levels = [top / "s1"]
+        for i in range(2, 6):
+            levels.append(levels[-1] / f"s{i}")
+        for level in levels[:-1]:
+            make_repo(level)
+        leaf = nested_repository(levels[-1], markers, tmp_path)
+        for parent, child in reversed(list(zip([top, *levels[:-1]], levels))):
+            add_gitlink(parent, child.name, listed=True)
+        write(levels[0] / "new.txt", "a commit super does not record\n")
+        git(levels[0], "add", "new.txt")
+        git(levels[0], "commit", "-q", "-m", "moves on")
+        sub = "s1"
+    else:
+        if layout == "unlisted":  # .gitmodules lists another path only
+            write(top / ".gitmodules", '[submodule "lib"]\n\tpath = lib\n\turl = ./lib\n')
+        leaf = nested_repository(top / "sub", markers, tmp_path)
+        add_gitlink(top, "sub", listed=False)
+        sub = "sub"
+    os.utime(leaf / "a.jl", (1, 1))
+    os.utime(leaf / "p.dat", (1, 1))
+    write(leaf / "b.jl", "b changed\n")
+
+    code, body = await get_git(jp_fetch, "super")
+    assert code == 200, body
+    assert [(f["path"], f["xy"], f["submodule"]) for f in body["dirty_files"]] == [
+        (sub, " M", True)
+    ]
+    assert os.listdir(markers) == []
+
+    # Plain git status does run the nested repository's drivers: the set-up is real.
+    env = {**os.environ, **GIT_ENV}
+    subprocess.run([GIT, "status"], cwd=top, env=env, capture_output=True)
+    assert "clean" in os.listdir(markers)
+
+
+async def test_modified_submodules_as_git_lists_them(jp_fetch, jp_root_dir):
+    """Submodules with modified content, found by the endpoint itself, are listed and
+    patched as git does (names quoted as git quotes them)."""
+    top = make_repo(jp_root_dir / "super")
+    names = ["lib", "my lib", "l\u00efb", 'a"b', "clean"]
+    for name in names:
+        make_repo(top / name, {"a.txt": "a\n"})
+        add_gitlink(top, name, listed=False)
+    for name in names[:-1]:
+        write(top / name / "a.txt", "changed\n")
+
+    code, body = await get_git(jp_fetch, "super")
+    assert code == 200, body
+    env = {**os.environ, **GIT_ENV}
+    status = subprocess.run(
+        [GIT, "status", "--porcelain=v2", "-z", "--untracked-files=no"],
+        cwd=top,
+        env=env,
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert body["dirty_files"] == parse_status(status).files
+    assert [f["path"] for f in body["dirty_files"]] == sorted(names[:-1])
+    patch = subprocess.run(
+        [GIT, "diff", "HEAD", "--submodule=short"], cwd=top, env=env, capture_output=True
+    ).stdout
+    assert body["patch"] == patch.decode()
+
+
 async def test_dubious_ownership(jp_fetch, jp_root_dir):
     assert os.geteuid() == 0, "this test needs root to give the repository to another user"
     repo = make_repo(jp_root_dir / "theirs")
@@ -393,8 +507,8 @@ async def test_git_timeout(jp_fetch, jp_root_dir):
 
 
 async def test_trusted_filter_runs_only_as_defined_globally(jp_fetch, jp_root_dir, tmp_path):
-    """git-lfs keeps working when installed globally; a repository that redefines a trusted
-    driver loses it."""
+    """git-lfs keeps working when installed globally (in a repository it has run in, which
+    it marks); a repository that redefines a trusted driver loses it."""
     markers = tmp_path / "markers"
     markers.mkdir()
     repo = make_repo(jp_root_dir / "proj", {".gitattributes": "*.lfs filter=lfs\n", "x.lfs": "x\n"})
@@ -402,6 +516,9 @@ async def test_trusted_filter_runs_only_as_defined_globally(jp_fetch, jp_root_di
     evil = script(tmp_path / "evil", f'touch "{markers}/local"\ncat')
     git(repo, "config", "--global", "filter.lfs.clean", good)  # HOME is the test's own
     write(repo / "x.lfs", "x changed\n")
+    code, body = await get_git(jp_fetch, "proj")  # git-lfs would mark the repository first
+    assert (code, os.listdir(markers)) == (200, [])
+    git(repo, "config", "lfs.repositoryformatversion", "0")  # as git-lfs marks it
     code, body = await get_git(jp_fetch, "proj")
     assert (code, os.listdir(markers)) == (200, ["global"])
     assert "+x changed" in body["patch"]
@@ -411,3 +528,93 @@ async def test_trusted_filter_runs_only_as_defined_globally(jp_fetch, jp_root_di
     code, body = await get_git(jp_fetch, "proj")
     assert (code, os.listdir(markers)) == (200, [])
     assert "+x changed" in body["patch"]
+
+
+def partial_clone(repo, tmp_path):
+    """A partial clone (no blobs but those checked out) whose HEAD moved back a commit:
+    `git diff HEAD` needs a blob it never fetched, and git would fetch it (a lazy fetch)."""
+    src = make_repo(tmp_path / "src", {"a.txt": "one\n", "notebook.ipynb": "{}\n"})
+    write(src / "a.txt", "two\n")
+    git(src, "commit", "-q", "-am", "two")
+    bare = tmp_path / "src.git"
+    git(tmp_path, "clone", "-q", "--bare", str(src), str(bare))
+    git(bare, "config", "uploadpack.allowFilter", "true")
+    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{bare}", str(repo))
+    git(repo, "reset", "-q", "--soft", "HEAD~1")
+    # as after an older git's clone: the lazy fetch would write it (then fail: no transport)
+    git(repo, "config", "--unset", "remote.origin.partialclonefilter")
+
+
+def split_index(repo, tmp_path):
+    make_repo(repo, {"a.txt": "a\n", "b.txt": "b\n"})
+    git(repo, "update-index", "--split-index")
+    write(repo / "a.txt", "a changed\n")
+    os.utime(repo / "b.txt", (1, 1))
+
+
+def lfs_clean(repo, tmp_path):
+    """git-lfs installed as usual (and trusted) cleans a changed file: into .git/lfs/objects
+    unless told otherwise."""
+    git_lfs_install()
+    make_repo(repo, {".gitattributes": "*.bin filter=lfs -text\n", "data.bin": "large\n"})
+    write(repo / "data.bin", "large and changed\n")
+
+
+def lfs_never_ran(repo, tmp_path):
+    """git-lfs installed after the clone: it would mark the repository (.git/config)."""
+    make_repo(repo, {".gitattributes": "*.bin filter=lfs -text\n", "data.bin": "large\n"})
+    git_lfs_install()
+    write(repo / "data.bin", "large and changed\n")
+
+
+@pytest.mark.parametrize("state", [partial_clone, split_index, lfs_clean, lfs_never_ran])
+async def test_nothing_is_written_in_the_repository(jp_fetch, jp_root_dir, tmp_path, state):
+    repo = jp_root_dir / "proj"
+    state(repo, tmp_path)
+    before = tree_state(repo / ".git")
+    for _ in range(2):
+        code, body = await get_git(jp_fetch, "proj")
+        if state is partial_clone:
+            assert (code, body["error"]) == (409, "missing_objects"), body
+        else:
+            assert code == 200, body
+            assert body["dirty"] is True
+    assert tree_state(repo / ".git") == before
+    if state is lfs_clean:  # git-lfs did clean it: the patch is between two pointers
+        assert "+size 18\n" in body["patch"]
+    if state is lfs_never_ran:
+        assert "+large and changed\n" in body["patch"]
+
+
+async def test_git_lfs_runs_no_program_the_repository_names(jp_fetch, jp_root_dir, tmp_path):
+    """git-lfs, installed as usual and trusted, cleans files, but never with extensions
+    (programs) a repository defines, and never connects to an LFS server here."""
+    git_lfs_install()
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    repo = make_repo(
+        jp_root_dir / "proj", {".gitattributes": "*.bin filter=lfs -text\n", "data.bin": "x\n"}
+    )
+    program = script(tmp_path / "program", f'touch "{markers}/program"\nexit 1')
+    git(repo, "config", "core.sshCommand", program)
+    git(repo, "config", "lfs.url", "ssh://git@example.invalid/proj.git")
+    git(repo, "config", "lfs.standalonetransferagent", "evil")
+    git(repo, "config", "lfs.customtransfer.evil.path", program)
+    write(repo / "data.bin", "x changed\n")
+    code, body = await get_git(jp_fetch, "proj")
+    assert code == 200, body
+    assert "+size 10\n" in body["patch"]  # cleaned by git-lfs
+    assert os.listdir(markers) == []
+
+    extension = script(tmp_path / "extension", f'touch "{markers}/extension"\ncat')
+    git(repo, "config", "lfs.extension.evil.clean", f"{extension} %f")
+    git(repo, "config", "lfs.extension.evil.priority", "0")
+    code, body = await get_git(jp_fetch, "proj")
+    assert code == 200, body
+    assert "+x changed\n" in body["patch"]  # not cleaned: git-lfs does not run
+    assert os.listdir(markers) == []
+
+    # Plain git does run the extension: the set-up is real.
+    env = {**os.environ, **GIT_ENV}
+    subprocess.run([GIT, "diff", "HEAD"], cwd=repo, env=env, capture_output=True)
+    assert os.listdir(markers) == ["extension"]

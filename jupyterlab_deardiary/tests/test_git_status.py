@@ -18,7 +18,7 @@ import pytest
 
 from jupyterlab_deardiary.git import DIFF_ARGS, Git, parse_status
 
-from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, write
+from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, tree_state, write
 
 FILES = {
     "a.txt": "a\n" * 5,
@@ -216,16 +216,6 @@ CASES = [
 PATCH_ARGS = [a for a in DIFF_ARGS if a not in ("--numstat", "-z")]
 
 
-def _git_files(repo: Path) -> dict[str, tuple[bytes, int]]:
-    """The files at the top of .git: bytes, and mtime (but for a split index's shared
-    part, whose time every git command that reads it freshens, `git status` too)."""
-    return {
-        p.name: (p.read_bytes(), 0 if p.name.startswith("sharedindex.") else p.stat().st_mtime_ns)
-        for p in (repo / ".git").iterdir()
-        if p.is_file()
-    }
-
-
 async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> bool:
     """Ask the endpoint, check its answer against git's own; whether it ran `git status`."""
     by_status = []
@@ -236,11 +226,13 @@ async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> bool:
         return await original(self, *args)
 
     monkeypatch.setattr(Git, "_changes_by_status", spy)
-    before = _git_files(repo)
+    before = tree_state(repo / ".git")
 
     code, body = await fetch_json(jp_fetch, "deardiary", "git", params={"path": repo.name})
     assert code == 200, body
-    assert _git_files(repo) == before  # the index was neither refreshed nor rewritten
+    # nothing under .git changed, not even a time: the index was neither refreshed nor
+    # rewritten, a split index's shared part not freshened (as any git that reads it does)
+    assert tree_state(repo / ".git") == before
 
     env = {**os.environ, **GIT_ENV, "GIT_OPTIONAL_LOCKS": "0"}
     status = subprocess.run(
