@@ -430,7 +430,8 @@ class Git:
         """A copy of the index file (None when there is none), and the config overrides,
         for reading the repository at ``directory`` without writing anything in it."""
         with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
-            overrides = neutralising_overrides(entries, self.config.trusted_filters)
+            trusted = trusted_here(entries, self.config.trusted_filters)
+            overrides = neutralising_overrides(entries, trusted)
             overrides.append(("lfs.storage", os.path.join(tmp, "lfs")))
             copy = await self._copy_index(os.path.join(directory, index), tmp) if index else None
             yield copy, overrides
@@ -719,16 +720,28 @@ def parse_config(raw: bytes, scoped: bool) -> list[tuple[str, str, str | None]]:
     return entries
 
 
+def trusted_here(
+    entries: list[tuple[str, str, str | None]], trusted: Iterable[str]
+) -> list[str]:
+    """The trusted filter drivers that may run in this repository: "lfs" only where git-lfs
+    has run already (it writes lfs.repositoryformatversion in .git/config the first time;
+    until then its files are pointers and need no filter), and only if the repository
+    defines no git-lfs extensions (programs git-lfs would run)."""
+    ran = any(scope == "local" and key == LFS_VERSION for scope, key, _ in entries)
+    extensions = any(
+        scope not in ("system", "global") and key.startswith(LFS_EXTENSION)
+        for scope, key, _ in entries
+    )
+    return [name for name in trusted if name != "lfs" or (ran and not extensions)]
+
+
 def neutralising_overrides(
     entries: list[tuple[str, str, str | None]], trusted: Iterable[str]
 ) -> list[tuple[str, str]]:
     """Config overrides that keep every configured program from running.
 
     Every filter driver is emptied, except a trusted one whose effective definition is
-    its system/global one (a repository that redefines it loses it). "lfs" also needs a
-    repository that git-lfs has run in already (git-lfs writes lfs.repositoryformatversion
-    in its config the first time; until then its files are pointers and need no filter)
-    and that defines no git-lfs extensions (programs git-lfs runs). An empty value
+    its system/global one (a repository that redefines it loses it). An empty value
     cannot unset a key, and an empty ``process`` also disables ``clean``/``smudge``,
     hence all or nothing. Every per-protocol ``allow`` is closed (no lazy fetch, hence
     no transport program)."""
@@ -737,13 +750,8 @@ def neutralising_overrides(
     effective: dict[str, dict[str, str | None]] = {}
     admin: dict[str, dict[str, str | None]] = {}  # from system/global config only
     overrides: list[tuple[str, str]] = []
-    lfs_ran = False
     for scope, key, value in entries:
-        if key == LFS_VERSION and scope == "local":
-            lfs_ran = True
-        elif key.startswith(LFS_EXTENSION) and scope not in ("system", "global"):
-            trusted.discard("lfs")
-        elif key.startswith("filter.") and key.count(".") >= 2:
+        if key.startswith("filter.") and key.count(".") >= 2:
             name, var = key[len("filter.") :].rsplit(".", 1)
             if name not in names:
                 names.append(name)
@@ -752,8 +760,6 @@ def neutralising_overrides(
                 admin.setdefault(name, {})[var] = value
         elif key.startswith("protocol.") and key.endswith(".allow") and key.count(".") >= 2:
             overrides.append((key, "never"))
-    if not lfs_ran:
-        trusted.discard("lfs")
     for name in names:
         if name in trusted and effective[name] == admin.get(name):
             continue
@@ -857,9 +863,10 @@ def _bare_repository(path: str, shared: list[str]) -> None:
     os.makedirs(os.path.join(path, "refs"))
     with open(os.path.join(path, "HEAD"), "w") as f:
         f.write("ref: refs/heads/main\n")
-    if len(os.path.basename(shared[0])) == len("sharedindex.") + 64:
+    if len(os.path.basename(shared[0])) == len("sharedindex.") + 64:  # a SHA-256 repository
         with open(os.path.join(path, "config"), "w") as f:
-            f.write("[core]\n\trepositoryformatversion = 1\n[extensions]\n\tobjectformat = sha256\n")
+            f.write("[core]\n\trepositoryformatversion = 1\n")
+            f.write("[extensions]\n\tobjectformat = sha256\n")
     for name in shared:
         shutil.copy2(name, path)
 
