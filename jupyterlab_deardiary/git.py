@@ -128,6 +128,7 @@ UNSTAGED_ARGS = [
     "--ignore-submodules=dirty",
 ]
 GITLINK = b"160000"
+GITLINK_MODE = (0o160000).to_bytes(4, "big")  # as the index file stores an entry's mode
 LFS_EXTENSION = "lfs.extension."  # git-lfs runs lfs.extension.<name>.clean/smudge
 LFS_VERSION = "lfs.repositoryformatversion"
 # What git prints when a lazy fetch was stopped (by GIT_NO_LAZY_FETCH, or fetch.parallel).
@@ -459,6 +460,8 @@ class Git:
     ) -> list[tuple[bytes, str]]:
         """(path, commit) of the gitlinks of ``index`` whose checkout holds tracked changes
         (git's "modified content"), looked at one by one to MAX_SUBMODULE_DEPTH."""
+        if index is None or GITLINK_MODE not in await asyncio.to_thread(_read_bytes, index):
+            return []  # no index entry has a gitlink's mode (the listing would cost more)
         out = await self.run(["ls-files", "--stage", "-z"], toplevel, overrides, index=index)
         if out.returncode != 0:
             raise git_failed("ls-files", out)
@@ -855,6 +858,11 @@ async def _write(stream: asyncio.StreamWriter | None, data: bytes | None) -> Non
         stream.write(data)
         await stream.drain()
     stream.close()
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _bare_repository(path: str, shared: list[str]) -> None:
