@@ -203,7 +203,8 @@ describe('DearDiaryAPI against a real server', () => {
       patch_reason: null,
       applied_files: ['code.jl'],
       conflicts: [],
-      skipped_binary: []
+      skipped_binary: [],
+      lfs_pointers: []
     });
     expect(fs.readFileSync(path.join(target, 'code.jl'), 'utf8')).toBe(
       'f(x) = 2x\r\n'

@@ -330,11 +330,13 @@ describe('views', () => {
         patch_reason: 'conflicts',
         applied_files: [],
         conflicts: [{ path: 'src/x.jl', message: 'patch does not apply' }],
-        skipped_binary: ['img.png']
+        skipped_binary: ['img.png'],
+        lfs_pointers: ['data/big.bin']
       }).node.textContent ?? '';
     expect(text).toContain('conflicts below');
     expect(text).toContain('src/x.jl: patch does not apply');
     expect(text).toContain('img.png: binary change');
+    expect(text).toContain('data/big.bin: a git-lfs pointer');
   });
 
   it('strips terminal colours from Pkg output', () => {

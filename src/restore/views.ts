@@ -190,6 +190,12 @@ export function worktreeBody(
     ...result.conflicts.map(c => `${c.path}: ${c.message}`),
     ...result.skipped_binary.map(p =>
       trans.__('%1: binary change, not in the stored patch', p)
+    ),
+    ...result.lfs_pointers.map(p =>
+      trans.__(
+        '%1: a git-lfs pointer (run `git lfs checkout` or `git lfs pull` in the worktree)',
+        p
+      )
     )
   ];
   if (problems.length) {

@@ -137,6 +137,11 @@ export interface IWorktreeResult {
   conflicts: IWorktreeConflict[];
   /** Binary files the patch only names ("Binary files ... differ"): left at the commit. */
   skipped_binary: string[];
+  /**
+   * git-lfs files left as pointer files (the checkout runs no filter, so that no program
+   * the repository names can run): `git lfs checkout` or `git lfs pull` fills them.
+   */
+  lfs_pointers: string[];
 }
 
 /** The store file's bytes and version. */
