@@ -21,6 +21,13 @@ step "setup"
 if ! command -v chromium >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null || { echo "cannot install chromium" >&2; exit 1; }
 fi
+# git-lfs for the tests of the trusted lfs filter. Debian's package defines filter.lfs in
+# /etc/gitconfig; the tests define it in their own HOME, so the system copy is removed.
+if ! command -v git-lfs >/dev/null; then
+  (apt-get install -y -qq git-lfs || (apt-get update -qq && apt-get install -y -qq git-lfs)) \
+    >/dev/null || { echo "cannot install git-lfs" >&2; exit 1; }
+  git config --system --remove-section filter.lfs 2>/dev/null || true
+fi
 JULIA="$(bash scripts/get-julia.sh)" || { echo "cannot get Julia 1.5.3" >&2; exit 1; }
 export DEARDIARY_TEST_JULIA="$JULIA" DEARDIARY_PYTHON="$(command -v python)"
 # The test-only Julia kernel: visible to the test servers only, never installed.

@@ -12,6 +12,9 @@ from typing import Any
 
 GIT = shutil.which("git") or "git"  # looked up before any test empties PATH
 GIT_ENV = {
+    # The tests' own git ignores the machine's /etc/gitconfig (Debian's git-lfs package
+    # defines filter.lfs there, and the oracles' git diff would then run git-lfs).
+    "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_AUTHOR_NAME": "Test Author",
     "GIT_AUTHOR_EMAIL": "author@example.com",
     "GIT_COMMITTER_NAME": "Test Committer",
