@@ -11,7 +11,7 @@ import {
   showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
@@ -130,6 +130,23 @@ export function createHistoryPanel(deps: IHistoryDeps): HistoryPanel {
     }
   });
   tracker.currentChanged.connect(() => void panel.updateDrift());
+  // Any execution may change the kernel's environment (Pkg.activate, Pkg.add): look
+  // again once the current notebook's cells have finished (debounced, as the recorder).
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  NotebookActions.executed.connect((_, { notebook }) => {
+    if (notebook !== tracker.currentWidget?.content) {
+      return;
+    }
+    if (timer !== null) {
+      clearTimeout(timer);
+    }
+    timer = setTimeout(() => {
+      timer = null;
+      if (!panel.isDisposed) {
+        void panel.updateDrift();
+      }
+    }, 800);
+  }, panel);
   return panel;
 }
 
