@@ -35,6 +35,7 @@ import { defaultTarget, folderOf, preflight, restoreRequest } from './plan';
 import { workspaceLayout } from './workspace';
 import { restoreWorkspace } from './workspace-flow';
 import {
+  confirmReplace,
   InstantiateLog,
   IPreflightChoice,
   PreflightBody,
@@ -241,21 +242,9 @@ async function write(
         throw error;
       }
       const existing = (error.body.existing as string[] | undefined) ?? [];
-      const confirm = await showDialog({
-        title: trans.__('Replace existing files?'),
-        body: trans.__(
-          'These files already exist in %1: %2. Nothing was written yet. Replace them with the bytes of run #%3?',
-          request.target || '/',
-          existing.join(', '),
-          run.number
-        ),
-        buttons: [
-          Dialog.cancelButton({ label: trans.__('Keep them') }),
-          Dialog.warnButton({ label: trans.__('Replace') })
-        ],
-        defaultButton: 0
-      });
-      if (!confirm.button.accept) {
+      if (
+        !(await confirmReplace(trans, request.target, existing, run.number))
+      ) {
         return null;
       }
       return await api.restore({ ...request, overwrite: true });

@@ -3,10 +3,11 @@
  * through the contents API and replaced after one confirmation; a failure is shown like
  * any restore failure.
  */
-import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { showErrorMessage } from '@jupyterlab/apputils';
 import { IRestoreResult } from '../server/api';
 import { IRunDetail } from '../store/types';
 import type { IRestoreDeps } from './flow';
+import { confirmReplace } from './views';
 import {
   IWorkspaceLayout,
   listFolder,
@@ -32,23 +33,7 @@ export async function restoreWorkspace(
       layout,
       restore: request => deps.server.api.restore(request),
       list: path => listFolder(contents, path),
-      confirm: async existing => {
-        const answer = await showDialog({
-          title: trans.__('Replace existing files?'),
-          body: trans.__(
-            'These files already exist in %1: %2. Nothing was written yet. Replace them with the bytes of run #%3?',
-            target || '/',
-            existing.join(', '),
-            run.number
-          ),
-          buttons: [
-            Dialog.cancelButton({ label: trans.__('Keep them') }),
-            Dialog.warnButton({ label: trans.__('Replace') })
-          ],
-          defaultButton: 0
-        });
-        return answer.button.accept;
-      }
+      confirm: existing => confirmReplace(trans, target, existing, run.number)
     });
   } catch (error) {
     await showErrorMessage(
