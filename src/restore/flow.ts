@@ -33,9 +33,8 @@ import { activateCode, execute, INSTANTIATE_CODE } from './execute';
 import { bestKernelspec, matchKernelspecs, minorOf } from './kernelspec';
 import { defaultTarget, folderOf, preflight, restoreRequest } from './plan';
 import { workspaceLayout } from './workspace';
-import { restoreWorkspace } from './workspace-flow';
+import { confirmReplace, restoreWorkspace } from './workspace-flow';
 import {
-  confirmReplace,
   InstantiateLog,
   IPreflightChoice,
   PreflightBody,

@@ -2,36 +2,12 @@
  * The restore dialogs' bodies: the pre-flight (findings, kernel, target folder) and the
  * RestoreResult; and the log of a Pkg.instantiate() run.
  */
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import type { Dialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { IRestoreResult, IWorktreeResult } from '../server/api';
 import { IFinding } from './plan';
 import { ISpecMatch } from './kernelspec';
-
-/** Ask before existing files in `target` are replaced by run #`run`'s bytes. */
-export async function confirmReplace(
-  trans: TranslationBundle,
-  target: string,
-  existing: string[],
-  run: number
-): Promise<boolean> {
-  const answer = await showDialog({
-    title: trans.__('Replace existing files?'),
-    body: trans.__(
-      'These files already exist in %1: %2. Nothing was written yet. Replace them with the bytes of run #%3?',
-      target || '/',
-      existing.join(', '),
-      run
-    ),
-    buttons: [
-      Dialog.cancelButton({ label: trans.__('Keep them') }),
-      Dialog.warnButton({ label: trans.__('Replace') })
-    ],
-    defaultButton: 0
-  });
-  return answer.button.accept;
-}
 
 /** What the pre-flight dialog answers. */
 export interface IPreflightChoice {

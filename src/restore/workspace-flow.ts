@@ -3,11 +3,11 @@
  * through the contents API and replaced after one confirmation; a failure is shown like
  * any restore failure.
  */
-import { showErrorMessage } from '@jupyterlab/apputils';
+import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { TranslationBundle } from '@jupyterlab/translation';
 import { IRestoreResult } from '../server/api';
 import { IRunDetail } from '../store/types';
 import type { IRestoreDeps } from './flow';
-import { confirmReplace } from './views';
 import {
   IWorkspaceLayout,
   listFolder,
@@ -42,4 +42,28 @@ export async function restoreWorkspace(
     );
     return null;
   }
+}
+
+/** Ask before existing files in `target` are replaced by run #`run`'s bytes. */
+export async function confirmReplace(
+  trans: TranslationBundle,
+  target: string,
+  existing: string[],
+  run: number
+): Promise<boolean> {
+  const answer = await showDialog({
+    title: trans.__('Replace existing files?'),
+    body: trans.__(
+      'These files already exist in %1: %2. Nothing was written yet. Replace them with the bytes of run #%3?',
+      target || '/',
+      existing.join(', '),
+      run
+    ),
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Keep them') }),
+      Dialog.warnButton({ label: trans.__('Replace') })
+    ],
+    defaultButton: 0
+  });
+  return answer.button.accept;
 }
