@@ -2,10 +2,8 @@
  * The "Copy Julia snippet" code: what a hostile store cannot get into it, and the real
  * test Julia running it on hostile-but-allowed names and contents.
  */
-import { spawnSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { isPlainFileName } from '../restore/names';
@@ -20,11 +18,8 @@ import {
 import { IRunDetail } from '../store/types';
 import { RunDetails } from '../widgets/details';
 import { FakeStoreAPI, makeRun, makeStore } from './helpers/sqljs';
+import { runJulia, tree } from './helpers/julia';
 
-/** The test Julia, as the other Julia tests find it; a missing one fails, never skips. */
-const JULIA =
-  process.env.DEARDIARY_TEST_JULIA ??
-  path.resolve(__dirname, '../../.cache/julia/bin/julia');
 const FIXTURE = path.join(__dirname, 'fixtures', 'stdlib-project');
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -33,35 +28,6 @@ const entry = (name: string, bytes: Buffer) => ({
   sha256: sha(bytes),
   base64: bytes.toString('base64')
 });
-
-/** Run Julia code in a fresh temporary folder and depot; `cwd` is its `work` folder. */
-function runJulia(code: string) {
-  if (!fs.existsSync(JULIA)) {
-    throw new Error(
-      `no Julia at ${JULIA}: set DEARDIARY_TEST_JULIA or run scripts/get-julia.sh`
-    );
-  }
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'deardiary-snippet-'));
-  const work = path.join(root, 'work');
-  fs.mkdirSync(work);
-  fs.writeFileSync(path.join(root, 'code.jl'), code);
-  const result = spawnSync(
-    JULIA,
-    ['--startup-file=no', '--history-file=no', path.join(root, 'code.jl')],
-    {
-      cwd: work,
-      encoding: 'utf8',
-      timeout: 300000,
-      env: {
-        PATH: process.env.PATH,
-        HOME: root,
-        JULIA_DEPOT_PATH: path.join(root, 'depot'),
-        JULIA_PKG_OFFLINE: 'true'
-      }
-    }
-  );
-  return { root, work, ...result };
-}
 
 /** The bytes (hex) Julia keeps for a JavaScript string: UTF-8, lone surrogates too. */
 function wtf8(text: string): string {
@@ -80,18 +46,6 @@ function wtf8(text: string): string {
     }
   }
   return Buffer.from(bytes).toString('hex');
-}
-
-/** Every path below `dir`, relative, sorted. */
-function tree(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    out.push(e.name);
-    if (e.isDirectory()) {
-      out.push(...tree(path.join(dir, e.name)).map(p => `${e.name}/${p}`));
-    }
-  }
-  return out.sort();
 }
 
 const GOOD_SHA = 'a'.repeat(64);
