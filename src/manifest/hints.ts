@@ -6,6 +6,7 @@
 import { ICapture } from '../kernel/protocol';
 import { IRunDetail, RunGit } from '../store/types';
 import { IManifest, parseManifest } from './parse';
+import { runStaleness, StaleReason } from './stale';
 import { parseVersion } from './version';
 
 /** What a hint is about. */
@@ -14,6 +15,7 @@ export type HintCode =
   | 'no-manifest'
   | 'global-environment'
   | 'julia-mismatch'
+  | 'stale-manifest'
   | 'path-dependency'
   | 'dirty-uncaptured';
 
@@ -28,6 +30,8 @@ export interface IHint {
   packages?: string[];
   /** path-dependency: each package's `path`, relative to the manifest's folder. */
   paths?: string[];
+  /** stale-manifest: what does not match. */
+  reasons?: StaleReason[];
 }
 
 /** What restoreHints looks at. */
@@ -37,17 +41,21 @@ export interface IHintInput {
   /** The run's parsed manifest; null when there is none or it did not parse. */
   manifest: IManifest | null;
   git: RunGit;
+  /** Why the manifest does not match the project (manifest/stale.ts); none: []. */
+  stale?: StaleReason[];
 }
 
 /**
  * The hints for one run, in a fixed order: no-project, no-manifest,
- * global-environment, julia-mismatch, path-dependency, dirty-uncaptured.
+ * global-environment, julia-mismatch, stale-manifest, path-dependency, dirty-uncaptured.
  *
  * - no-project: no active project, or its file did not exist (warning).
  * - no-manifest: a project without a manifest; only when there is a project (warning).
  * - global-environment: Julia's shared default environment (info).
  * - julia-mismatch: the manifest's `julia_version` differs from the kernel's in major
  *   or minor (warning); a manifest in the pre-1.7 format under Julia 1.7 or later (info).
+ * - stale-manifest: the manifest does not match the project: a dependency missing from
+ *   it, a version outside the project's compat, a project changed since (warning).
  * - path-dependency: entries with `path =`, except the project itself (".") (warning).
  * - dirty-uncaptured: uncommitted changes the stored patch lacks: the patch hit the
  *   size cap, untracked files, binary files (warning).
@@ -99,6 +107,9 @@ export function restoreHints(input: IHintInput): IHint[] {
     const mismatch = juliaMismatch(capture.julia_version, manifest);
     if (mismatch !== null) {
       hints.push(mismatch);
+    }
+    if (input.stale?.length) {
+      hints.push(staleHint(input.stale));
     }
     const paths = manifest.packages.filter(
       p => p.path !== null && !isProjectItself(p.path)
@@ -167,6 +178,30 @@ function juliaMismatch(kernel: string, manifest: IManifest): IHint | null {
   };
 }
 
+function staleHint(reasons: StaleReason[]): IHint {
+  const parts = reasons.map(reason => {
+    switch (reason.code) {
+      case 'missing':
+        return `${reason.name} is in Project.toml but not in the manifest`;
+      case 'compat':
+        return reason.name === 'julia'
+          ? `the manifest was resolved by Julia ${reason.version}, outside compat julia = "${reason.compat}"`
+          : `${reason.name} ${reason.version} is outside compat ${reason.name} = "${reason.compat}"`;
+      default:
+        return "Project.toml's [deps] or [compat] changed after the manifest was resolved (its project_hash differs)";
+    }
+  });
+  return {
+    code: 'stale-manifest',
+    severity: 'warning',
+    message:
+      `The manifest does not match Project.toml: ${parts.join('; ')}. ` +
+      'Pkg.instantiate() may fail or install other versions than the project asks ' +
+      'for; run Pkg.resolve() and record a new run.',
+    reasons
+  };
+}
+
 function uncapturedChanges(git: RunGit): string[] {
   if (git.state !== 'ok' || !git.git.repo || git.git.dirty !== true) {
     return [];
@@ -206,5 +241,6 @@ export async function runHints(
       manifest = null;
     }
   }
-  return restoreHints({ capture: run.capture, manifest, git: run.git });
+  const stale = manifest ? await runStaleness(store, run, manifest) : [];
+  return restoreHints({ capture: run.capture, manifest, git: run.git, stale });
 }

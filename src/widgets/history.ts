@@ -16,11 +16,13 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import { drift } from '../manifest/drift';
+import { StaleManifests } from '../manifest/stale';
 import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
 import { IRunDetail, IRunSummary } from '../store/types';
 import { CompareView, loadComparison } from './compare';
 import { juliaSnippet, snippetPlan } from '../restore/snippet';
 import { HistoryPanel } from './panel';
+import { showStaleManifests } from './runlist';
 import '../../style/views.css';
 import { toBase64 } from '../restore/plan';
 
@@ -147,6 +149,8 @@ export function createHistoryPanel(deps: IHistoryDeps): HistoryPanel {
       }
     }, 800);
   }, panel);
+  // Computed for the rows in view only, in the background, once per run.
+  showStaleManifests(panel.list, new StaleManifests({ store }));
   return panel;
 }
 

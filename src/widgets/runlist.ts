@@ -6,6 +6,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
+import type { StaleManifests, StaleReason } from '../manifest/stale';
 import { IRunSummary } from '../store/types';
 
 export const ROW_HEIGHT = 44;
@@ -151,7 +152,7 @@ export class RunList extends Widget {
         row,
         row.kind === 'run' && this._selected?.id === row.run.id,
         row.kind === 'run' && this._marked.has(row.run.id),
-        row.kind === 'run' && !!this._stale?.(row.run)
+        row.kind === 'run' ? (this._stale?.(row.run) ?? null) : null
       ]);
       const old = this._nodes.get(key);
       const node =
@@ -259,11 +260,12 @@ export class RunList extends Widget {
         this._trans.__('No Manifest.toml: versions are not pinned')
       ]);
     }
-    if (this._stale?.(run)) {
+    const stale = this._stale?.(run);
+    if (stale?.length) {
       badges.push([
         'stale',
         this._trans.__('stale manifest'),
-        this._trans.__('The manifest was resolved by another Julia version')
+        staleSentence(this._trans, stale)
       ]);
     }
     for (const [kind, label, title] of badges) {
@@ -294,8 +296,12 @@ export class RunList extends Widget {
     return node;
   }
 
-  /** A predicate for the "stale manifest" badge (set by the panel, from parsed manifests). */
-  set staleCheck(check: ((run: IRunSummary) => boolean) | null) {
+  /**
+   * What the "stale manifest" badge of a run says: why its manifest does not match its
+   * Project.toml (no badge for none, or undefined while not known). Setting it again
+   * re-renders the rows in view whose answer changed (see `showStaleManifests`).
+   */
+  set staleCheck(check: StaleCheck | null) {
     this._stale = check;
     this._render();
   }
@@ -415,12 +421,65 @@ export class RunList extends Widget {
   private _selected: IRunSummary | null = null;
   private _marked = new Set<number>();
   private _nodes = new Map<string, { node: HTMLElement; signature: string }>();
-  private _stale: ((run: IRunSummary) => boolean) | null = null;
+  private _stale: StaleCheck | null = null;
   private _spacer = document.createElement('div');
   private _window = document.createElement('div');
   private _selectionChanged = new Signal<this, IRunSummary | null>(this);
   private _markedChanged = new Signal<this, IRunSummary[]>(this);
   private _activated = new Signal<this, IRunSummary>(this);
+}
+
+/** The reasons of a run's stale-manifest badge. */
+export type StaleCheck = (
+  run: IRunSummary
+) => readonly StaleReason[] | undefined;
+
+/**
+ * Show in `list` the stale-manifest badges `stale` computes: lazily, only for the rows
+ * the list renders, each run once; the rows are re-rendered as answers come in.
+ */
+export function showStaleManifests(list: RunList, stale: StaleManifests): void {
+  const check: StaleCheck = run => stale.reasons(run);
+  list.staleCheck = check;
+  stale.changed.connect(() => {
+    if (!list.isDisposed) {
+      list.staleCheck = check;
+    }
+  }, list);
+}
+
+/** One sentence for the badge's tooltip and the details: what does not match. */
+export function staleSentence(
+  trans: TranslationBundle,
+  reasons: readonly StaleReason[]
+): string {
+  const parts = reasons.map(reason => {
+    switch (reason.code) {
+      case 'missing':
+        return trans.__('%1 is in Project.toml but not in it', reason.name);
+      case 'compat':
+        return reason.name === 'julia'
+          ? trans.__(
+              'it was resolved by Julia %1, outside compat julia = "%2"',
+              reason.version,
+              reason.compat
+            )
+          : trans.__(
+              '%1 %2 is outside compat %1 = "%3"',
+              reason.name,
+              reason.version,
+              reason.compat
+            );
+      default:
+        return trans.__(
+          "Project.toml's [deps] or [compat] changed after it was resolved"
+        );
+    }
+  });
+  return trans.__(
+    'The manifest does not match Project.toml: %1. Pkg.instantiate() may fail or install other versions; run Pkg.resolve() and record a new run.',
+    parts.join('; ')
+  );
 }
 
 function text(className: string, value: string): HTMLElement {
