@@ -2,16 +2,10 @@
  * The compare view opened on two runs, one of them with a Project or Manifest that is
  * not valid TOML: the parse error is shown in the view, with what can still be compared.
  */
-import type { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import { IRunSummary } from '../store/types';
 import { CompareView, loadComparison } from '../widgets/compare';
 import { FakeStoreAPI, IRunOptions, makeRun, makeStore } from './helpers/sqljs';
-
-/** JupyterLab's nullTranslator, without its ESM import: %1, %2… replaced. */
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-} as unknown as TranslationBundle;
 
 const U = (n: number) => `${String(n).repeat(8)}-0000-0000-0000-000000000000`;
 const manifest = (version: string) =>

@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import { Signal } from '@lumino/signaling';
 import { snippetPlan } from '../restore/snippet';
 import { IRunStore } from '../tokens';
@@ -45,15 +45,6 @@ import {
   Notification,
   showErrorMessage
 } from '@jupyterlab/apputils';
-
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1])),
-  _n: (one: string, many: string, n: number, ...args: unknown[]) =>
-    (n === 1 ? one : many).replace(/%(\d+)/g, (_, i) =>
-      String([n, ...args][Number(i) - 1])
-    )
-} as unknown as TranslationBundle;
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 

@@ -5,7 +5,7 @@
  * real KernelBridge over the fake kernel of the bridge tests, which answers
  * `fingerprint` with what a live Julia kernel would.
  */
-import type { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import { KernelBridge } from '../kernel/bridge';
 import { INSTANTIATE_CODE } from '../restore/execute';
 import { instantiate, IRestoreDeps } from '../restore/flow';
@@ -26,11 +26,6 @@ jest.mock('@jupyterlab/filebrowser', () => ({ FileDialog: {} }));
 
 // After jest.mock: the mocked module.
 import { Notification, showErrorMessage } from '@jupyterlab/apputils';
-
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-} as unknown as TranslationBundle;
 
 const SHA = 'ab'.repeat(32);
 

@@ -2,7 +2,7 @@
  * The kernelspec of a run: redaction, recording (recorder → store → details), and the
  * restore's preference for an installed kernelspec that starts its kernel alike.
  */
-import type { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import {
   kernelspecAffinity,
   kernelspecFeatures,
@@ -16,11 +16,6 @@ import { bestKernelspec, matchKernelspecs } from '../restore/kernelspec';
 import { IRunInput } from '../store/types';
 import { RunDetails } from '../widgets/details';
 import { FakeStoreAPI, makeRun, makeStore } from './helpers/sqljs';
-
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-} as unknown as TranslationBundle;
 
 const JULIA = '/opt/julia-1.10.4/bin/julia';
 const KERNEL_JL = '/home/u/.julia/packages/IJulia/abc/src/kernel.jl';

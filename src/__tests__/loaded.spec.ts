@@ -3,7 +3,7 @@
  * grouping by environment, the details listing, the pre-flight warning, the store, and
  * the carried environment files of a restore.
  */
-import type { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import { ICapture, validateCapture } from '../kernel/protocol';
 import {
   environmentTarget,
@@ -18,15 +18,6 @@ import { IRunInput } from '../store/types';
 import { RunDetails } from '../widgets/details';
 import { outsideSection } from '../widgets/loaded';
 import { FakeStoreAPI, makeRun, makeStore, sha } from './helpers/sqljs';
-
-/** JupyterLab's nullTranslator, without its ESM import: %1, %2… replaced. */
-const fmt = (text: string, args: unknown[]) =>
-  text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]));
-const trans = {
-  __: (text: string, ...args: unknown[]) => fmt(text, args),
-  _n: (one: string, many: string, n: number, ...args: unknown[]) =>
-    fmt(n === 1 ? one : many, [n, ...args])
-} as unknown as TranslationBundle;
 
 const GLOBAL = '/home/u/.julia/environments/v1.10';
 const TOOLS = '/home/u/tools';

@@ -7,7 +7,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import {
   formatSpec,
   intersectSpecs,
@@ -34,14 +34,6 @@ import { workspaceRun } from './helpers/workspace';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'manifests');
 const read = (rel: string) => fs.readFileSync(path.join(FIXTURES, rel), 'utf8');
-
-const fill = (text: string, args: unknown[]) =>
-  text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]));
-const trans = {
-  __: (text: string, ...args: unknown[]) => fill(text, args),
-  _n: (one: string, many: string, n: number, ...args: unknown[]) =>
-    fill(n === 1 ? one : many, [n, ...args])
-} as unknown as TranslationBundle;
 
 /** Insert `line` as the first entry of `[section]` (a new section at the end if none). */
 function withEntry(text: string, section: string, line: string): string {

@@ -2,7 +2,7 @@
  * Workspace-aware restore: the layout, the requests (one per folder), the pre-flight,
  * and the write with one confirmation, for a member of a real Julia 1.12 workspace.
  */
-import type { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import { runHints } from '../manifest/hints';
 import { matchKernelspecs } from '../restore/kernelspec';
 import { preflight, restoreRequest } from '../restore/plan';
@@ -18,11 +18,6 @@ import { IRestoreRequest, IRestoreResult } from '../server/api';
 import { IRunInput } from '../store/types';
 import { FakeStoreAPI, makeStore } from './helpers/sqljs';
 import { ribasim, workspaceRun } from './helpers/workspace';
-
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-} as unknown as TranslationBundle;
 
 async function stored(input: IRunInput) {
   const store = makeStore(new FakeStoreAPI());

@@ -1,4 +1,4 @@
-import type { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import { runHints } from '../manifest/hints';
 import {
   bestKernelspec,
@@ -25,12 +25,6 @@ import {
   makeStore,
   sha
 } from './helpers/sqljs';
-
-/** JupyterLab's nullTranslator, without its ESM import: %1, %2… replaced. */
-const trans = {
-  __: (text: string, ...args: unknown[]) =>
-    text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-} as unknown as TranslationBundle;
 
 const spec = (name: string, display_name: string, language = 'julia') => ({
   name,

@@ -1,14 +1,6 @@
-import { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import { RunList } from '../widgets/runlist';
 import { IRunSummary } from '../store/types';
-
-const fill = (text: string, args: unknown[]) =>
-  text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]));
-const trans = {
-  __: (text: string, ...args: unknown[]) => fill(text, args),
-  _n: (one: string, many: string, n: number, ...args: unknown[]) =>
-    fill(n === 1 ? one : many, [n, ...args])
-} as unknown as TranslationBundle;
 
 const summary = (id: number, note = ''): IRunSummary => ({
   id,
