@@ -5,7 +5,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { TranslationBundle } from '@jupyterlab/translation';
+import { trans } from './helpers/trans';
 import { isPlainFileName } from '../restore/names';
 import { workspaceRun } from './helpers/workspace';
 import {
@@ -178,12 +178,6 @@ end
 });
 
 describe('the details view', () => {
-  /** JupyterLab's nullTranslator, without its ESM import: %1, %2… replaced. */
-  const trans = {
-    __: (text: string, ...args: unknown[]) =>
-      text.replace(/%(\d+)/g, (_, n) => String(args[Number(n) - 1]))
-  } as unknown as TranslationBundle;
-
   async function clickCopy(edit: (run: IRunDetail) => void) {
     const store = makeStore(new FakeStoreAPI());
     const { run: summary } = await store.addRun(makeRun());
