@@ -7,6 +7,7 @@
  * @generations run in every generation's project, the others with IJulia 1.24 only.
  */
 import { expect, test as base } from '@jupyterlab/galata';
+import { Page } from '@playwright/test';
 import * as path from 'path';
 import {
   autoCapture,
@@ -18,6 +19,96 @@ import {
   SNAPSHOT
 } from './lab';
 import { readRuns, writeProject } from './store';
+
+/** What the current notebook's kernel connection sent and received (watchWire). */
+interface IWireEvent {
+  kind: 'execute_request' | 'execute_reply' | 'request' | 'reply';
+  /** An execute_request's msg_id (an execute_reply's parent), or a comm request's id. */
+  id: unknown;
+  /** A user's cell. */
+  code?: string;
+  /** A DearDiary comm request: fingerprint, claim, capture, ping. */
+  op?: string;
+  /** A claim's key. */
+  key?: string;
+}
+
+/**
+ * Record from now on the user's executions and the DearDiary comm's requests and
+ * answers of the current notebook's kernel connection, in the order JupyterLab sent
+ * and received them (the connection's anyMessage signal).
+ */
+async function watchWire(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const context = (window.jupyterapp.shell.currentWidget as any)
+      .sessionContext;
+    await context.ready; // the session (and its kernel connection) exists
+    const events: any[] = [];
+    (window as any).__deardiaryWire = events;
+    const onMessage = (_: unknown, { msg, direction }: any) => {
+      const type = msg.header.msg_type;
+      const data = msg.content?.data ?? {};
+      if (type === 'execute_request' && !msg.content.silent) {
+        events.push({
+          kind: type,
+          id: msg.header.msg_id,
+          code: msg.content.code
+        });
+      } else if (type === 'execute_reply') {
+        events.push({ kind: type, id: msg.parent_header.msg_id });
+      } else if (type === 'comm_msg' && direction === 'send' && data.op) {
+        events.push({
+          kind: 'request',
+          id: data.id,
+          op: data.op,
+          key: data.args?.key
+        });
+      } else if (type === 'comm_msg' && typeof data.json === 'string') {
+        // The kernel's frame: {protocol, json} (src/kernel/protocol.ts).
+        const reply = JSON.parse(data.json);
+        if (reply.type === 'reply') {
+          events.push({ kind: 'reply', id: reply.id });
+        }
+      }
+    };
+    context.session.kernel.anyMessage.connect(onMessage);
+    context.kernelChanged.connect((_: unknown, change: any) =>
+      change.newValue?.anyMessage.connect(onMessage)
+    );
+  });
+}
+
+const wire = (page: Page): Promise<IWireEvent[]> =>
+  page.evaluate(() => (window as any).__deardiaryWire);
+
+/** Where the execute_reply of the user's cell `code` is (-1: not yet). */
+function replyIndex(events: IWireEvent[], code: string): number {
+  const request = events.find(
+    e => e.kind === 'execute_request' && e.code === code
+  );
+  return request
+    ? events.findIndex(e => e.kind === 'execute_reply' && e.id === request.id)
+    : -1;
+}
+
+/** After the cell `code` finished, a fingerprint was asked for and all are answered. */
+function checkedAfter(events: IWireEvent[], code: string): boolean {
+  const reply = replyIndex(events, code);
+  if (reply < 0) {
+    return false;
+  }
+  const after = events.slice(reply + 1);
+  const asked = after.filter(
+    e => e.kind === 'request' && e.op === 'fingerprint'
+  );
+  return (
+    asked.length > 0 &&
+    asked.every(q => after.some(e => e.kind === 'reply' && e.id === q.id))
+  );
+}
+
+const CELL1 = 'y = x * 2';
+const CELL2 = 'import Pkg; Pkg.activate("other")';
 
 const test = base.extend<{ juliaKernel: string }>({
   juliaKernel: ['deardiary-test-julia-1.5', { option: true }]
@@ -116,29 +207,71 @@ test.describe('automatic capture', () => {
     writeProject(`${tmpPath}/other`, 'name = "Other"\n');
     await juliaNotebook(page, `${tmpPath}/auto.ipynb`, [
       'x = 1 + 1',
-      'y = x * 2',
-      'import Pkg; Pkg.activate("other")'
+      CELL1,
+      CELL2
     ]);
     const notebook = `${tmpPath}/auto.ipynb`;
+
+    await watchWire(page);
 
     await page.notebook.runCell(0);
     await expect
       .poll(async () => (await readRuns(notebook)).length, { timeout: 30000 })
       .toBe(1);
     await page.notebook.runCell(1);
-    await page.waitForTimeout(2500); // past the debounce: an unchanged environment records nothing
+    // The automatic capture decided about cell 1: after the cell's execute_reply its
+    // debounced check asked the kernel for a fingerprint and every such request has its
+    // answer (the decision is taken on that answer; the sidebar is closed, so nothing
+    // else asks for fingerprints). An unchanged environment then records nothing.
+    await expect
+      .poll(async () => checkedAfter(await wire(page), CELL1), {
+        timeout: 30000
+      })
+      .toBe(true);
     expect(await readRuns(notebook)).toHaveLength(1);
 
     await page.notebook.runCell(2);
+    // Cell 2's run (its project is other/), then exactly two runs.
     await expect
-      .poll(async () => (await readRuns(notebook)).length, { timeout: 30000 })
-      .toBe(2);
-    const [first, second] = await readRuns(notebook);
+      .poll(
+        async () =>
+          (await readRuns(notebook)).some(r =>
+            r.project_path.includes('/other/')
+          ),
+        { timeout: 30000 }
+      )
+      .toBe(true);
+    const runs = await readRuns(notebook);
+    expect(runs).toHaveLength(2);
+    const [first, second] = runs;
     expect(first.trigger).toBe('kernel-start');
     expect(second.trigger).toBe('environment-change');
     expect(second.parent_id).toBe(first.id);
     expect(path.basename(second.project_path)).toBe('Project.toml');
     expect(second.project_path).toContain('/other/');
+    // On the wire: between cell 1 and cell 2 the kernel was asked for fingerprints only
+    // (an unchanged environment is neither claimed nor captured), and one environment
+    // was claimed in the whole test: cell 2's.
+    const events = await wire(page);
+    const cell1 = replyIndex(events, CELL1);
+    const cell2 = events.findIndex(
+      e => e.kind === 'execute_request' && e.code === CELL2
+    );
+    expect(cell1).toBeGreaterThan(-1);
+    expect(cell2).toBeGreaterThan(cell1);
+    expect(
+      new Set(
+        events
+          .slice(cell1, cell2)
+          .filter(e => e.kind === 'request')
+          .map(e => e.op)
+      )
+    ).toEqual(new Set(['fingerprint']));
+    expect(
+      events
+        .filter(e => e.op === 'claim' && e.key?.startsWith('environment:'))
+        .map(e => events.indexOf(e) > cell2)
+    ).toEqual([true]);
   });
 });
 
