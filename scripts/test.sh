@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Run every test, as CI does: installs what it needs inside the clone, builds, lints,
 # runs jest, the Julia tests, pytest, the auth check, Galata in Debian Chromium and a
-# wheel install check, then prints one closing line `N passed, N failed`.
+# wheel install check, then prints one line per runner in its own unit and one closing
+# line `N passed, N failed` (scripts/summarize.py). Exits non-zero, with a `FAILED:` line
+# saying why, when a runner fails, errors, skips a test or runs fewer tests than its
+# expected minimum (MINIMUM in scripts/summarize.py).
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
@@ -14,6 +17,12 @@ check() {
   local name="$1"; shift
   if "$@"; then f=0; else f=1; fail "$name"; fi
   echo "<testsuite tests=\"1\" failures=\"$f\" errors=\"0\" skipped=\"0\"/>" > "$RESULTS/$name.xml"
+}
+# A runner's exit status, beside its result file: summarize.py fails a runner that exited
+# non-zero even when its result file shows no failure.
+status() {
+  echo "$2" > "$RESULTS/$1.exit"
+  [ "$2" = 0 ] || fail "$1 (exit status $2)"
 }
 
 step "setup"
@@ -38,21 +47,30 @@ step "lint"
 check lint jlpm lint:check
 
 step "jest"
-jlpm jest --json --outputFile="$RESULTS/jest.json" || fail jest
+jlpm jest --json --outputFile="$RESULTS/jest.json"; status jest.json $?
 
 step "julia"
-"$JULIA" --startup-file=no tests/julia/runtests.jl 2>&1 | tee "$RESULTS/julia.log" || fail julia
+"$JULIA" --startup-file=no tests/julia/runtests.jl 2>&1 | tee "$RESULTS/julia.log"; status julia.log $?
 
 step "pytest"
-python -m pytest -q --junitxml="$RESULTS/pytest.xml" || fail pytest
+python -m pytest -q --junitxml="$RESULTS/pytest.xml"; status pytest.xml $?
 
 step "check_auth"
 check check_auth python .ci/check_auth.py
 
 step "galata"
 rm -rf ui-tests/.jupyter-root
+# The Galata server's port: a free one, chosen just before it starts, never a server the
+# tests did not start (a JupyterLab that scripts/start.sh left on 8888 must not receive
+# the tests). ui-tests/playwright.config.js and jupyter_server_test_config.py read it.
+if [ -z "${DEARDIARY_UI_PORT:-}" ]; then
+  DEARDIARY_UI_PORT="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" \
+    || { echo "cannot find a free port for the Galata server" >&2; exit 1; }
+fi
+export DEARDIARY_UI_PORT
+echo "Galata's JupyterLab: port $DEARDIARY_UI_PORT"
 (cd ui-tests && PLAYWRIGHT_JSON_OUTPUT_NAME="$RESULTS/playwright.json" \
-  jlpm playwright test --reporter=list,json) || fail galata
+  jlpm playwright test --reporter=list,json); status playwright.json $?
 
 step "wheel"
 bash scripts/check-wheel.sh "$RESULTS/wheel.xml" || fail wheel
