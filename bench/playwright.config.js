@@ -1,9 +1,9 @@
 /**
  * The Playwright benchmarks (bench/lab-load.spec.ts, bench/sidebar.spec.ts): ui-tests'
- * Galata setup (Debian Chromium, never a downloaded browser; the test JupyterLab on port
- * 8888, or $DEARDIARY_UI_PORT), tests taken from this folder. Run from ui-tests, after
- * `jlpm build:prod`, in a throw-away server root (the sidebar benchmark writes its store
- * there):
+ * Galata setup (Debian Chromium, never a downloaded browser; its own test JupyterLab on
+ * $DEARDIARY_UI_PORT or a free port, never a server it did not start), tests taken from
+ * this folder. Run from ui-tests, after `jlpm build:prod`, in a throw-away server root
+ * (the sidebar benchmark writes its store there):
  *   cd ui-tests && DEARDIARY_UI_ROOT=$(mktemp -d) \
  *     jlpm playwright test -c ../bench/playwright.config.js [lab-load|sidebar]
  */

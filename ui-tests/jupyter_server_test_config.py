@@ -9,9 +9,12 @@ from pathlib import Path
 from jupyterlab.galata import configure_jupyter_server
 
 configure_jupyter_server(c)  # noqa: F821
-# Galata's helper hard-codes port 8888; DEARDIARY_UI_PORT runs a second copy beside it
-# (ui-tests/playwright.config.js reads the same variable).
-c.ServerApp.port = int(os.environ.get("DEARDIARY_UI_PORT", "8888"))  # noqa: F821
+# Galata's helper hard-codes port 8888 (and port_retries = 0). The tests' port is
+# DEARDIARY_UI_PORT: ui-tests/playwright.config.js chooses a free one when it is not set
+# and passes it to this server (`jlpm start`) through the environment; 8888 only when this
+# server is started by hand without it.
+c.ServerApp.port = int(os.environ.get("DEARDIARY_UI_PORT") or "8888")  # noqa: F821
+c.ServerApp.port_retries = 0  # noqa: F821  # another port would never be tested
 
 # The notebooks and repositories the tests create live in a throw-away root.
 root = Path(os.environ.get("DEARDIARY_UI_ROOT", Path(__file__).parent / ".jupyter-root"))

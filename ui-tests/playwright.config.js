@@ -1,10 +1,32 @@
 /**
  * Galata in Debian's Chromium (never a downloaded browser), against a real JupyterLab.
  */
+const { execFileSync } = require('child_process');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
-/** The test server's port (jupyter_server_test_config.py reads the same variable). */
-const PORT = process.env.DEARDIARY_UI_PORT ?? '8888';
+/**
+ * The test server's port: $DEARDIARY_UI_PORT (scripts/test.sh sets it), else a free port
+ * chosen here. The tests never reuse a server they did not start (reuseExistingServer is
+ * false): a JupyterLab already on the port makes the run fail at once, instead of the
+ * tests running against it.
+ *
+ * Playwright evaluates this file in the main process and again in every worker (and in
+ * its loader process). The port chosen in the main process is written to process.env
+ * before any of them is forked, so they inherit it and every evaluation agrees; the web
+ * server (`jlpm start`, jupyter_server_test_config.py) reads the same variable.
+ */
+if (!process.env.DEARDIARY_UI_PORT) {
+  process.env.DEARDIARY_UI_PORT = execFileSync(
+    process.execPath,
+    [
+      '-e',
+      "const s = require('net').createServer();" +
+        "s.listen(0, '127.0.0.1', () => { process.stdout.write(String(s.address().port)); s.close(); });"
+    ],
+    { encoding: 'utf8' }
+  ).trim();
+}
+const PORT = process.env.DEARDIARY_UI_PORT;
 
 /**
  * The TEST-ONLY Julia kernel imitates one IJulia generation per kernelspec
@@ -53,6 +75,7 @@ module.exports = {
     command: 'jlpm start',
     url: `http://localhost:${PORT}/lab`,
     timeout: 120 * 1000,
-    reuseExistingServer: !process.env.CI
+    // Never a server the tests did not start (see PORT).
+    reuseExistingServer: false
   }
 };
