@@ -28,6 +28,18 @@ class DearDiary(Configurable):
         config=True
     )
 
+    git_index_cache = Int(
+        32,
+        min=0,
+        help=(
+            "How many repositories' refreshed index copies GET /deardiary/git keeps between "
+            "calls (in a private temporary folder of the server, never in the repository), "
+            "so that only the first call after a change re-hashes files git cannot tell "
+            "unchanged by their times; least recently used first out. 0: every call works "
+            "on a new copy of the index."
+        ),
+    ).tag(config=True)
+
     restore_max_bytes = Int(
         256 * MiB, min=0, help="Largest request body accepted by POST /deardiary/restore."
     ).tag(config=True)

@@ -12,6 +12,12 @@ Nothing is written in the repository either: git works on a copy of the index (m
 when split: reading a split index freshens its shared part's mtime), git-lfs stores what it
 cleans in a temporary folder (lfs.storage), and a lazy fetch (a partial clone's missing
 object), which would write .git/config before failing, dies at once.
+
+The copy is kept between calls (IndexCache: a private folder of the server, one copy per
+repository, replaced when the repository's index file, HEAD or the overrides change), so
+that files git cannot tell unchanged by their times (after a clone, `cp -a`, a checkout, a
+build that touched them) are re-hashed by the first call only, as `git status` does once
+for the repository's own index.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import itertools
 import os
 import re
 import shlex
@@ -26,6 +33,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
+import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
@@ -127,6 +137,20 @@ UNSTAGED_ARGS = [
     "--no-renames",
     "--ignore-submodules=dirty",
 ]
+# Refreshes a new copy of the index once, before any diff reads it: the files whose times
+# changed are hashed once (a porcelain diff compares their contents, then hashes them again
+# to refresh its index). -q: changed files are no error, --unmerged: conflicts neither;
+# --ignore-submodules: gitlinks are not looked into; --force-write-index: written even when
+# only racily clean entries were checked, so that a write in a later second settles them.
+REFRESH_INDEX_ARGS = [
+    *REFRESH_ARGS,
+    "update-index",
+    "-q",
+    "--unmerged",
+    "--ignore-submodules",
+    "--refresh",
+    "--force-write-index",
+]
 GITLINK = b"160000"
 GITLINK_MODE = (0o160000).to_bytes(4, "big")  # as the index file stores an entry's mode
 LFS_EXTENSION = "lfs.extension."  # git-lfs runs lfs.extension.<name>.clean/smudge
@@ -158,6 +182,7 @@ class Git:
     def __init__(self, config: DearDiary, executable: str | None) -> None:
         self.config = config
         self.executable = executable
+        self.cache = IndexCache(self)
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         env.pop("SSH_ASKPASS", None)
         env.update(
@@ -263,12 +288,22 @@ class Git:
             return {"repo": False, "path": path}
         top_rel = relative_to_root(toplevel, root)
         index, named = parse_head(head)
-        async with self._snapshot(directory, index, entries) as (copy, overrides):
+        # The repository's state that the kept copy of its index must match, besides the
+        # index file itself: HEAD (lines 3-4 of HEAD_ARGS).
+        state = (head.returncode, head.stdout.split(b"\n")[2:])
+        async with self._snapshot(directory, index, entries, toplevel, state) as (
+            copy,
+            overrides,
+            kept,
+        ):
             # Untracked files and modified submodules are listed while the tracked changes are.
+            renames = _renames(entries)
             st, untracked, submodules = await _gather(
-                self._tracked(copy, named, _renames(entries), toplevel, top_rel, overrides),
+                self._tracked(copy, named, renames, toplevel, top_rel, overrides, kept),
                 self.run(UNTRACKED_ARGS, toplevel, overrides, index=copy),
-                self._modified_submodules(toplevel, copy, overrides, 0),
+                self._modified_submodules(
+                    toplevel, copy, overrides, 0, kept.gitlinks if kept else None
+                ),
             )
         _add_submodules(st, submodules, self.config.patch_max_bytes)
         if untracked.returncode != 0:
@@ -309,10 +344,11 @@ class Git:
         toplevel: str,
         top_rel: str | None,
         overrides: list[tuple[str, str]],
+        kept: KeptIndex | None = None,
     ) -> Changes:
         """The tracked changes, without `git status` when two diffs tell the same."""
         if named is not None and index is not None:
-            st = await self._changes(index, *named, renames, toplevel, overrides)
+            st = await self._changes(index, *named, renames, toplevel, overrides, kept)
             if st is not None:
                 return st
         return await self._changes_by_status(index, toplevel, top_rel, overrides)
@@ -325,17 +361,25 @@ class Git:
         renames: str,
         toplevel: str,
         overrides: list[tuple[str, str]],
+        kept: KeptIndex | None = None,
     ) -> Changes | None:
         """The tracked changes without `git status`, for about the cost of status: the
         worktree against HEAD (with the patch) while the index against HEAD, then the
         worktree against the index of the staged paths. None when only status tells
-        exactly: conflicts, submodules, changes it would pair as renames or copies."""
+        exactly: conflicts, submodules, changes it would pair as renames or copies.
+
+        The index against HEAD is the same as long as the ``kept`` copy of the index
+        ``index`` is used (its entries and HEAD are the same): read once per copy."""
 
         async def staged_then_unstaged() -> tuple[list[Raw], list[Raw]]:
-            out = await self.run(STAGED_ARGS, toplevel, overrides, index=index)
-            if out.returncode != 0:
-                raise git_failed("diff --cached", out)
-            staged = parse_raw(out.stdout)[0]
+            staged = kept.staged if kept is not None else None
+            if staged is None:
+                out = await self.run(STAGED_ARGS, toplevel, overrides, index=index)
+                if out.returncode != 0:
+                    raise git_failed("diff --cached", out)
+                staged = parse_raw(out.stdout)[0]
+                if kept is not None:
+                    kept.staged = staged
             if not staged or status_needed(staged, renames):
                 return staged, []
             paths = [os.fsdecode(r.path) for r in staged]
@@ -426,16 +470,34 @@ class Git:
 
     @contextlib.asynccontextmanager
     async def _snapshot(
-        self, directory: str, index: str | None, entries: list[tuple[str, str, str | None]]
-    ) -> AsyncIterator[tuple[str | None, list[tuple[str, str]]]]:
-        """A copy of the index file (None when there is none), and the config overrides,
-        for reading the repository at ``directory`` without writing anything in it."""
+        self,
+        directory: str,
+        index: str | None,
+        entries: list[tuple[str, str, str | None]],
+        toplevel: str | None = None,
+        state: Any = None,
+    ) -> AsyncIterator[tuple[str | None, list[tuple[str, str]], KeptIndex | None]]:
+        """A copy of the index file (None when there is none) and the config overrides,
+        for reading the repository at ``directory`` without writing anything in it. Given
+        the ``toplevel`` and the ``state`` of the repository, the copy is the one kept
+        between calls (refreshed, see IndexCache, also yielded); else a new one for this
+        call only (and None)."""
         with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
             trusted = trusted_here(entries, self.config.trusted_filters)
             overrides = neutralising_overrides(entries, trusted)
+            # Kept copies must match the overrides too: a filter driver, run or not, decides
+            # which files a refresh finds unchanged.
+            state = (state, tuple(overrides))
             overrides.append(("lfs.storage", os.path.join(tmp, "lfs")))
-            copy = await self._copy_index(os.path.join(directory, index), tmp) if index else None
-            yield copy, overrides
+            if not index:
+                yield None, overrides, None
+            elif toplevel is not None and self.config.git_index_cache > 0:
+                source = os.path.join(directory, index)
+                async with self.cache.use(source, state, toplevel, overrides) as kept:
+                    yield (kept.index if kept else None), overrides, kept
+            else:
+                copy = await self._copy_index(os.path.join(directory, index), tmp)
+                yield copy, overrides, None
 
     async def _copy_index(self, index: str, tmp: str) -> str | None:
         """A copy of the index file (same times, so the same entries count as racily clean)
@@ -446,6 +508,12 @@ class Git:
             await asyncio.to_thread(shutil.copy2, index, copy)
         except OSError:
             return None
+        await self._unsplit(index, copy, tmp)
+        return copy
+
+    async def _unsplit(self, index: str, copy: str, tmp: str) -> None:
+        """Make ``copy`` (of the repository's ``index``) whole if it is split, reading copies
+        of the shared parts in a bare folder in ``tmp``."""
         shared = glob.glob(os.path.join(glob.escape(os.path.dirname(index)), "sharedindex.*"))
         if shared:
             await asyncio.to_thread(_bare_repository, os.path.join(tmp, "git"), shared)
@@ -453,14 +521,23 @@ class Git:
             out = await self.run([*REFRESH_ARGS, *args], tmp, index=copy)
             if out.returncode != 0:
                 raise git_failed("update-index", out)
-        return copy
 
     async def _modified_submodules(
-        self, toplevel: str, index: str | None, overrides: list[tuple[str, str]], depth: int
+        self,
+        toplevel: str,
+        index: str | None,
+        overrides: list[tuple[str, str]],
+        depth: int,
+        gitlinks: bool | None = None,
     ) -> list[tuple[bytes, str]]:
         """(path, commit) of the gitlinks of ``index`` whose checkout holds tracked changes
-        (git's "modified content"), looked at one by one to MAX_SUBMODULE_DEPTH."""
-        if index is None or GITLINK_MODE not in await asyncio.to_thread(_read_bytes, index):
+        (git's "modified content"), looked at one by one to MAX_SUBMODULE_DEPTH. ``gitlinks``:
+        whether an entry may have a gitlink's mode, if known."""
+        if index is None:
+            return []
+        if gitlinks is None:
+            gitlinks = GITLINK_MODE in await asyncio.to_thread(_read_bytes, index)
+        if not gitlinks:
             return []  # no index entry has a gitlink's mode (the listing would cost more)
         out = await self.run(["ls-files", "--stage", "-z"], toplevel, overrides, index=index)
         if out.returncode != 0:
@@ -481,7 +558,11 @@ class Git:
         if head.returncode != 0 or len(lines) != 3 or os.fsdecode(lines[0]) != directory:
             return False  # not a repository of its own (or reached through a symbolic link)
         entries = await self.read_config(directory)
-        async with self._snapshot(directory, os.fsdecode(lines[1]), entries) as (copy, overrides):
+        async with self._snapshot(directory, os.fsdecode(lines[1]), entries) as (
+            copy,
+            overrides,
+            _,
+        ):
             status = await self.run(STATUS_ARGS, directory, overrides, index=copy)
             if status.returncode != 0:
                 raise git_failed("status", status)
@@ -490,6 +571,259 @@ class Git:
             if depth >= MAX_SUBMODULE_DEPTH:
                 return False
             return bool(await self._modified_submodules(directory, copy, overrides, depth))
+
+
+# -- the kept index copies ---------------------------------------------------------
+
+
+class KeptIndex:
+    """One repository's refreshed copy of its index file, kept between calls."""
+
+    def __init__(self, folder: str, stamp: Any) -> None:
+        self.folder = folder  # private to this copy: removed with it
+        self.index = os.path.join(folder, "index")
+        self.stamp = stamp  # what it was made from (see IndexCache.use)
+        self.users = 0  # calls reading it now
+        self.retired = False  # replaced or dropped: removed when the last user is done
+        self.gitlinks: bool | None = None  # whether an entry may have a gitlink's mode
+        self.seen: tuple[int, ...] | None = None  # the file's identity when last read
+        self.racy: int | None = None  # its mtime's second, if entries may be racily clean
+        self.settle = True  # whether rewriting it in a later second is worth a try
+        self.staged: list[Raw] | None = None  # `git diff --cached`, once read
+
+
+class IndexCache:
+    """The refreshed index copies kept between calls of GET /deardiary/git, one per
+    repository (its index file's real path), least recently used dropped first
+    (DearDiary.git_index_cache).
+
+    They live in a folder of this server's own (mkdtemp: 0700, removed with the server).
+    A copy is used while it was made from the same index file (device, inode, size, mtime
+    and ctime in ns, trailing checksum), HEAD and config overrides; else a new copy is made
+    and refreshed once (REFRESH_INDEX_ARGS). git keeps refreshing the copy it reads
+    afterwards (a diff rewrites the index after refreshing stat-only changes).
+
+    The copy keeps the times git gave it, never ones of ours: git re-hashes the entries
+    whose mtime is not older than the index file's ("racily clean", compared in seconds by
+    a git built without USE_NSEC, as Debian's), which is what tells a file modified in the
+    second of a refresh from an unchanged one. Such entries are re-hashed on every read
+    until the index is written in a later second: after a clone, up to a second's worth
+    of checked-out files. So a copy that may hold some is rewritten once in a later
+    second, as `git status` rewrites the repository's.
+
+    Copies are never changed in place by us: a new copy (its own folder) replaces the old
+    one, which is removed when the last call reading it is done. Two calls can read one
+    copy at once (git locks the index file it rewrites, and skips the rewrite when it is
+    locked); a call still reading a replaced copy never writes the new one.
+    """
+
+    def __init__(self, git: Git) -> None:
+        self._git = git
+        self._folder: str | None = None
+        self._kept: OrderedDict[str, KeptIndex] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._names = itertools.count()
+
+    @property
+    def size(self) -> int:
+        return self._git.config.git_index_cache
+
+    def folder(self) -> str:
+        """The cache's folder, made on first use (again if something removed it)."""
+        if self._folder is None or not os.path.isdir(self._folder):
+            self._folder = tempfile.mkdtemp(prefix="deardiary-git-")
+            weakref.finalize(self, shutil.rmtree, self._folder, True)
+        return self._folder
+
+    def kept(self, source: str) -> KeptIndex | None:
+        """The copy kept for the index file ``source`` (for tests)."""
+        return self._kept.get(os.path.realpath(source))
+
+    @contextlib.asynccontextmanager
+    async def use(
+        self, source: str, state: Any, toplevel: str, overrides: list[tuple[str, str]]
+    ) -> AsyncIterator[KeptIndex | None]:
+        """The refreshed copy of the index file ``source`` for a repository in ``state``
+        (None when there is no index file), made or settled now if needed, git running in
+        ``toplevel`` with ``overrides``; kept while the caller reads it."""
+        key = os.path.realpath(source)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            identity = _identity(source)
+            kept = None
+            if identity is not None:
+                kept = await self._current(key, source, (identity, state), toplevel, overrides)
+            if kept is None:
+                self._drop(key)
+            else:
+                kept.users += 1
+                self._kept.move_to_end(key)
+                while len(self._kept) > max(1, self.size):
+                    self._drop(next(iter(self._kept)))
+        if kept is None:
+            yield None
+            return
+        failed = True
+        try:
+            yield kept
+            failed = False
+        finally:
+            kept.users -= 1
+            # A git stopped (timeout, cancelled call) may have left its lock file beside the
+            # copy: git would never rewrite it again.
+            if failed and os.path.lexists(kept.index + ".lock") or not os.path.exists(kept.index):
+                self._retire(key, kept)
+            self._remove_if_unused(kept)
+
+    async def _current(
+        self,
+        key: str,
+        source: str,
+        stamp: Any,
+        toplevel: str,
+        overrides: list[tuple[str, str]],
+    ) -> KeptIndex | None:
+        """The copy to read now (kept, settled or new); None when ``source`` is gone."""
+        kept = self._kept.get(key)
+        if kept is not None and kept.stamp == stamp:
+            seen = _file_identity(kept.index)
+            if seen is not None:
+                if seen != kept.seen:  # git rewrote it: read it again
+                    await asyncio.to_thread(_inspect, kept)
+                    kept.settle = True
+                if kept.racy is None or not kept.settle or int(time.time()) <= kept.racy:
+                    return kept
+                # Rewrite it in a later second than its entries' (a copy of the copy).
+                settled = await self._make(kept.index, stamp, toplevel, overrides, split=False)
+                if settled is not None:
+                    if settled.racy is not None and settled.racy <= kept.racy:
+                        settled.settle = False  # no later second (an entry dated ahead?)
+                    self._replace(key, settled)
+                    return settled
+        kept = await self._make(source, stamp, toplevel, overrides, split=True)
+        if kept is not None:
+            self._replace(key, kept)
+        return kept
+
+    async def _make(
+        self,
+        source: str,
+        stamp: Any,
+        toplevel: str,
+        overrides: list[tuple[str, str]],
+        split: bool,
+    ) -> KeptIndex | None:
+        """A new refreshed copy of ``source`` (made whole if ``split`` and it is split);
+        None when there is no such file."""
+        kept = KeptIndex(tempfile.mkdtemp(prefix=f"{next(self._names)}-", dir=self.folder()), stamp)
+        try:
+            identity = await asyncio.to_thread(_copy_file, source, kept.index)
+            if identity is None:
+                shutil.rmtree(kept.folder, ignore_errors=True)
+                return None
+            if split:
+                # What was copied (the index file may have been replaced meanwhile).
+                kept.stamp = (identity, stamp[1])
+                await self._git._unsplit(source, kept.index, kept.folder)
+            out = await self._git.run(REFRESH_INDEX_ARGS, toplevel, overrides, index=kept.index)
+            if out.returncode != 0:
+                # The copy is left as it was (the diffs refresh what they read); one made
+                # from another copy is not worth keeping.
+                kept.settle = False
+            await asyncio.to_thread(_inspect, kept)
+        except BaseException:
+            shutil.rmtree(kept.folder, ignore_errors=True)
+            raise
+        return kept
+
+    def _replace(self, key: str, kept: KeptIndex) -> None:
+        old = self._kept.get(key)
+        self._kept[key] = kept
+        if old is not None and old is not kept:
+            old.retired = True
+            self._remove_if_unused(old)
+
+    def _retire(self, key: str, kept: KeptIndex) -> None:
+        if self._kept.get(key) is kept:
+            del self._kept[key]
+        kept.retired = True
+
+    def _drop(self, key: str) -> None:
+        kept = self._kept.pop(key, None)
+        if kept is not None:
+            kept.retired = True
+            self._remove_if_unused(kept)
+        lock = self._locks.get(key)
+        if kept is not None and lock is not None and not lock.locked():
+            del self._locks[key]
+
+    @staticmethod
+    def _remove_if_unused(kept: KeptIndex) -> None:
+        if kept.retired and kept.users == 0:
+            shutil.rmtree(kept.folder, ignore_errors=True)
+
+
+def _identity(path: str) -> tuple[Any, ...] | None:
+    """What tells one version of an index file from another: device, inode, size, mtime and
+    ctime in ns, and its trailing checksum (a SHA-256 one is longer: the last 32 bytes
+    hold a SHA-1 one's end too). None when there is no such file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        tail = os.pread(fd, 32, max(0, st.st_size - 32))
+    finally:
+        os.close(fd)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, tail)
+
+
+def _file_identity(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _copy_file(source: str, copy: str) -> tuple[Any, ...] | None:
+    """Copy ``source`` with its access and modification times (in ns); the identity
+    (as _identity) of what was copied, or None when there is no such file."""
+    try:
+        src = open(source, "rb")  # noqa: SIM115
+    except OSError:
+        return None
+    with src:
+        st = os.fstat(src.fileno())
+        with open(copy, "xb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        tail = os.pread(src.fileno(), 32, max(0, st.st_size - 32))
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, tail)
+
+
+def _inspect(kept: KeptIndex) -> None:
+    """Note what ``kept``'s index file holds: whether an entry may have a gitlink's mode,
+    and the second of the file's mtime if an entry's mtime may fall in it (racily clean)."""
+    with open(kept.index, "rb") as f:
+        st = os.fstat(f.fileno())
+        data = f.read()
+    kept.seen = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    second = st.st_mtime_ns // 1_000_000_000
+    kept.gitlinks = GITLINK_MODE in data
+    kept.racy = second if _entry_mtime(second).search(data, 12) else None
+
+
+def _entry_mtime(second: int) -> re.Pattern[bytes]:
+    """An index entry (any version) whose mtime is in ``second``: its 4 bytes, then the
+    mtime's ns, dev and ino, then a file's, symbolic link's or gitlink's mode. (A false
+    match, such as an inode number that looks like a mode, costs one rewrite.)"""
+    return re.compile(
+        re.escape((second & 0xFFFFFFFF).to_bytes(4, "big"))
+        + rb".{12}\x00\x00(?:\x81\xa4|\x81\xed|\xa0\x00|\xe0\x00)",
+        re.DOTALL,
+    )
 
 
 # -- parsing ----------------------------------------------------------------------

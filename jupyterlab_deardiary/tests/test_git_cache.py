@@ -1,0 +1,420 @@
+"""GET /deardiary/git keeps its refreshed copy of a repository's index between calls.
+
+Evidence without timings: which git commands a call runs (a spy on Git.run), what git
+itself reports through trace2 (``refresh/sum_scan``: entries whose files it re-hashed,
+``write/cache_nr``: index files it wrote), and the kept copy's identity (inode, mtime).
+Every test also checks that nothing under .git changed, not even a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from jupyterlab_deardiary.git import Git
+
+from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, tree_state, write
+
+FILES = {f"f{i:02d}.txt": f"file {i}\n" for i in range(20)}
+PAST = time.time() - 1000  # a time no index was written at (so nothing is racily clean)
+
+
+class Spy:
+    """Records the git commands the server runs (and their index file), and has git write
+    its trace2 events to a file."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, trace: Path) -> None:
+        self.trace = trace
+        self.calls: list[tuple[list[str], str | None]] = []
+        self.git: Git | None = None
+        self.pause: asyncio.Event | None = None  # set: the next worktree diff waits for it
+        self.paused = asyncio.Event()
+        original = Git.run
+        spy = self
+
+        async def run(self: Git, args: list[str], cwd: str, *rest, **kwargs):
+            spy.git = self
+            self._env["GIT_TRACE2_EVENT"] = str(trace)
+            spy.calls.append((list(args), kwargs.get("index")))
+            if spy.pause is not None and "--numstat" in args:
+                event, spy.pause = spy.pause, None
+                spy.paused.set()
+                await event.wait()
+            return await original(self, args, cwd, *rest, **kwargs)
+
+        monkeypatch.setattr(Git, "run", run)
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.trace.write_bytes(b"")
+
+    def ran(self, subcommand: str) -> int:
+        """How many of the recorded commands were ``git <subcommand>``."""
+        return sum(1 for args, _ in self.calls if _subcommand(args) == subcommand)
+
+    def events(self, key: str) -> list[int]:
+        """The values git reported under a trace2 data ``key`` since the last reset."""
+        if not self.trace.exists():
+            return []
+        values = []
+        for line in self.trace.read_text().splitlines():
+            event = json.loads(line)
+            if event.get("event") == "data" and event.get("key") == key:
+                values.append(int(event["value"]))
+        return values
+
+    def rehashed(self) -> int:
+        return sum(self.events("refresh/sum_scan"))
+
+    def kept(self, repo: Path) -> Path:
+        """The kept copy of ``repo``'s index file."""
+        assert self.git is not None
+        kept = self.git.cache.kept(str(repo / ".git" / "index"))
+        assert kept is not None
+        return Path(kept.index)
+
+
+def _subcommand(args: list[str]) -> str:
+    it = iter(args)
+    for a in it:
+        if a == "-c":
+            next(it)
+        elif not a.startswith("-"):
+            return a
+    return ""
+
+
+def identity(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns
+
+
+def settled_repo(path: Path) -> Path:
+    """A repository whose index is fresh and holds no racily clean entry (its files dated
+    before the index, as in a working copy in use), so that no call has a reason to refresh
+    anything."""
+    repo = make_repo(path, FILES)
+    age(repo, PAST - 10)
+    git(repo, "update-index", "--refresh")
+    return repo
+
+
+def age(repo: Path, when: float = PAST) -> None:
+    """Give every tracked file another mtime, as a build or `cp -a` of the files would: the
+    index then tells nothing about them (a stale index)."""
+    for name in FILES:
+        os.utime(repo / name, (when, when))
+
+
+@pytest.fixture
+def spy(monkeypatch, tmp_path) -> Spy:
+    return Spy(monkeypatch, tmp_path / "trace2.json")
+
+
+async def get_git(jp_fetch, path: str = "proj") -> dict:
+    code, body = await fetch_json(jp_fetch, "deardiary", "git", params={"path": path})
+    assert code == 200, body
+    return body
+
+
+def tracked(body: dict) -> dict[str, str]:
+    return {f["path"]: f["xy"] for f in body["dirty_files"] if f["status"] != "??"}
+
+
+async def test_a_stale_index_is_refreshed_by_the_first_call_only(jp_fetch, jp_root_dir, spy):
+    repo = settled_repo(jp_root_dir / "proj")
+    age(repo)
+    before = tree_state(repo / ".git")
+
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {}
+    assert spy.ran("update-index") == 1
+    assert spy.rehashed() == len(FILES)  # each aged file once (not twice, as a diff would)
+    kept = spy.kept(repo)
+    assert not kept.is_relative_to(repo)
+    first = identity(kept)
+
+    for _ in range(2):
+        spy.reset()
+        assert tracked(await get_git(jp_fetch)) == {}
+        assert spy.ran("update-index") == 0
+        assert spy.rehashed() == 0
+        assert spy.events("write/cache_nr") == []  # no index written at all
+        assert spy.kept(repo) == kept and identity(kept) == first
+        assert {index for _, index in spy.calls} == {None, str(kept)}
+    assert tree_state(repo / ".git") == before
+
+
+async def test_the_kept_copy_is_private_to_the_server(jp_fetch, jp_root_dir, spy):
+    repo = make_repo(jp_root_dir / "proj", FILES)
+    await get_git(jp_fetch)
+    kept = spy.kept(repo)
+    for folder in (kept.parent, kept.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert folder.stat().st_uid == os.getuid()
+
+
+async def test_a_new_index_makes_a_new_copy(jp_fetch, jp_root_dir, spy):
+    repo = settled_repo(jp_root_dir / "proj")
+    await get_git(jp_fetch)
+    kept = spy.kept(repo)
+
+    write(repo / "f01.txt", "changed\n")
+    git(repo, "add", "f01.txt")
+    before = tree_state(repo / ".git")
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {"f01.txt": "M "}
+    assert spy.ran("update-index") == 1
+    assert spy.kept(repo) != kept
+    assert not kept.parent.exists()  # the replaced copy is removed
+    assert tree_state(repo / ".git") == before
+
+
+async def test_a_new_head_makes_a_new_copy(jp_fetch, jp_root_dir, spy):
+    """`git reset --soft` moves HEAD and leaves the index file alone."""
+    repo = make_repo(jp_root_dir / "proj", FILES)
+    write(repo / "f01.txt", "second\n")
+    git(repo, "commit", "-q", "-am", "second")
+    assert tracked(await get_git(jp_fetch)) == {}
+    kept = spy.kept(repo)
+    index = identity(repo / ".git" / "index")
+
+    git(repo, "reset", "-q", "--soft", "HEAD~1")
+    assert identity(repo / ".git" / "index") == index
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {"f01.txt": "M "}
+    assert spy.kept(repo) != kept
+
+    git(repo, "checkout", "-q", "--detach")  # same commit, same index: HEAD is detached
+    kept = spy.kept(repo)
+    body = await get_git(jp_fetch)
+    assert (body["detached"], tracked(body)) == (True, {"f01.txt": "M "})
+    assert spy.kept(repo) != kept
+
+
+async def test_a_touched_file_is_hashed_again_once(jp_fetch, jp_root_dir, spy):
+    repo = settled_repo(jp_root_dir / "proj")
+    await get_git(jp_fetch)
+    kept = spy.kept(repo)
+    before = tree_state(repo / ".git")
+
+    os.utime(repo / "f03.txt", (PAST, PAST))  # same bytes, another time
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {}
+    assert spy.rehashed() == 1  # git refreshed the kept copy: that file only
+    assert spy.kept(repo) == kept  # the same copy, rewritten by git
+    rewritten = identity(kept)
+
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {}
+    assert (spy.rehashed(), identity(kept)) == (0, rewritten)
+
+    # Another content of the same size, given back the time the copy recorded: only the
+    # ctime tells (git checks it, in seconds).
+    _next_second()
+    write(repo / "f03.txt", "file X\n")
+    os.utime(repo / "f03.txt", (PAST, PAST))
+    assert tracked(await get_git(jp_fetch)) == {"f03.txt": " M"}
+    assert tree_state(repo / ".git") == before
+
+
+async def test_a_racily_clean_entry_of_the_repository_is_checked(jp_fetch, jp_root_dir, spy):
+    """An entry whose mtime is the index file's own (in seconds) may hide a change of the
+    same size made in that second: git re-hashes it. The copies keep the index file's
+    times, so git sees the same. (ctime is ignored here, so only the rule can tell.)"""
+    repo = make_repo(jp_root_dir / "proj", FILES)
+    git(repo, "config", "core.trustctime", "false")
+    when = int(time.time()) - 100
+    os.utime(repo / "f05.txt", (when, when))
+    git(repo, "add", "f05.txt")
+    os.utime(repo / ".git" / "index", (when + 0.5, when + 0.5))  # written in that second
+    write(repo / "f05.txt", "file Y\n")  # same size
+    os.utime(repo / "f05.txt", (when + 0.2, when + 0.2))
+    before = tree_state(repo / ".git")
+    env = {**os.environ, **GIT_ENV, "GIT_OPTIONAL_LOCKS": "0"}
+    status = _status(repo, env)
+    assert status == " M f05.txt\n"  # git's own answer
+
+    for _ in range(3):
+        assert tracked(await get_git(jp_fetch)) == {"f05.txt": " M"}
+    assert tree_state(repo / ".git") == before
+
+
+def _status(repo: Path, env: dict) -> str:
+    import subprocess
+
+    return subprocess.run(
+        [GIT, "status", "--porcelain", "--untracked-files=no"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def _next_second() -> None:
+    time.sleep(1.02 - time.time() % 1)
+
+
+async def test_a_file_changed_in_the_second_of_the_refresh_is_changed(
+    jp_fetch, jp_root_dir, spy
+):
+    """The kept copy is refreshed, then a file changes within the same second keeping its
+    size (its mtime and ctime, in seconds, as the copy recorded them). It must still be
+    reported changed, on that call and on later ones, when the copy is rewritten in a later
+    second (a copy that keeps times of ours, not git's, would call it unchanged)."""
+    hit = 0
+    for attempt in range(6):
+        repo = make_repo(jp_root_dir / f"proj{attempt}", FILES)
+        _next_second()
+        write(repo / "f07.txt", FILES["f07.txt"])  # same bytes: the refresh records it
+        spy.reset()
+        assert tracked(await get_git(jp_fetch, repo.name)) == {}
+        assert spy.rehashed() == 1
+        copied = spy.kept(repo).stat()
+        write(repo / "f07.txt", "file Z\n")
+        changed = (repo / "f07.txt").stat()
+        _next_second()
+        for _ in range(3):
+            assert tracked(await get_git(jp_fetch, repo.name)) == {"f07.txt": " M"}
+        seconds = {int(copied.st_mtime), int(changed.st_mtime), int(changed.st_ctime)}
+        if len(seconds) == 1:  # all in one second: only the racy rule could tell
+            hit += 1
+            if hit == 2:
+                break
+    assert hit >= 1, "never managed to change a file in the second of a refresh"
+
+
+async def test_a_racily_clean_copy_is_rewritten_in_a_later_second(jp_fetch, jp_root_dir, spy):
+    """After a clone, up to a second's worth of entries are as recent as the index: git
+    would re-hash them on every call. The first call in a later second rewrites the copy
+    (hashing them once more), the next ones hash nothing."""
+    repo = make_repo(jp_root_dir / "proj", FILES)
+    _next_second()
+    for name in FILES:
+        write(repo / name, FILES[name])
+    git(repo, "update-index", "--refresh")  # the index written in the files' second
+    before = tree_state(repo / ".git")
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {}
+    kept = spy.kept(repo)
+    if int(kept.stat().st_mtime) != int((repo / "f00.txt").stat().st_mtime):
+        pytest.skip("the machine was too slow to stay within one second")
+    _next_second()
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {}
+    assert spy.ran("update-index") == 1  # (git checks racily clean entries uncounted)
+    settled = spy.kept(repo)
+    assert settled != kept
+    assert int(settled.stat().st_mtime) > int((repo / "f00.txt").stat().st_mtime)
+    written = identity(settled)
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {}
+    assert (spy.ran("update-index"), spy.rehashed()) == (0, 0)
+    assert (spy.kept(repo), identity(settled)) == (settled, written)
+    assert tree_state(repo / ".git") == before
+
+
+async def test_concurrent_calls_share_one_refresh(jp_fetch, jp_root_dir, spy):
+    repo = settled_repo(jp_root_dir / "proj")
+    age(repo)
+    write(repo / "f02.txt", "modified\n")
+    before = tree_state(repo / ".git")
+    spy.reset()
+    bodies = await asyncio.gather(*(get_git(jp_fetch) for _ in range(4)))
+    assert [tracked(b) for b in bodies] == [{"f02.txt": " M"}] * 4
+    assert spy.ran("update-index") == 1
+    assert spy.rehashed() == len(FILES)  # once each (the modified one is hashed too)
+    _same_entries(repo, spy.kept(repo))
+    assert tree_state(repo / ".git") == before
+
+
+async def test_a_call_reading_a_replaced_copy_never_writes_the_new_one(
+    jp_fetch, jp_root_dir, spy
+):
+    """Call A reads the kept copy; meanwhile the index changes and call B makes a new
+    copy; A's diff then refreshes (rewrites) the copy it read, not B's."""
+    repo = settled_repo(jp_root_dir / "proj")
+    await get_git(jp_fetch)
+    old = spy.kept(repo)
+    os.utime(repo / "f04.txt", (PAST, PAST))  # A's diff will refresh (rewrite) its copy
+    spy.pause = asyncio.Event()
+    resume = spy.pause
+    a = asyncio.ensure_future(get_git(jp_fetch))
+    await asyncio.wait_for(spy.paused.wait(), 30)
+
+    write(repo / "f01.txt", "staged\n")
+    git(repo, "add", "f01.txt")
+    assert tracked(await get_git(jp_fetch)) == {"f01.txt": "M "}  # B
+    new = spy.kept(repo)
+    assert new != old
+    new_identity = identity(new)
+    spy.reset()
+    resume.set()
+    assert tracked(await a) in ({}, {"f01.txt": " M"})  # before or after the change
+    assert spy.events("write/cache_nr")  # A's diff did rewrite the copy it read
+    assert identity(new) == new_identity
+    assert not old.parent.exists()  # removed once A was done with it
+    assert tracked(await get_git(jp_fetch)) == {"f01.txt": "M "}
+    _same_entries(repo, new)
+
+
+def _same_entries(repo: Path, kept: Path) -> None:
+    """The kept copy holds the repository's entries (and git reads it whole)."""
+    import subprocess
+
+    env = {**os.environ, **GIT_ENV, "GIT_OPTIONAL_LOCKS": "0"}
+    ours = subprocess.run(
+        [GIT, "ls-files", "--stage", "-z"],
+        cwd=repo,
+        env={**env, "GIT_INDEX_FILE": str(kept)},
+        capture_output=True,
+        check=True,
+    ).stdout
+    theirs = subprocess.run(
+        [GIT, "ls-files", "--stage", "-z"], cwd=repo, env=env, capture_output=True, check=True
+    ).stdout
+    assert ours == theirs
+
+
+async def test_a_removed_copy_is_made_again(jp_fetch, jp_root_dir, spy):
+    repo = make_repo(jp_root_dir / "proj", FILES)
+    await get_git(jp_fetch)
+    kept = spy.kept(repo)
+    (kept.parent / "index").unlink()  # as a cleaner of temporary files might
+    write(repo / "f06.txt", "changed\n")
+    assert tracked(await get_git(jp_fetch)) == {"f06.txt": " M"}
+    assert spy.kept(repo).exists()
+
+
+@pytest.mark.parametrize("deardiary_config", [{"git_index_cache": 1}])
+async def test_least_recently_used_copies_are_dropped(jp_fetch, jp_root_dir, spy):
+    one = make_repo(jp_root_dir / "one", FILES)
+    two = make_repo(jp_root_dir / "two", FILES)
+    await get_git(jp_fetch, "one")
+    kept = spy.kept(one)
+    await get_git(jp_fetch, "two")
+    assert not kept.parent.exists()
+    assert spy.git is not None and spy.git.cache.kept(str(one / ".git" / "index")) is None
+    spy.kept(two)
+
+
+@pytest.mark.parametrize("deardiary_config", [{"git_index_cache": 0}])
+async def test_no_kept_copies(jp_fetch, jp_root_dir, spy):
+    repo = settled_repo(jp_root_dir / "proj")
+    age(repo)
+    before = tree_state(repo / ".git")
+    for _ in range(2):
+        spy.reset()
+        assert tracked(await get_git(jp_fetch)) == {}
+        assert spy.ran("update-index") == 0
+        assert spy.rehashed() == len(FILES)  # every call pays
+    assert spy.git is not None and spy.git.cache.kept(str(repo / ".git" / "index")) is None
+    assert tree_state(repo / ".git") == before
