@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 
 import pytest
 
-from jupyterlab_deardiary.git import parse_status
+from jupyterlab_deardiary.git import PIDFD, parse_status
 
 from .utils import (
     GIT,
@@ -481,6 +482,27 @@ async def test_dubious_ownership(jp_fetch, jp_root_dir):
     assert body["error"] == "dubious_ownership"
     assert body["command"] == f"git config --global --add safe.directory {repo}"
     assert body["command"] in body["message"]
+
+
+@pytest.mark.skipif(not PIDFD, reason="asyncio watches processes itself (Python 3.12+)")
+async def test_git_runs_without_a_thread_per_process(jp_fetch, jp_root_dir, monkeypatch):
+    """git processes are watched through pidfds, and leave no file descriptor open."""
+    make_repo(jp_root_dir / "proj")
+    await get_git(jp_fetch, "proj")  # (the first call starts the thread pool it uses)
+    fds = len(os.listdir("/proc/self/fd"))
+    started = []
+    original = threading.Thread.start
+
+    def start(self):
+        started.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    for _ in range(3):
+        code, body = await get_git(jp_fetch, "proj")
+        assert code == 200 and body["dirty"] is False
+    assert started == []
+    assert len(os.listdir("/proc/self/fd")) == fds
 
 
 @pytest.fixture
