@@ -591,6 +591,7 @@ class KeptIndex:
         self.racy: int | None = None  # its mtime's second, if entries may be racily clean
         self.settle = True  # whether rewriting it in a later second is worth a try
         self.staged: list[Raw] | None = None  # `git diff --cached`, once read
+        self.sample: list[Entry] = []  # entries spread over it, their files as recorded
 
 
 class IndexCache:
@@ -684,23 +685,28 @@ class IndexCache:
         toplevel: str,
         overrides: list[tuple[str, str]],
     ) -> KeptIndex | None:
-        """The copy to read now (kept, settled or new); None when ``source`` is gone."""
+        """The copy to read now (kept, refreshed again or new); None when ``source`` is
+        gone."""
         kept = self._kept.get(key)
         if kept is not None and kept.stamp == stamp:
             seen = _file_identity(kept.index)
             if seen is not None:
                 if seen != kept.seen:  # git rewrote it: read it again
-                    await asyncio.to_thread(_inspect, kept)
+                    await asyncio.to_thread(_inspect, kept, toplevel)
                     kept.settle = True
-                if kept.racy is None or not kept.settle or int(time.time()) <= kept.racy:
+                settle = kept.racy is not None and kept.settle and int(time.time()) > kept.racy
+                if not settle and not _touched(kept.sample, toplevel):
                     return kept
-                # Rewrite it in a later second than its entries' (a copy of the copy).
-                settled = await self._make(kept.index, stamp, toplevel, overrides, split=False)
-                if settled is not None:
-                    if settled.racy is not None and settled.racy <= kept.racy:
-                        settled.settle = False  # no later second (an entry dated ahead?)
-                    self._replace(key, settled)
-                    return settled
+                # Refreshed again, in a copy of the copy: in a later second than its
+                # racily clean entries' (which settles them), or because most files have
+                # new times (a build, `touch`: the refresh hashes them once, where a diff
+                # compares their contents, then hashes them to refresh its index).
+                again = await self._make(kept.index, stamp, toplevel, overrides, split=False)
+                if again is not None:
+                    if settle and again.racy is not None and again.racy <= (kept.racy or 0):
+                        again.settle = False  # no later second (an entry dated ahead?)
+                    self._replace(key, again)
+                    return again
         kept = await self._make(source, stamp, toplevel, overrides, split=True)
         if kept is not None:
             self._replace(key, kept)
@@ -731,7 +737,7 @@ class IndexCache:
                 # The copy is left as it was (the diffs refresh what they read); one made
                 # from another copy is not worth keeping.
                 kept.settle = False
-            await asyncio.to_thread(_inspect, kept)
+            await asyncio.to_thread(_inspect, kept, toplevel)
         except BaseException:
             shutil.rmtree(kept.folder, ignore_errors=True)
             raise
@@ -804,9 +810,10 @@ def _copy_file(source: str, copy: str) -> tuple[Any, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, tail)
 
 
-def _inspect(kept: KeptIndex) -> None:
+def _inspect(kept: KeptIndex, toplevel: str) -> None:
     """Note what ``kept``'s index file holds: whether an entry may have a gitlink's mode,
-    and the second of the file's mtime if an entry's mtime may fall in it (racily clean)."""
+    the second of the file's mtime if an entry's mtime may fall in it (racily clean), and
+    a sample of entries whose files (in ``toplevel``) it records as they are now."""
     with open(kept.index, "rb") as f:
         st = os.fstat(f.fileno())
         data = f.read()
@@ -814,6 +821,88 @@ def _inspect(kept: KeptIndex) -> None:
     second = st.st_mtime_ns // 1_000_000_000
     kept.gitlinks = GITLINK_MODE in data
     kept.racy = second if _entry_mtime(second).search(data, 12) else None
+    kept.sample = [e for e in _sample_entries(data) if _recorded(e, toplevel) is True]
+
+
+class Entry(NamedTuple):
+    """What an index entry records of its file (the low 32 bits, as the index does)."""
+
+    path: bytes
+    mtime: int  # seconds
+    size: int
+    ino: int
+
+
+SAMPLE = 32
+# A regular file's or a symbolic link's mode, as an index entry stores it.
+_FILE_MODE = re.compile(rb"\x00\x00(?:\x81\xa4|\x81\xed|\xa0\x00)")
+
+
+def _sample_entries(data: bytes) -> list[Entry]:
+    """Up to SAMPLE entries spread over an index file of version 2 or 3 (none from others):
+    the first entry after each of SAMPLE evenly spaced offsets. Found by their mode, and
+    checked (8-byte alignment, name, NUL padding), for SHA-1 or SHA-256 object names; a
+    wrong one only costs a refresh, or misses one."""
+    if data[:4] != b"DIRC" or int.from_bytes(data[4:8], "big") not in (2, 3):
+        return []
+    found: dict[bytes, Entry] = {}
+    for i in range(SAMPLE):
+        at = 12 + 24 + (len(data) - 36) * i // SAMPLE
+        for _ in range(16):
+            m = _FILE_MODE.search(data, at)
+            if m is None:
+                break
+            entry = _entry_at(data, m.start() - 24)
+            if entry is not None:
+                found.setdefault(entry.path, entry)
+                break
+            at = m.start() + 1
+    return list(found.values())
+
+
+def _entry_at(data: bytes, start: int) -> Entry | None:
+    """The entry of an index file (version 2 or 3) that starts at ``start``, if one does."""
+    if start < 12 or start % 8 != 4:  # entries are 8-byte multiples after the 12-byte header
+        return None
+    for oid in (20, 32):
+        flags_at = start + 40 + oid
+        if flags_at + 2 > len(data):
+            return None
+        flags = int.from_bytes(data[flags_at : flags_at + 2], "big")
+        name_at = flags_at + 2 + (2 if flags & 0x4000 else 0)
+        length = flags & 0xFFF
+        end = (name_at - start + length + 8) // 8 * 8 + start  # NUL-padded to 8 bytes
+        name = data[name_at : name_at + length]
+        if (
+            0 < length < 0xFFF
+            and end <= len(data)
+            and b"\0" not in name
+            and not name.startswith(b"/")
+            and data[name_at + length : end].strip(b"\0") == b""
+        ):
+            field = lambda at: int.from_bytes(data[start + at : start + at + 4], "big")  # noqa: E731
+            return Entry(name, field(8), field(36), field(20))
+    return None
+
+
+def _recorded(entry: Entry, toplevel: str) -> bool | None:
+    """Whether ``entry`` records its file's mtime, size and inode as they are now (None:
+    no such file)."""
+    try:
+        st = os.lstat(os.path.join(toplevel, os.fsdecode(entry.path)))
+    except OSError:
+        return None
+    mask = 0xFFFFFFFF
+    return (int(st.st_mtime) & mask, st.st_size & mask, st.st_ino & mask) == entry[1:]
+
+
+def _touched(sample: list[Entry], toplevel: str) -> bool:
+    """Whether most files of a sample of entries have new times (or sizes) since the copy
+    recorded them: then the refresh, not a diff, is the one to hash them."""
+    if len(sample) < 8:
+        return False
+    changed = sum(1 for e in sample if _recorded(e, toplevel) is False)
+    return changed * 2 >= len(sample)
 
 
 def _entry_mtime(second: int) -> re.Pattern[bytes]:

@@ -224,6 +224,30 @@ async def test_a_touched_file_is_hashed_again_once(jp_fetch, jp_root_dir, spy):
     assert tree_state(repo / ".git") == before
 
 
+async def test_files_all_touched_are_hashed_once_by_a_refresh(jp_fetch, jp_root_dir, spy):
+    """After a build touched every file (the index file unchanged), the next call refreshes
+    a new copy first (each file hashed once) instead of letting its diff compare every
+    file, then hash it again to refresh the copy."""
+    repo = settled_repo(jp_root_dir / "proj")
+    write(repo / "f09.txt", "modified\n")
+    assert tracked(await get_git(jp_fetch)) == {"f09.txt": " M"}
+    kept = spy.kept(repo)
+    before = tree_state(repo / ".git")
+
+    age(repo, PAST + 10)
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {"f09.txt": " M"}
+    assert spy.ran("update-index") == 1
+    assert spy.rehashed() == len(FILES)  # once each, by the refresh (the diff found none)
+    assert sum(1 for args, _ in spy.calls if "--numstat" in args) == 1
+    assert spy.kept(repo) != kept
+
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {"f09.txt": " M"}
+    assert (spy.ran("update-index"), spy.rehashed()) == (0, 0)
+    assert tree_state(repo / ".git") == before
+
+
 async def test_a_racily_clean_entry_of_the_repository_is_checked(jp_fetch, jp_root_dir, spy):
     """An entry whose mtime is the index file's own (in seconds) may hide a change of the
     same size made in that second: git re-hashes it. The copies keep the index file's
