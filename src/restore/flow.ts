@@ -6,8 +6,10 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
   Dialog,
+  ISessionContext,
   MainAreaWidget,
   Notification,
+  SessionContext,
   showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
@@ -15,6 +17,7 @@ import { PathExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { FileDialog } from '@jupyterlab/filebrowser';
 import { NotebookPanel } from '@jupyterlab/notebook';
+import { Kernel } from '@jupyterlab/services';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { runHints } from '../manifest/hints';
 import {
@@ -23,6 +26,7 @@ import {
   outsideEnvironmentsOf,
   userPackages
 } from '../manifest/loaded';
+import { KernelBridge } from '../kernel/bridge';
 import { pathToString } from '../kernel/protocol';
 import { ServerError } from '../server/request';
 import { IDearDiaryServer, IKernelBridges, IRunStore } from '../tokens';
@@ -183,11 +187,11 @@ export async function restoreRun(
   if (!next.button.accept || !canOpen) {
     return { result, panel: null };
   }
-  const panel = await reopen(deps, run, result, choice.kernel!);
-  if (panel && choice.instantiate && run.has_manifest) {
-    await instantiate(deps, panel);
+  const reopened = await reopen(deps, run, result, choice.kernel!);
+  if (reopened && choice.instantiate && run.has_manifest) {
+    await instantiateIn(deps, reopened);
   }
-  return { result, panel };
+  return { result, panel: reopened?.panel ?? null };
 }
 
 /**
@@ -258,6 +262,20 @@ async function write(
 }
 
 /**
+ * The kernel session of a reopened notebook, followed from this page. JupyterLab shows
+ * the notebook here (`panel`); Notebook 7 opens it in a new browser tab and disposes the
+ * panel `docManager.open()` returned, so the session is started here first, the new tab
+ * attaches to it by path, and the project check and Pkg.instantiate() run through it.
+ */
+export interface IReopened {
+  path: string;
+  /** The notebook's panel in this page's shell, or null (another browser tab). */
+  readonly panel: NotebookPanel | null;
+  bridge: KernelBridge;
+  kernel: () => Kernel.IKernelConnection;
+}
+
+/**
  * Open the restored notebook with `kernel` (a new kernel); confirm through the bridge
  * that its active project is the restored one, activating it when the kernelspec does
  * not; say so when the kernel's Julia differs from the captured one.
@@ -267,7 +285,7 @@ export async function reopen(
   run: IRunDetail,
   result: IRestoreResult,
   kernel: string
-): Promise<NotebookPanel | null> {
+): Promise<IReopened | null> {
   const { docManager, trans } = deps;
   const path = result.target
     ? `${result.target}/${result.entrypoint}`
@@ -278,18 +296,46 @@ export async function reopen(
     { autoClose: false }
   );
   try {
-    const open = docManager.findWidget(path, 'Notebook') as NotebookPanel;
-    const panel =
-      open ??
-      (docManager.open(path, 'Notebook', { name: kernel }) as NotebookPanel);
+    const open = docManager.findWidget(path, 'Notebook') as
+      NotebookPanel | undefined;
     if (open) {
       // Already open (restored over): show the restored bytes in a new kernel.
       await open.context.revert();
       await open.sessionContext.changeKernel({ name: kernel });
     }
-    deps.app.shell.activateById(panel.id);
-    await panel.sessionContext.ready;
-    const bridge = deps.bridges.get(panel);
+    // The session first, then the document: its panel (here or in a new tab) finds
+    // the session by path and attaches to it.
+    await deps.app.serviceManager.sessions.refreshRunning();
+    const session = await Private.startSession(deps, path, kernel);
+    if (!open) {
+      docManager.open(path, 'Notebook', { name: kernel });
+    }
+    // Notebook 7 disposes the panel it opened (in a new tab) after a tick: ask again
+    // whenever the panel is needed.
+    const shown = () => {
+      const widget = docManager.findWidget(path, 'Notebook') as
+        NotebookPanel | undefined;
+      return widget && !widget.isDisposed ? widget : null;
+    };
+    const panel = shown();
+    if (panel) {
+      deps.app.shell.activateById(panel.id);
+    }
+    // This page follows the session itself, until it ends: the panel's own session
+    // context may never be ready (Notebook 7 disposes it), and the kernel is the same.
+    const bridge = new KernelBridge({ sessionContext: session });
+    session.sessionChanged.connect(() => {
+      bridge.dispose();
+      session.dispose();
+    });
+    const reopened: IReopened = {
+      path,
+      get panel() {
+        return shown();
+      },
+      bridge,
+      kernel: () => kernelOf(session, path)
+    };
     let live = await bridge.fingerprint({ timeout: BRIDGE_TIMEOUT });
     const want = result.project_file;
     const activeOf = () =>
@@ -297,7 +343,7 @@ export async function reopen(
     let activated = false;
     if (want && activeOf() !== want) {
       const reply = await execute(
-        kernelOf(panel),
+        reopened.kernel(),
         activateCode(result.project_path ?? want)
       );
       if (reply.status === 'error') {
@@ -344,7 +390,7 @@ export async function reopen(
           {
             label: trans.__('Install packages'),
             caption: trans.__('Run Pkg.instantiate() in this kernel'),
-            callback: () => void instantiate(deps, panel)
+            callback: () => void instantiateIn(deps, reopened)
           }
         ]
       : [];
@@ -355,7 +401,7 @@ export async function reopen(
       autoClose: false,
       actions
     });
-    return panel;
+    return reopened;
   } catch (error) {
     Notification.update({
       id: note,
@@ -371,17 +417,30 @@ export async function reopen(
   }
 }
 
+/** Pkg.instantiate() in the kernel of an open notebook panel. */
+export function instantiate(
+  deps: IRestoreDeps,
+  panel: NotebookPanel
+): Promise<boolean> {
+  return instantiateIn(deps, {
+    path: panel.context.path,
+    panel,
+    bridge: deps.bridges.get(panel),
+    kernel: () => kernelOf(panel.sessionContext, panel.context.path)
+  });
+}
+
 /**
  * Pkg.instantiate() in the notebook's kernel, its output streamed into a log beside
  * the notebook; never resolve or update. Resolves with whether it succeeded.
  */
-export async function instantiate(
+export async function instantiateIn(
   deps: IRestoreDeps,
-  panel: NotebookPanel
+  target: IReopened
 ): Promise<boolean> {
   const { app, trans } = deps;
-  const name = panel.context.path;
-  const refusal = await instantiateRefusal(deps, panel);
+  const name = target.path;
+  const refusal = await instantiateRefusal(deps, target);
   if (refusal) {
     await showErrorMessage(trans.__('Packages not installed'), refusal);
     return false;
@@ -391,7 +450,16 @@ export async function instantiate(
   widget.id = `jp-DearDiary-instantiate-${Date.now()}`;
   widget.title.label = trans.__('Pkg.instantiate · %1', PathExt.basename(name));
   widget.title.closable = true;
-  app.shell.add(widget, 'main', { ref: panel.id, mode: 'split-bottom' });
+  if (target.panel) {
+    app.shell.add(widget, 'main', {
+      ref: target.panel.id,
+      mode: 'split-bottom'
+    });
+  } else {
+    // The notebook is in another browser tab (Notebook 7): the log shows here.
+    app.shell.add(widget, 'down');
+    app.shell.activateById(widget.id);
+  }
   const note = Notification.emit(
     trans.__('Installing the packages of %1 (Pkg.instantiate)…', name),
     'in-progress',
@@ -399,7 +467,7 @@ export async function instantiate(
   );
   const started = performance.now();
   try {
-    const reply = await execute(kernelOf(panel), INSTANTIATE_CODE, text => {
+    const reply = await execute(target.kernel(), INSTANTIATE_CODE, text => {
       log.append(text);
       // The notification shows the latest line Pkg printed ("Installed CSV …").
       const line = stripAnsi(text).trim().split('\n').pop();
@@ -462,12 +530,12 @@ export async function instantiate(
 /** Why Pkg.instantiate() must not run in this kernel (it would resolve), or null. */
 async function instantiateRefusal(
   deps: IRestoreDeps,
-  panel: NotebookPanel
+  target: IReopened
 ): Promise<string | null> {
   const { trans } = deps;
-  const bridge = deps.bridges.get(panel);
+  const bridge = target.bridge;
   if (!(await bridge.isJulia())) {
-    return trans.__('%1 does not run a Julia kernel.', panel.context.path);
+    return trans.__('%1 does not run a Julia kernel.', target.path);
   }
   const live = await bridge.fingerprint({ timeout: BRIDGE_TIMEOUT });
   if (!live.manifest || !live.files.some(f => f.role === 'manifest')) {
@@ -515,10 +583,40 @@ export async function restoreCode(
   }
 }
 
-function kernelOf(panel: NotebookPanel) {
-  const kernel = panel.sessionContext.session?.kernel;
+function kernelOf(context: ISessionContext, path: string) {
+  const kernel = context.session?.kernel;
   if (!kernel) {
-    throw new Error(`${panel.context.path} has no kernel.`);
+    throw new Error(`${path} has no kernel.`);
   }
   return kernel;
+}
+
+namespace Private {
+  /**
+   * A session of `path` with `kernel`, in this page: the running one of that path when
+   * there is one (it already has the new kernel), else a new one.
+   */
+  export async function startSession(
+    deps: IRestoreDeps,
+    path: string,
+    kernel: string
+  ): Promise<SessionContext> {
+    const { serviceManager } = deps.app;
+    const session = new SessionContext({
+      sessionManager: serviceManager.sessions,
+      specsManager: serviceManager.kernelspecs,
+      path,
+      name: PathExt.basename(path),
+      type: 'notebook',
+      kernelPreference: { name: kernel, shouldStart: true, canStart: true },
+      translator: deps.translator
+    });
+    await session.initialize();
+    await session.ready;
+    if (!session.session?.kernel) {
+      session.dispose();
+      throw new Error(`${path}: no kernel ${kernel} was started.`);
+    }
+    return session;
+  }
 }

@@ -1,0 +1,132 @@
+/**
+ * Notebook 7 (what IJulia's `notebook()` opens), with plain Playwright steps: Galata's
+ * page fixtures assume JupyterLab. Run by scripts/frontends.sh with
+ * DEARDIARY_UI_FRONTEND=notebook (ui-tests/playwright.config.js serves `jupyter notebook`).
+ * The smoke path: automatic capture, the button, the sidebar, restore, and reopen in a
+ * new kernel: Notebook 7 opens the notebook in a NEW browser tab, and the restore still
+ * confirms the restored project and installs its packages.
+ */
+import { expect, Page, test } from '@playwright/test';
+import * as fs from 'fs';
+import * as path from 'path';
+import { JULIA_SPEC, serverRuns, SNAPSHOT } from '../lab';
+import { ROOT, writeProject } from '../store';
+
+/** The notebook page's kernel is idle. */
+async function kernelIdle(page: Page) {
+  await expect(page.locator('.jp-Notebook-ExecutionIndicator')).toHaveAttribute(
+    'data-status',
+    'idle',
+    { timeout: 60000 }
+  );
+}
+
+const toasts = (page: Page) => page.locator('.Toastify');
+
+test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', async ({
+  page,
+  context
+}) => {
+  test.setTimeout(240000);
+  page.on('console', m => {
+    if (m.type() === 'error' || m.type() === 'warning') {
+      process.stdout.write(`[page ${m.type()}] ${m.text()}\n`);
+    }
+  });
+  const dir = `nb7-${Date.now()}`;
+  fs.mkdirSync(path.join(ROOT, dir), { recursive: true });
+  writeProject(dir, 'name = "Smoke"\n');
+  const notebook = `${dir}/smoke.ipynb`;
+  const created = await page.request.put(`/api/contents/${notebook}`, {
+    data: {
+      type: 'notebook',
+      format: 'json',
+      content: {
+        cells: [
+          {
+            cell_type: 'code',
+            source: 'x = 1 + 1',
+            metadata: {},
+            outputs: [],
+            execution_count: null
+          }
+        ],
+        metadata: { kernelspec: JULIA_SPEC },
+        nbformat: 4,
+        nbformat_minor: 5
+      }
+    }
+  });
+  expect(created.ok()).toBe(true);
+
+  await page.goto(`notebooks/${notebook}`);
+  await kernelIdle(page);
+
+  // Automatic capture (the default setting) at the first execution.
+  await page.locator('.jp-Cell').first().click();
+  await page.keyboard.press('Shift+Enter');
+  const triggers = async () =>
+    (await serverRuns(page, notebook)).map(r => r.trigger);
+  await expect.poll(triggers, { timeout: 60000 }).toEqual(['kernel-start']);
+
+  // The button in Notebook 7's toolbar.
+  await page.locator(SNAPSHOT).click();
+  await expect
+    .poll(triggers, { timeout: 60000 })
+    .toEqual(['button', 'kernel-start']);
+
+  // The sidebar (View → Left Sidebar) lists both.
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('deardiary:open-history')
+  );
+  const list = page.getByRole('listbox', { name: 'Recorded runs' });
+  await expect(list.getByRole('option')).toHaveCount(2);
+
+  // Restore, reopen: the notebook opens in a new tab, this page follows its kernel.
+  const [run] = await serverRuns(page, notebook);
+  const target = `${dir}/restored`;
+  await page.evaluate(
+    ({ id, target }) => {
+      void (window as any).jupyterapp.commands.execute('deardiary:restore', {
+        id,
+        target
+      });
+    },
+    { id: run.id, target }
+  );
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText(`Restore run #${run.number}`);
+  await dialog
+    .getByRole('checkbox', { name: /Then install the packages/ })
+    .check();
+  await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
+  await expect(dialog).toContainText(`Run #${run.number} restored`);
+  const opened = context.waitForEvent('page');
+  await dialog.getByRole('button', { name: 'Open in a new kernel' }).click();
+  const tab = await opened;
+  await expect(tab).toHaveURL(
+    new RegExp(`/notebooks/${target}/smoke\\.ipynb$`)
+  );
+  await kernelIdle(tab);
+
+  const projectFile = path.join(fs.realpathSync(ROOT), target, 'Project.toml');
+  await expect(toasts(page)).toContainText(
+    `The kernel runs the restored project ${projectFile}.`,
+    { timeout: 90000 }
+  );
+  await expect(toasts(page)).toContainText(
+    `The packages of ${target}/smoke.ipynb are installed`,
+    { timeout: 120000 }
+  );
+  await expect(page.locator('.jp-DearDiary-instantiateLog')).toContainText(
+    'Pkg.instantiate() finished'
+  );
+
+  // The new tab runs the restored project in the kernel this page followed.
+  const sessions = await (await page.request.get('/api/sessions')).json();
+  const restored = sessions.filter(
+    (s: any) => s.path === `${target}/smoke.ipynb`
+  );
+  expect(restored).toHaveLength(1);
+  expect(restored[0].kernel.name).toBe(JULIA_SPEC.name);
+});
