@@ -79,3 +79,31 @@ module.exports = {
     reuseExistingServer: false
   }
 };
+
+/**
+ * Issue 19, the frontends (scripts/frontends.sh runs them, each in its own venv):
+ * DEARDIARY_UI_FRONTEND=notebook serves Notebook 7 (`jupyter notebook`) and runs only
+ * tests/frontends/notebook7.spec.ts (plain Playwright, project `notebook7`); every
+ * other run ignores that folder. The Lab smoke is tests/smoke.spec.ts (ijulia-1.24).
+ */
+{
+  const cfg = module.exports;
+  const FRONTENDS = /ui-tests[\\/]tests[\\/]frontends[\\/]/;
+  if (process.env.DEARDIARY_UI_FRONTEND === 'notebook') {
+    cfg.projects = [
+      {
+        name: 'notebook7',
+        testMatch: FRONTENDS,
+        use: { baseURL: `http://localhost:${PORT}/` }
+      }
+    ];
+    cfg.webServer = {
+      ...cfg.webServer,
+      command:
+        'jupyter notebook --config jupyter_server_test_config.py --JupyterNotebookApp.expose_app_in_browser=True',
+      url: `http://localhost:${PORT}/tree`
+    };
+  } else {
+    cfg.projects = cfg.projects.map(p => ({ ...p, testIgnore: FRONTENDS }));
+  }
+}
