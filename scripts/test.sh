@@ -72,9 +72,14 @@ echo "Galata's JupyterLab: port $DEARDIARY_UI_PORT"
 (cd ui-tests && PLAYWRIGHT_JSON_OUTPUT_NAME="$RESULTS/playwright.json" \
   jlpm playwright test --reporter=list,json); status playwright.json $?
 
+# Issue 19: the smoke path in the other frontends of the claimed range, each in its own
+# venv (.cache/frontends): the oldest JupyterLab, Notebook 7, and RTC (scripts/frontends.sh).
+step "frontends"
+check frontends bash scripts/frontends.sh "$RESULTS"
+
 step "wheel"
 bash scripts/check-wheel.sh "$RESULTS/wheel.xml" || fail wheel
 
 step "summary"
 python scripts/summarize.py "$RESULTS" lint.xml jest.json julia.log pytest.xml \
-  check_auth.xml playwright.json wheel.xml
+  check_auth.xml playwright.json wheel.xml frontends.xml
