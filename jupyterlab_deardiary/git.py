@@ -592,6 +592,7 @@ class KeptIndex:
         self.settle = True  # whether rewriting it in a later second is worth a try
         self.staged: list[Raw] | None = None  # `git diff --cached`, once read
         self.sample: list[Entry] = []  # entries spread over it, their files as recorded
+        self.touched = False  # whether most files of its sample had other times when read
 
 
 class IndexCache:
@@ -601,9 +602,11 @@ class IndexCache:
 
     They live in a folder of this server's own (mkdtemp: 0700, removed with the server).
     A copy is used while it was made from the same index file (device, inode, size, mtime
-    and ctime in ns, trailing checksum), HEAD and config overrides; else a new copy is made
-    and refreshed once (REFRESH_INDEX_ARGS). git keeps refreshing the copy it reads
-    afterwards (a diff rewrites the index after refreshing stat-only changes).
+    and ctime in ns, trailing checksum), HEAD and config overrides; else a new copy is
+    made. git keeps refreshing the copy it reads (a diff rewrites the index after
+    refreshing stat-only changes), except when most files have new times (a stale index,
+    told by a sample of entries): then a refresh (REFRESH_INDEX_ARGS, in a new copy)
+    hashes each of them once, before the diffs, which would hash them twice.
 
     The copy keeps the times git gave it, never ones of ours: git re-hashes the entries
     whose mtime is not older than the index file's ("racily clean", compared in seconds by
@@ -701,13 +704,14 @@ class IndexCache:
                 # racily clean entries' (which settles them), or because most files have
                 # new times (a build, `touch`: the refresh hashes them once, where a diff
                 # compares their contents, then hashes them to refresh its index).
-                again = await self._make(kept.index, stamp, toplevel, overrides, split=False)
+                again = await self._make(kept.index, stamp, toplevel, overrides, refresh=True)
                 if again is not None:
+                    again.staged = kept.staged  # (the same entries, the same HEAD)
                     if settle and again.racy is not None and again.racy <= (kept.racy or 0):
                         again.settle = False  # no later second (an entry dated ahead?)
                     self._replace(key, again)
                     return again
-        kept = await self._make(source, stamp, toplevel, overrides, split=True)
+        kept = await self._make(source, stamp, toplevel, overrides, refresh=None)
         if kept is not None:
             self._replace(key, kept)
         return kept
@@ -718,9 +722,10 @@ class IndexCache:
         stamp: Any,
         toplevel: str,
         overrides: list[tuple[str, str]],
-        split: bool,
+        refresh: bool | None,
     ) -> KeptIndex | None:
-        """A new refreshed copy of ``source`` (made whole if ``split`` and it is split);
+        """A new copy: of the repository's index file ``source`` (made whole if split;
+        ``refresh`` None: refreshed if that is worth it now), or of a kept copy (refreshed);
         None when there is no such file."""
         kept = KeptIndex(tempfile.mkdtemp(prefix=f"{next(self._names)}-", dir=self.folder()), stamp)
         try:
@@ -728,16 +733,25 @@ class IndexCache:
             if identity is None:
                 shutil.rmtree(kept.folder, ignore_errors=True)
                 return None
-            if split:
+            if refresh is None:
                 # What was copied (the index file may have been replaced meanwhile).
                 kept.stamp = (identity, stamp[1])
                 await self._git._unsplit(source, kept.index, kept.folder)
-            out = await self._git.run(REFRESH_INDEX_ARGS, toplevel, overrides, index=kept.index)
-            if out.returncode != 0:
-                # The copy is left as it was (the diffs refresh what they read); one made
-                # from another copy is not worth keeping.
-                kept.settle = False
             await asyncio.to_thread(_inspect, kept, toplevel)
+            if refresh is None:
+                # Worth it when most files have new times (a stale index: each is hashed
+                # once, where a diff would compare it, then hash it again to refresh its
+                # index), or when racily clean entries can be settled now. Else the diffs
+                # refresh what little there is.
+                settles = kept.racy is not None and int(time.time()) > kept.racy
+                refresh = kept.touched or settles
+            if refresh:
+                out = await self._git.run(REFRESH_INDEX_ARGS, toplevel, overrides, index=kept.index)
+                if out.returncode != 0:
+                    # The copy is left as it was (the diffs refresh what they read); no
+                    # point trying again.
+                    kept.settle = False
+                await asyncio.to_thread(_inspect, kept, toplevel)
         except BaseException:
             shutil.rmtree(kept.folder, ignore_errors=True)
             raise
@@ -821,7 +835,10 @@ def _inspect(kept: KeptIndex, toplevel: str) -> None:
     second = st.st_mtime_ns // 1_000_000_000
     kept.gitlinks = GITLINK_MODE in data
     kept.racy = second if _entry_mtime(second).search(data, 12) else None
-    kept.sample = [e for e in _sample_entries(data) if _recorded(e, toplevel) is True]
+    entries = _sample_entries(data)
+    recorded = [_recorded(e, toplevel) for e in entries]
+    kept.sample = [e for e, same in zip(entries, recorded) if same is True]
+    kept.touched = len(entries) >= 8 and recorded.count(False) * 2 >= len(entries)
 
 
 class Entry(NamedTuple):
