@@ -1,14 +1,35 @@
-"""Benchmark GET /deardiary/git on a 20,000-file repository through a real jupyter server.
+"""Benchmark GET /deardiary/git against plain `git status` and W&B's `wandb.init`.
 
-    python bench/bench_git.py [--dir DIR] [--files 20000] [--modified 50] [--calls 50]
+    python bench/bench_git.py [--files 2000,20000,100000] [--calls 20] [--calls-large 7]
+                              [--repeat 1] [--no-wandb] [--dir DIR] [--json FILE]
 
-Builds the repository (in a temp dir unless --dir is given), starts `jupyter server` with
-the extension on a free port, times the endpoint over HTTP on the clean repository and
-after modifying files (then staging some, then changing some staged ones again), times
-plain `git status --porcelain` on the same repository, and prints one block. Endpoint calls
-and `git status` runs alternate, so that background load affects both alike. Targets:
-median < 300 ms on the dirty repository, and at most 1.5x plain git status. The server is
-always stopped on exit.
+For each size, builds a repository (100 files a folder, a .gitignore holding `wandb/`),
+and times, through one real `jupyter server` with the extension, these states:
+
+  clean   nothing changed, the index fresh (as on any working copy in use)
+  dirty   50 files modified, 10 of them staged (3 of those changed again), 2 untracked
+  stale   the dirty state with every tracked file touched (same bytes, new mtime): the
+          index no longer tells them unchanged. The first call, then the later ones.
+  clone   a fresh `git clone` of the repository (up to a second's worth of its entries
+          are as recent as its index: racily clean). The first call, then the later ones.
+
+against, on the same repository in the same run:
+
+  git status   plain `git status --porcelain`, as a user runs it (it rewrites the index
+               when it refreshed something, so a stale index costs it once)
+  W&B          `wandb.init(mode="offline", dir=<repository>,
+               settings=wandb.Settings(save_code=True, console="off"))` in a long-lived
+               Python (W&B's service is warm), timed to its return: it records the commit
+               (`git rev-parse`, `git config`) and, with save_code, the patch
+               (wandb-core runs `git diff HEAD --submodule=diff`, then
+               `git rev-parse @{upstream}`). W&B lives in its own venv, made here
+               (.cache/bench-wandb, `pip install wandb`): never a dependency of the project.
+
+clean and dirty: the three alternate call by call (after two warm-up calls each), so that
+background load affects them alike. stale: each tool gets the files touched again, waits a
+second, then its first and later calls. clone: one clone, then the endpoint, W&B (neither
+writes the clone's index) and git status. --repeat runs the states again on the same
+repositories; the table shows medians over every round. The server is always stopped.
 """
 
 from __future__ import annotations
@@ -26,15 +47,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+WANDB_VENV = REPO_ROOT / ".cache" / "bench-wandb" / "venv"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@example.com",
     "GIT_COMMITTER_NAME": "bench",
     "GIT_COMMITTER_EMAIL": "bench@example.com",
 }
+MODIFIED, STAGED, CHANGED_AGAIN = 50, 10, 3
+UNTRACKED = ["untracked.txt", "scratch/notes.txt"]  # listed as "untracked.txt", "scratch/"
+NOTEBOOK = "analysis.ipynb"
 
 
 def git(repo: Path, *args: str) -> None:
@@ -47,17 +74,22 @@ def file_path(i: int) -> str:
     return f"pkg{i // 1000:02d}/sub{(i // 100) % 10}/file{i:05d}.txt"
 
 
+def tracked_paths(count: int) -> list[str]:
+    return [file_path(i) for i in range(count)] + [NOTEBOOK, ".gitignore"]
+
+
 def build_repo(repo: Path, count: int) -> None:
     for i in range(count):
         path = repo / file_path(i)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"file {i} line {n}\n" for n in range(8)))
-    (repo / "analysis.ipynb").write_text(
+    (repo / NOTEBOOK).write_text(
         '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
     )
+    (repo / ".gitignore").write_text("wandb/\n")  # where W&B writes its runs
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "20,000 files")
+    git(repo, "commit", "-q", "-m", f"{count:,} files")
     settle(repo)
 
 
@@ -67,14 +99,35 @@ def settle(repo: Path) -> None:
     git(repo, "status", "--porcelain")
 
 
-def modify(repo: Path, count: int, total: int) -> list[str]:
-    step = max(1, total // count)
-    paths = [file_path(i) for i in range(0, step * count, step)]
+def make_dirty(repo: Path, count: int) -> None:
+    step = max(1, count // MODIFIED)
+    paths = [file_path(i) for i in range(0, step * MODIFIED, step)]
     for p in paths:
         with open(repo / p, "a") as f:
             f.write("an edit\n")
+    git(repo, "add", *paths[:STAGED])
+    for p in paths[:CHANGED_AGAIN]:
+        with open(repo / p, "a") as f:
+            f.write("after staging\n")
+    for p in UNTRACKED:
+        (repo / p).parent.mkdir(parents=True, exist_ok=True)
+        (repo / p).write_text("not added\n")
     settle(repo)
-    return paths
+
+
+def make_clean(repo: Path) -> None:
+    git(repo, "reset", "-q", "--hard", "HEAD")
+    git(repo, "clean", "-q", "-fd")  # not -x: W&B's runs stay (ignored)
+    settle(repo)
+
+
+def touch_all(repo: Path, count: int) -> None:
+    """Every tracked file gets a new mtime (same bytes), as a build or `cp -a` does; then
+    a second passes, as before anyone looks."""
+    now = time.time()
+    for p in tracked_paths(count):
+        os.utime(repo / p, (now, now))
+    time.sleep(1.1)
 
 
 def free_port() -> int:
@@ -112,7 +165,7 @@ class Server:
             stderr=subprocess.STDOUT,
             cwd=workdir,
         )
-        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -147,23 +200,262 @@ class Server:
         self.log.close()
 
 
-def interleaved(fn, baseline, n: int) -> tuple[list[float], list[float]]:
-    """Milliseconds of ``n`` calls of ``fn`` and of ``baseline``, alternating (after two
-    warm-up calls each), so that background load affects both alike."""
-    for _ in range(2):
-        fn()
-        baseline()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(n):
-        for f, out in ((fn, times[0]), (baseline, times[1])):
-            start = time.perf_counter()
-            f()
-            out.append((time.perf_counter() - start) * 1000)
-    return times
+WANDB_CHILD = r"""
+import json, os, sys, time
+import wandb
+
+print(json.dumps({"version": wandb.__version__}), flush=True)
+for line in sys.stdin:
+    folder = json.loads(line)["dir"]
+    start = time.perf_counter()
+    run = wandb.init(
+        mode="offline",
+        project="deardiary-bench",
+        dir=folder,
+        settings=wandb.Settings(save_code=True, console="off"),
+    )
+    ms = (time.perf_counter() - start) * 1000
+    patch = os.path.join(run.dir, "diff.patch")
+    answer = {
+        "ms": ms,
+        "commit": run.settings.git_commit,
+        "patch": os.path.getsize(patch) if os.path.exists(patch) else 0,
+    }
+    run.finish()
+    print(json.dumps(answer), flush=True)
+"""
 
 
-def p95(values: list[float]) -> float:
-    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
+def wandb_python() -> Path:
+    """The Python of the benchmark's own W&B venv, made (and wandb installed from PyPI) on
+    first use."""
+    python = WANDB_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import wandb"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return python
+    print(f"making {WANDB_VENV} with wandb from PyPI (once) ...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(WANDB_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "wandb"], check=True)
+    return python
+
+
+class WandB:
+    """A long-lived Python of W&B's venv that runs wandb.init on request."""
+
+    def __init__(self, warmup: Path, workdir: Path) -> None:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "PYTHON"))
+        }
+        env.update(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_CONSOLE="off")
+        self.proc = subprocess.Popen(
+            [str(wandb_python()), "-c", WANDB_CHILD],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(workdir / "wandb.log", "wb"),  # noqa: SIM115
+            cwd=workdir,
+            env=env,
+            text=True,
+        )
+        self.version = self._read()["version"]
+        for _ in range(2):  # starts W&B's service
+            self.init(warmup)
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the W&B process stopped; see wandb.log in the work folder")
+        return json.loads(line)
+
+    def init(self, repo: Path) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"dir": str(repo)}) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def stop(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+class Bench:
+    def __init__(self, server: Server, wandb: WandB | None, calls: int) -> None:
+        self.server = server
+        self.wandb = wandb
+        self.calls = calls
+
+    def tools(self, repo: Path, expect: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+        url = f"/deardiary/git?path={repo.name}/{NOTEBOOK}"
+
+        def endpoint() -> None:
+            status, body = self.server.get(url)
+            info = json.loads(body)
+            tracked = [f for f in info.get("dirty_files", ()) if f["status"] != "??"]
+            got = {
+                "dirty": info.get("dirty"),
+                "tracked": len(tracked),
+                "untracked": info.get("untracked_count"),
+            }
+            if status != 200 or got != expect:
+                raise RuntimeError(f"unexpected answer {status} {got}: {body[:300]!r}")
+
+        def git_status() -> None:
+            subprocess.run(
+                ["git", "status", "--porcelain"], cwd=repo, stdout=subprocess.DEVNULL, check=True
+            )
+
+        found = {"endpoint": endpoint, "git status": git_status}
+        if self.wandb is not None:
+            wandb = self.wandb
+
+            def wandb_init() -> None:
+                answer = wandb.init(repo)
+                if not answer["commit"] or bool(answer["patch"]) is not expect["dirty"]:
+                    raise RuntimeError(f"W&B recorded no commit or no patch: {answer}")
+
+            found["W&B"] = wandb_init
+        return found
+
+    def interleaved(self, repo: Path, expect: dict[str, Any]) -> dict[str, list[float]]:
+        """Milliseconds of each tool's calls, alternating call by call, after 2 warm-ups."""
+        tools = self.tools(repo, expect)
+        for _ in range(2):
+            for fn in tools.values():
+                fn()
+        times: dict[str, list[float]] = {name: [] for name in tools}
+        for _ in range(self.calls):
+            for name, fn in tools.items():
+                times[name].append(timed(fn))
+        return times
+
+    def first_then_later(
+        self, repo: Path, expect: dict[str, Any], prepare: Callable[[], None] | None
+    ) -> dict[str, list[float]]:
+        """For each tool in turn (``prepare``d again before each): its first call, then
+        its later ones (as "<tool> 1st" and "<tool>")."""
+        times: dict[str, list[float]] = {}
+        for name, fn in self.tools(repo, expect).items():
+            if prepare is not None:
+                prepare()
+            times[f"{name} 1st"] = [timed(fn)]
+            times[name] = [timed(fn) for _ in range(self.calls)]
+        return times
+
+
+def measure_size(
+    root: Path, server: Server, wandb: WandB | None, count: int, calls: int, rounds: int
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, Any]]:
+    repo = root / f"repo-{count}"
+    clone = root / f"clone-{count}"
+    facts: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    build_repo(repo, count)
+    facts["build_s"] = time.perf_counter() - t0
+    bench = Bench(server, wandb, calls)
+    clean = {"dirty": False, "tracked": 0, "untracked": 0}
+    dirty = {"dirty": True, "tracked": MODIFIED, "untracked": len(UNTRACKED)}
+    results: dict[str, dict[str, list[float]]] = {}
+
+    def add(state: str, times: dict[str, list[float]]) -> None:
+        for name, values in times.items():
+            results.setdefault(state, {}).setdefault(name, []).extend(values)
+
+    for r in range(rounds):
+        if r:
+            make_clean(repo)
+        add("clean", bench.interleaved(repo, clean))
+        make_dirty(repo, count)
+        add("dirty", bench.interleaved(repo, dirty))
+        add("stale", bench.first_then_later(repo, dirty, lambda: touch_all(repo, count)))
+        t0 = time.perf_counter()
+        git(root, "clone", "-q", repo.name, clone.name)
+        facts["clone_s"] = time.perf_counter() - t0
+        time.sleep(1.1)  # as before anyone opens the notebook
+        add("clone", bench.first_then_later(clone, clean, None))
+        shutil.rmtree(clone)
+    _, body = server.get(f"/deardiary/git?path={repo.name}/{NOTEBOOK}")
+    facts["patch_bytes"] = json.loads(body)["patch_bytes"]
+    shutil.rmtree(repo)
+    return results, facts
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+ROWS = [
+    ("clean", "clean", ""),
+    ("dirty", "dirty", ""),
+    ("stale, 1st call", "stale", " 1st"),
+    ("stale, later calls", "stale", ""),
+    ("clone, 1st call", "clone", " 1st"),
+    ("clone, later calls", "clone", ""),
+]
+
+
+def report(
+    sizes: dict[int, tuple[dict[str, dict[str, list[float]]], dict[str, Any]]],
+    args: argparse.Namespace,
+    extra: dict[str, Any],
+) -> str:
+    has_wandb = extra["wandb"] is not None
+    lines = [
+        "",
+        f"GET /deardiary/git against `git status --porcelain`"
+        + (f" and W&B {extra['wandb']} wandb.init" if has_wandb else "")
+        + f" ({os.cpu_count()} CPUs, git {git_version()}; load average before: "
+        f"{extra['load'][0]:.2f})",
+        f"  medians in ms over {args.repeat} round(s) of {args.calls} calls a state "
+        f"({args.calls_large} at 100,000+ files; a 1st call: one a round)",
+        "  files    state                 endpoint  git status   ratio"
+        + ("   W&B init  endpoint/W&B" if has_wandb else ""),
+    ]
+    ratio: dict[tuple[int, str], tuple[float, float | None, float, float | None]] = {}
+    for count, (results, facts) in sizes.items():
+        for label, state, suffix in ROWS:
+            times = results[state]
+            ours, theirs = med(times["endpoint" + suffix]), med(times["git status" + suffix])
+            w = med(times["W&B" + suffix]) if has_wandb else None
+            ratio[(count, label)] = (ours, w, ours / theirs, ours / w if w else None)
+            line = f"  {count:>7,}  {label:20} {ours:8.1f}   {theirs:8.1f}  {ours / theirs:5.2f}x"
+            if w is not None:
+                line += f"   {w:8.1f}   {ours / w:10.2f}x"
+            lines.append(line)
+        lines.append(
+            f"  {count:>7,}  built in {facts['build_s']:.1f} s, cloned in "
+            f"{facts['clone_s']:.1f} s; dirty patch {facts['patch_bytes']:,} bytes"
+        )
+    lines.append(f"  HTTP round trip (GET /deardiary/version): {extra['http_ms']:.1f} ms")
+
+    def check(text: str, good: bool, value: str) -> None:
+        lines.append(f"  target: {text:.<58} {'OK' if good else 'MISSED'} ({value})")
+
+    stale = ratio.get((20_000, "stale, later calls"))
+    if stale:
+        ours, _, to_status, _ = stale
+        check("stale index, later calls <= 1.5x git status (20,000) ", to_status <= 1.5,
+              f"{to_status:.2f}x")
+        check("stale index, later calls <= 300 ms (20,000) ", ours <= 300, f"{ours:.0f} ms")
+    dirty = ratio.get((20_000, "dirty"))
+    if dirty and dirty[3] is not None:
+        check("dirty 20,000: endpoint <= W&B init ", dirty[3] <= 1, f"{dirty[3]:.2f}x")
+    for count, limit in ((2_000, 2.0), (100_000, 1.2)):
+        got = [ratio[(count, label)][2] for label in ("clean", "dirty") if (count, label) in ratio]
+        if got:
+            check(f"{count:,} files: <= {limit}x git status (clean, dirty) ",
+                  max(got) <= limit, " / ".join(f"{g:.2f}x" for g in got))
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -171,9 +463,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--dir", type=Path, help="work here (kept) instead of a temp dir (removed)")
-    parser.add_argument("--files", type=int, default=20_000)
-    parser.add_argument("--modified", type=int, default=50)
-    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--files", default="2000,20000,100000", help="sizes, comma-separated")
+    parser.add_argument("--calls", type=int, default=20, help="calls a state and tool")
+    parser.add_argument("--calls-large", type=int, default=7, help="the same at 100,000+ files")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the states a size")
+    parser.add_argument("--no-wandb", action="store_true", help="leave W&B out")
+    parser.add_argument("--json", type=Path, help="also write every timing to this file")
     args = parser.parse_args()
     # SIGTERM too must reach the `finally` that stops the server
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -181,83 +476,33 @@ def main() -> int:
     load = os.getloadavg()
     workdir = args.dir.resolve() if args.dir else Path(tempfile.mkdtemp(prefix="deardiary-bench-"))
     root = workdir / "root"
-    repo = root / "repo"
-    if repo.exists():
-        shutil.rmtree(repo)
-    repo.mkdir(parents=True)
-    server = None
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    server = wandb = None
+    sizes = {}
     try:
-        t0 = time.perf_counter()
-        build_repo(repo, args.files)
-        build_s = time.perf_counter() - t0
         server = Server(root, workdir)
-        url = "/deardiary/git?path=repo/analysis.ipynb"
-
-        def call(expect_dirty: bool) -> None:
-            status, body = server.get(url)
-            info = json.loads(body)
-            if status != 200 or info["dirty"] is not expect_dirty:
-                raise RuntimeError(f"unexpected answer {status}: {body[:300]!r}")
-
-        def plain_status() -> None:
-            subprocess.run(
-                ["git", "status", "--porcelain"], cwd=repo, stdout=subprocess.DEVNULL, check=True
-            )
-
-        version, _ = interleaved(lambda: server.get("/deardiary/version"), lambda: None, args.calls)
-        clean, status_clean = interleaved(lambda: call(False), plain_status, args.calls)
-        changed = modify(repo, args.modified, args.files)
-        dirty, status_dirty = interleaved(lambda: call(True), plain_status, args.calls)
-        _, body = server.get(url)
-        info = json.loads(body)
-        # A fifth of the changes staged, then a quarter of those changed again (git
-        # status's "M " and "MM"): both columns differ.
-        staged = changed[: max(1, len(changed) // 5)]
-        git(repo, "add", *staged)
-        settle(repo)
-        staged_t, status_staged = interleaved(lambda: call(True), plain_status, args.calls)
-        for p in staged[: max(1, len(staged) // 4)]:
-            with open(repo / p, "a") as f:
-                f.write("after staging\n")
-        settle(repo)
-        both_t, status_both = interleaved(lambda: call(True), plain_status, args.calls)
+        warmup = root / "warmup"
+        warmup.mkdir()
+        build_repo(warmup, 10)
+        if not args.no_wandb:
+            wandb = WandB(warmup, workdir)
+        http_ms = med([timed(lambda: server.get("/deardiary/version")) for _ in range(30)])
+        for count in (int(n) for n in args.files.split(",")):
+            calls = args.calls if count < 100_000 else args.calls_large
+            sizes[count] = measure_size(root, server, wandb, count, calls, args.repeat)
     finally:
+        if wandb is not None:
+            wandb.stop()
         if server is not None:
             server.stop()
         if not args.dir:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    med = statistics.median
-    ratio_clean = med(clean) / med(status_clean)
-    ratio_dirty = med(dirty) / med(status_dirty)
-    ratio_staged = med(staged_t) / med(status_staged)
-    ratio_both = med(both_t) / med(status_both)
-    worst = max(ratio_clean, ratio_dirty, ratio_staged, ratio_both)
-    ok = lambda good: "OK" if good else "MISSED"  # noqa: E731
-    print(
-        f"""
-GET /deardiary/git on a {args.files:,}-file repository ({os.cpu_count()} CPUs, git {git_version()})
-  repository built and committed in {build_s:.1f} s; load average before the run {load[0]:.2f}
-  {args.calls} endpoint calls per state over HTTP to a real jupyter server, each followed by
-  one plain `git status --porcelain` on the same repository (interleaved, same conditions)
-                                    median      p95
-  endpoint, clean                 {med(clean):7.1f} ms {p95(clean):7.1f} ms
-  {f"endpoint, {args.modified} files modified":31} {med(dirty):7.1f} ms {p95(dirty):7.1f} ms
-  {f"endpoint, {len(staged)} of them staged":31} {med(staged_t):7.1f} ms {p95(staged_t):7.1f} ms
-  endpoint, and changed again     {med(both_t):7.1f} ms {p95(both_t):7.1f} ms
-  git status --porcelain, clean   {med(status_clean):7.1f} ms {p95(status_clean):7.1f} ms
-  git status --porcelain, dirty   {med(status_dirty):7.1f} ms {p95(status_dirty):7.1f} ms
-  git status --porcelain, staged  {med(status_staged):7.1f} ms {p95(status_staged):7.1f} ms
-  git status --porcelain, again   {med(status_both):7.1f} ms {p95(status_both):7.1f} ms
-  HTTP round trip (/version)      {med(version):7.1f} ms
-  ratio endpoint / git status     clean {ratio_clean:.2f}x   dirty {ratio_dirty:.2f}x   \
-staged {ratio_staged:.2f}x   changed again {ratio_both:.2f}x
-  dirty answer: {len(info["dirty_files"])} dirty files, patch {info["patch_bytes"]:,} bytes
-  target: median < 300 ms (dirty) .......... {ok(med(dirty) < 300)}
-  target: <= 1.5x git status (dirty) ....... {ok(ratio_dirty <= 1.5)}
-  target: <= 1.5x git status (every state) . {ok(worst <= 1.5)}
-""".rstrip()
-    )
+    extra = {"load": load, "http_ms": http_ms, "wandb": wandb.version if wandb else None}
+    if args.json:
+        args.json.write_text(json.dumps({"sizes": sizes, **extra}, indent=1))
+    print(report(sizes, args, extra))
     return 0
 
 
