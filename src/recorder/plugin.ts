@@ -32,6 +32,7 @@ import {
 import { IAddResult, RunTrigger } from '../store/types';
 import { AutoCaptureMode, NotebookRecorder } from './controller';
 import { IRecorderOptions, Recorder } from './recorder';
+import { trackUserEdits } from './unsaved';
 
 export const diaryIcon = new LabIcon({
   name: 'deardiary:diary',
@@ -95,7 +96,7 @@ export const snapshotPlugin: JupyterFrontEndPlugin<void> = {
         notebook: {
           sessionContext: panel.sessionContext,
           path: () => contents.localPath(panel.context.path),
-          unsaved: () => panel.context.model.dirty
+          unsaved: trackUserEdits(panel.context)
         },
         bridge: bridges.get(panel),
         recorder,
