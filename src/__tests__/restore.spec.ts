@@ -12,6 +12,7 @@ import {
   notebookName,
   preflight,
   restoreRequest,
+  runName,
   toBase64
 } from '../restore/plan';
 import { activateCode } from '../restore/execute';
@@ -247,6 +248,16 @@ describe('restore request', () => {
     await expect(restoreRequest(run, 't', async () => null)).rejects.toThrow(
       'Project.toml: its bytes are not in the store'
     );
+  });
+
+  it('names both numbers wherever the folder name (the store id) appears', () => {
+    // The notebook's run #2 is the store's iteration 3: the label names both, the
+    // folder the id, so the user finds the folder from the sidebar and back.
+    const run = { id: 3, number: 2 };
+    expect(runName(trans, run)).toBe('run #2 (iteration 3)');
+    expect(defaultTarget('nb', run)).toBe('nb/iteration_3');
+    expect(defaultTarget('nb', run)).toContain(`iteration_${run.id}`);
+    expect(runName(trans, run)).toContain(`iteration ${run.id}`);
   });
 
   it('names the default folder like DearDiary, beside the notebook', () => {

@@ -54,6 +54,17 @@ describe('RunList', () => {
     expect(list.node.querySelectorAll('.jp-mod-marked')).toHaveLength(2);
   });
 
+  it('shows the run number and names its iteration (restore folder) on hover', () => {
+    const list = new RunList(trans);
+    list.setRuns([{ ...summary(3), number: 2 }]);
+    const number = list.node.querySelector<HTMLElement>(
+      '#jp-DearDiary-run-3 .jp-DearDiary-run-number'
+    )!;
+    expect(number.textContent).toBe('#2');
+    expect(number.title).toContain('iteration 3');
+    expect(number.title).toContain('iteration_3');
+  });
+
   it('tells when a refresh drops a marked run', () => {
     const list = new RunList(trans);
     const marked: number[][] = [];

@@ -35,7 +35,13 @@ import { IRunDetail } from '../store/types';
 import { carriable, environmentRequest } from './carry';
 import { activateCode, execute, INSTANTIATE_CODE } from './execute';
 import { bestKernelspec, matchKernelspecs, minorOf } from './kernelspec';
-import { defaultTarget, folderOf, preflight, restoreRequest } from './plan';
+import {
+  defaultTarget,
+  folderOf,
+  preflight,
+  restoreRequest,
+  runName
+} from './plan';
 import { workspaceLayout } from './workspace';
 import { confirmReplace, restoreWorkspace } from './workspace-flow';
 import {
@@ -125,7 +131,11 @@ export async function restoreRun(
         : undefined
     });
     const answer = await showDialog({
-      title: trans.__('Restore run #%1 of %2', run.number, run.notebook_path),
+      title: trans.__(
+        'Restore %1 of %2',
+        runName(trans, run),
+        run.notebook_path
+      ),
       body,
       buttons: [
         Dialog.cancelButton(),
@@ -150,7 +160,10 @@ export async function restoreRun(
     const picked = await FileDialog.getExistingDirectory({
       manager: deps.docManager,
       translator: deps.translator,
-      title: trans.__('Restore run #%1 into a new folder inside…', run.number)
+      title: trans.__(
+        'Restore %1 into a new folder inside…',
+        runName(trans, run)
+      )
     });
     const folder = picked.button.accept ? picked.value?.[0] : undefined;
     if (folder) {
@@ -176,7 +189,7 @@ export async function restoreRun(
     buttons.push(Dialog.okButton({ label: trans.__('Open in a new kernel') }));
   }
   const next = await showDialog({
-    title: trans.__('Run #%1 restored', run.number),
+    title: trans.__('Run #%1 (iteration %2) restored', run.number, run.id),
     body: resultBody(trans, result),
     buttons
   });

@@ -43,11 +43,26 @@ export function notebookName(run: IRunDetail): string {
   return run.notebook_path.split('/').pop() || 'notebook.ipynb';
 }
 
-/** The default target: a new `iteration_<id>` folder in `folder` (DearDiary's name). */
+/**
+ * The default target: a new `iteration_<id>` folder in `folder` (DearDiary's name). The id
+ * is the store's, not the notebook's run number the sidebar shows first: every label that
+ * leads to this folder names both (see `runName`).
+ */
 export function defaultTarget(folder: string, run: { id: number }): string {
   const name = `iteration_${run.id}`;
   const base = folder.replace(/^\/+|\/+$/g, '');
   return base ? `${base}/${name}` : name;
+}
+
+/**
+ * A run as the user finds it everywhere: the notebook's run number the sidebar shows and
+ * the store id its restore folder is named after, e.g. "run #2 (iteration 3)".
+ */
+export function runName(
+  trans: TranslationBundle,
+  run: { id: number; number: number }
+): string {
+  return trans.__('run #%1 (iteration %2)', run.number, run.id);
 }
 
 /** The folder of a notebook path ('' for the root). */

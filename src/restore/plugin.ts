@@ -94,7 +94,7 @@ export const restorePlugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.restore, {
       label: args =>
         typeof args.id === 'number'
-          ? trans.__('Restore Run #%1…', args.id)
+          ? trans.__('Restore Iteration %1…', args.id)
           : trans.__('DearDiary: Restore a Run…'),
       describedBy: { args: idArgs },
       execute: async args => {

@@ -60,7 +60,12 @@ export class RunDetails extends Widget {
       el(
         'h3',
         'jp-DearDiary-details-title',
-        trans.__('Run #%1 · %2', run.number, run.notebook_path)
+        trans.__(
+          'Run #%1 (iteration %2) · %3',
+          run.number,
+          run.id,
+          run.notebook_path
+        )
       ),
       facts([
         [

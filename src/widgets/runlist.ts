@@ -214,9 +214,15 @@ export class RunList extends Widget {
       'aria-label',
       this._trans.__('Compare run #%1', run.number)
     );
+    const number = text('jp-DearDiary-run-number', `#${run.number}`);
+    number.title = this._trans.__(
+      'Run #%1 of this notebook; stored as iteration %2 (its restore folder is iteration_%2)',
+      run.number,
+      run.id
+    );
     top.append(
       mark,
-      text('jp-DearDiary-run-number', `#${run.number}`),
+      number,
       text('jp-DearDiary-run-time', formatTime(run.created_at))
     );
     top.append(

@@ -108,13 +108,17 @@ test('restore a run into a chosen folder, reopen it and instantiate it', async (
 
   await dialog.getByRole('button', { name: 'Choose folder…' }).click();
   const picker = page.locator('.jp-Dialog');
-  await expect(picker).toContainText('Restore run #1 into a new folder');
+  await expect(picker).toContainText(
+    `Restore run #1 (iteration ${run.id}) into a new folder`
+  );
   const listing = picker.locator('.jp-DirListing-content');
   await listing.getByText(tmpPath, { exact: true }).dblclick();
   await listing.getByText('restored', { exact: true }).click();
   await picker.getByRole('button', { name: 'Select' }).click();
   const wanted = `${tmpPath}/restored/iteration_${run.id}`;
-  await expect(page.locator('.jp-Dialog')).toContainText('Restore run #1 of');
+  await expect(page.locator('.jp-Dialog')).toContainText(
+    `Restore run #1 (iteration ${run.id}) of`
+  );
   await expect(target).toHaveValue(wanted);
   await dialog
     .getByRole('checkbox', { name: /Then install the packages/ })
@@ -132,7 +136,7 @@ test('restore a run into a chosen folder, reopen it and instantiate it', async (
 
   // The RestoreResult; the bytes on disk are the captured ones.
   const result = page.locator('.jp-Dialog');
-  await expect(result).toContainText('Run #1 restored');
+  await expect(result).toContainText(`Run #1 (iteration ${run.id}) restored`);
   await expect(result.locator('.jp-DearDiary-restoredFiles')).toContainText(
     'verified'
   );
@@ -213,7 +217,9 @@ test('restore a run into a chosen folder, reopen it and instantiate it', async (
     .locator('.jp-Dialog')
     .getByRole('button', { name: 'Replace' })
     .click();
-  await expect(page.locator('.jp-Dialog')).toContainText('Run #1 restored');
+  await expect(page.locator('.jp-Dialog')).toContainText(
+    `Run #1 (iteration ${run.id}) restored`
+  );
   await page
     .locator('.jp-Dialog')
     .getByRole('button', { name: 'Open in a new kernel' })
