@@ -910,7 +910,8 @@ def _recorded(entry: Entry, toplevel: str) -> bool | None:
     except OSError:
         return None
     mask = 0xFFFFFFFF
-    return (int(st.st_mtime) & mask, st.st_size & mask, st.st_ino & mask) == entry[1:]
+    seconds = st.st_mtime_ns // 1_000_000_000
+    return (seconds & mask, st.st_size & mask, st.st_ino & mask) == entry[1:]
 
 
 def _touched(sample: list[Entry], toplevel: str) -> bool:
