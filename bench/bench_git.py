@@ -406,7 +406,6 @@ ROWS = [
 
 def report(
     sizes: dict[int, tuple[dict[str, dict[str, list[float]]], dict[str, Any]]],
-    args: argparse.Namespace,
     extra: dict[str, Any],
 ) -> str:
     has_wandb = extra["wandb"] is not None
@@ -415,9 +414,9 @@ def report(
         f"GET /deardiary/git against `git status --porcelain`"
         + (f" and W&B {extra['wandb']} wandb.init" if has_wandb else "")
         + f" ({os.cpu_count()} CPUs, git {git_version()}; load average before: "
-        f"{extra['load'][0]:.2f})",
-        f"  medians in ms over {args.repeat} round(s) of {args.calls} calls a state "
-        f"({args.calls_large} at 100,000+ files; a 1st call: one a round)",
+        f"{', '.join(f'{load[0]:.2f}' for load in extra['loads'])})",
+        f"  medians in ms over {extra['rounds']} round(s) of {extra['calls']} calls a state "
+        f"({extra['calls_large']} at 100,000+ files; a 1st call: one a round)",
         "  files    state                 endpoint  git status   ratio"
         + ("   W&B init  endpoint/W&B" if has_wandb else ""),
     ]
@@ -469,7 +468,17 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the states a size")
     parser.add_argument("--no-wandb", action="store_true", help="leave W&B out")
     parser.add_argument("--json", type=Path, help="also write every timing to this file")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="measure nothing: print the table of runs saved with --json, pooled",
+    )
     args = parser.parse_args()
+    if args.from_json:
+        print(report(*pooled(args.from_json)))
+        return 0
     # SIGTERM too must reach the `finally` that stops the server
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -499,11 +508,38 @@ def main() -> int:
             server.stop()
         if not args.dir:
             shutil.rmtree(workdir, ignore_errors=True)
-    extra = {"load": load, "http_ms": http_ms, "wandb": wandb.version if wandb else None}
+    extra = {
+        "loads": [load],
+        "http_ms": http_ms,
+        "wandb": wandb.version if wandb else None,
+        "rounds": args.repeat,
+        "calls": args.calls,
+        "calls_large": args.calls_large,
+    }
     if args.json:
         args.json.write_text(json.dumps({"sizes": sizes, **extra}, indent=1))
-    print(report(sizes, args, extra))
+    print(report(sizes, extra))
     return 0
+
+
+def pooled(files: list[Path]) -> tuple[dict[int, Any], dict[str, Any]]:
+    """The timings of runs saved with --json, every call of every run together."""
+    sizes: dict[int, Any] = {}
+    extra: dict[str, Any] = {}
+    for path in files:
+        run = json.loads(path.read_text())
+        for count, (results, facts) in run.pop("sizes").items():
+            merged, _ = sizes.setdefault(int(count), ({}, facts))
+            for state, tools in results.items():
+                for tool, values in tools.items():
+                    merged.setdefault(state, {}).setdefault(tool, []).extend(values)
+        if not extra:
+            extra = {**run, "rounds": 0, "loads": [], "http": []}
+        extra["rounds"] += run["rounds"]
+        extra["loads"] += run["loads"]
+        extra["http"].append(run["http_ms"])
+    extra["http_ms"] = med(extra["http"])
+    return sizes, extra
 
 
 def git_version() -> str:
