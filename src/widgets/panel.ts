@@ -5,7 +5,7 @@
 import { TranslationBundle } from '@jupyterlab/translation';
 import { SidePanel } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
-import { Panel, Widget } from '@lumino/widgets';
+import { AccordionPanel, Panel, Widget } from '@lumino/widgets';
 import { IManifest, parseManifest } from '../manifest/parse';
 import { matchRun, parseQuery, QUERY_HELP } from '../manifest/search';
 import { runHints } from '../manifest/hints';
@@ -76,6 +76,9 @@ export class HistoryPanel extends SidePanel {
 
     this.addWidget(runs);
     this.addWidget(this._details);
+    // The run list takes most of the sidebar; the details below get the rest.
+    AccordionPanel.setStretch(runs, 3);
+    AccordionPanel.setStretch(this._details, 1);
 
     this._list.selectionChanged.connect(
       (_, run) => void this._showDetails(run)
