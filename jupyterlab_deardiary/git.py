@@ -306,6 +306,15 @@ class Git:
                     toplevel, copy, overrides, 0, kept.gitlinks if kept else None
                 ),
             )
+            if copy is not None and not os.path.exists(copy):
+                # Removed meanwhile (a cleaner of temporary files?): git may have read no
+                # index at all, which lists every file as deleted.
+                raise ApiError(
+                    503,
+                    "git_index_lost",
+                    "The server's private copy of the repository's index was removed while "
+                    "git read it (by a cleaner of temporary files?). Try again.",
+                )
         _add_submodules(st, submodules, self.config.patch_max_bytes)
         if untracked.returncode != 0:
             raise git_failed("ls-files", untracked)

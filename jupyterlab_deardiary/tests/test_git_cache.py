@@ -441,3 +441,25 @@ async def test_no_kept_copies(jp_fetch, jp_root_dir, spy):
         assert spy.rehashed() == len(FILES)  # every call pays
     assert spy.git is not None and spy.git.cache.kept(str(repo / ".git" / "index")) is None
     assert tree_state(repo / ".git") == before
+
+
+async def test_a_copy_removed_during_a_call_is_an_error_not_an_answer(
+    jp_fetch, jp_root_dir, spy
+):
+    """Without its index file git would list every file as deleted: the call says to
+    try again instead, and the next call makes a new copy."""
+    repo = settled_repo(jp_root_dir / "proj")
+    await get_git(jp_fetch)
+    kept = spy.kept(repo)
+    spy.pause = asyncio.Event()
+    resume = spy.pause
+    call = asyncio.ensure_future(
+        fetch_json(jp_fetch, "deardiary", "git", params={"path": "proj"})
+    )
+    await asyncio.wait_for(spy.paused.wait(), 30)
+    kept.unlink()
+    resume.set()
+    code, body = await call
+    assert (code, body["error"]) == (503, "git_index_lost")
+    assert tracked(await get_git(jp_fetch)) == {}
+    assert spy.kept(repo) != kept
