@@ -319,28 +319,40 @@ export async function reopen(
     // The session first, then the document: its panel (here or in a new tab) finds
     // the session by path and attaches to it.
     await deps.app.serviceManager.sessions.refreshRunning();
-    const session = await Private.startSession(deps, path, kernel);
+    const own = await Private.startSession(deps, path, kernel);
+    // In JupyterLab the panel opens in this page: let this page's own connection go
+    // first, since a second connection to a kernel in one page gets no comms
+    // (KernelManager.connectTo) and the panel's bridge needs them. Notebook 7 opens it
+    // in a new tab (another page) and disposes the panel it returns: this page then
+    // follows the session itself.
+    const inLab = deps.app.name === 'JupyterLab';
+    if (inLab) {
+      own.dispose();
+    }
     if (!open) {
       docManager.open(path, 'Notebook', { name: kernel });
     }
-    // Notebook 7 disposes the panel it opened (in a new tab) after a tick: ask again
-    // whenever the panel is needed.
     const shown = () => {
       const widget = docManager.findWidget(path, 'Notebook') as
         NotebookPanel | undefined;
       return widget && !widget.isDisposed ? widget : null;
     };
-    const panel = shown();
+    const panel = inLab ? shown() : null;
+    let session: ISessionContext = own;
+    let bridge: KernelBridge;
     if (panel) {
       deps.app.shell.activateById(panel.id);
+      await panel.sessionContext.ready;
+      session = panel.sessionContext;
+      bridge = deps.bridges.get(panel);
+    } else {
+      const ownBridge = new KernelBridge({ sessionContext: own });
+      own.sessionChanged.connect(() => {
+        ownBridge.dispose();
+        own.dispose();
+      });
+      bridge = ownBridge;
     }
-    // This page follows the session itself, until it ends: the panel's own session
-    // context may never be ready (Notebook 7 disposes it), and the kernel is the same.
-    const bridge = new KernelBridge({ sessionContext: session });
-    session.sessionChanged.connect(() => {
-      bridge.dispose();
-      session.dispose();
-    });
     const reopened: IReopened = {
       path,
       get panel() {

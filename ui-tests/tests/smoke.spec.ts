@@ -33,10 +33,13 @@ test('smoke: capture, button, sidebar, restore and reopen', async ({
     .poll(triggers, { timeout: 60000 })
     .toEqual(['button', 'kernel-start']);
 
-  // The sidebar lists both.
+  // The sidebar lists both (the store may hold other tests' runs: filter by folder).
   await page.evaluate(() =>
     window.jupyterapp.commands.execute('deardiary:open-history')
   );
+  await page
+    .getByRole('searchbox', { name: 'Filter runs' })
+    .fill(`nb:${tmpPath}/`);
   const list = page.getByRole('listbox', { name: 'Recorded runs' });
   await expect(list.getByRole('option')).toHaveCount(2);
 
@@ -55,7 +58,9 @@ test('smoke: capture, button, sidebar, restore and reopen', async ({
   const dialog = page.locator('.jp-Dialog');
   await expect(dialog).toContainText(`Restore run #${run.number}`);
   await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
-  await expect(dialog).toContainText(`Run #${run.number} restored`);
+  await expect(dialog).toContainText(
+    `Run #${run.number} (iteration ${run.id}) restored`
+  );
   await dialog.getByRole('button', { name: 'Open in a new kernel' }).click();
   const projectFile = path.join(fs.realpathSync(ROOT), target, 'Project.toml');
   await expect

@@ -100,7 +100,9 @@ test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', as
     .getByRole('checkbox', { name: /Then install the packages/ })
     .check();
   await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
-  await expect(dialog).toContainText(`Run #${run.number} restored`);
+  await expect(dialog).toContainText(
+    `Run #${run.number} (iteration ${run.id}) restored`
+  );
   const opened = context.waitForEvent('page');
   await dialog.getByRole('button', { name: 'Open in a new kernel' }).click();
   const tab = await opened;
