@@ -22,7 +22,7 @@ if grep -qE 'ui-tests|test-kernel|/tests/' <<<"$listing"; then
 fi
 python3 -m venv "$work/venv"
 PATH="$work/venv/bin:/usr/bin:/bin" "$work/venv/bin/python" -m pip install -q \
-  --disable-pip-version-check "$wheel" 'jupyterlab>=4.5,<5' || { result 1; exit 1; }
+  --disable-pip-version-check "$wheel" 'jupyterlab>=4.6,<5' || { result 1; exit 1; }
 labs="$(PATH="$work/venv/bin:/usr/bin:/bin" "$work/venv/bin/jupyter" labextension list 2>&1)"
 servers="$(PATH="$work/venv/bin:/usr/bin:/bin" "$work/venv/bin/jupyter" server extension list 2>&1)"
 echo "$labs" | grep -i deardiary

@@ -12,7 +12,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 export PATH="$VENV/bin:$PATH"
 pip_quiet() { python -m pip install -q --disable-pip-version-check "$@"; }
-pip_quiet 'jupyterlab>=4.5,<5' 'hatchling>=1.5' 'hatch-jupyter-builder>=0.5' \
+pip_quiet 'jupyterlab>=4.6,<5' 'hatchling>=1.5' 'hatch-jupyter-builder>=0.5' \
   'hatch-nodejs-version>=0.3.2' editables build
 jlpm install --immutable >/dev/null 2>&1 || jlpm install
 # Editable install: hatch builds the frontend (jlpm build) and enables the server
