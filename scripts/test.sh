@@ -27,6 +27,7 @@ status() {
 
 step "setup"
 . scripts/setup.sh || { echo "setup failed" >&2; exit 1; }
+set +e  # setup.sh (sourced) sets -e: a failing runner must not end the run before the summary
 if ! command -v chromium >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null || { echo "cannot install chromium" >&2; exit 1; }
 fi
