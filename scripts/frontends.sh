@@ -46,7 +46,7 @@ for name in "${names[@]}"; do
   fi
   (cd "$REPO/ui-tests" && PATH="$venv/bin:$PATH" DEARDIARY_UI_PORT="$port" DEARDIARY_UI_ROOT="$root" \
     DEARDIARY_UI_FRONTEND="$front" PLAYWRIGHT_JSON_OUTPUT_NAME="$RESULTS/frontend-$name.json" \
-    jlpm playwright test "${args[@]}" --reporter=list,json) || { echo "FAILED: $name smoke" >&2; rc=1; }
+    timeout 600 jlpm playwright test "${args[@]}" --reporter=list,json) || { echo "FAILED: $name smoke" >&2; rc=1; }
   rm -rf "$root"
 done
 exit $rc

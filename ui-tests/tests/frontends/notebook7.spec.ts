@@ -23,6 +23,15 @@ async function kernelIdle(page: Page) {
 
 const toasts = (page: Page) => page.locator('.Toastify');
 
+// Plain Playwright tracks no kernels (Galata does): shut down the ones this test started,
+// or they outlive the server and keep its output open, and Playwright waits forever.
+test.afterEach(async ({ request }) => {
+  const kernels = await (await request.get('/api/kernels')).json();
+  for (const kernel of kernels) {
+    await request.delete(`/api/kernels/${kernel.id}`);
+  }
+});
+
 test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', async ({
   page,
   context
