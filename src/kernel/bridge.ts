@@ -7,9 +7,12 @@ import {
   COMM_TARGET,
   decodeMessage,
   ICapture,
+  IOperations,
   KernelMessage as DiaryMessage,
+  Operation,
   PROTOCOL_VERSION,
   ProtocolError,
+  READ_RESULT,
   validateCapture
 } from './protocol';
 
@@ -129,33 +132,21 @@ export class KernelBridge implements IDisposable {
    * Claim `key` in this kernel process: true for the first claimant only (a restart
    * starts over). Lets tabs and page reloads agree on who records what.
    */
-  async claim(key: string, options: IRequestOptions = {}): Promise<boolean> {
-    const result = await this._request('claim', { key }, options);
-    if (typeof result.claimed !== 'boolean') {
-      throw new BridgeError(
-        'malformed',
-        'Malformed message from the kernel: claimed is not a boolean'
-      );
-    }
-    return result.claimed;
+  claim(key: string, options: IRequestOptions = {}): Promise<boolean> {
+    return this._request('claim', { key }, options);
   }
 
   /** Julia version, active project, its manifest (exact bytes, verified) and system facts. */
-  async capture(
+  capture(
     options: IRequestOptions & { maxBytes?: number } = {}
   ): Promise<ICapture> {
-    const args: JSONObject = options.maxBytes
-      ? { max_bytes: options.maxBytes }
-      : {};
-    return validateCapture(await this._request('capture', args, options), true);
+    const args = options.maxBytes ? { max_bytes: options.maxBytes } : {};
+    return this._request('capture', args, options);
   }
 
   /** The same paths and hashes as capture, without bytes. */
-  async fingerprint(options: IRequestOptions = {}): Promise<ICapture> {
-    return validateCapture(
-      await this._request('fingerprint', {}, options),
-      false
-    );
+  fingerprint(options: IRequestOptions = {}): Promise<ICapture> {
+    return this._request('fingerprint', {}, options);
   }
 
   dispose(): void {
@@ -174,16 +165,23 @@ export class KernelBridge implements IDisposable {
    * Send one request, reconnecting once if no answer comes, and once more after each
    * restart of the kernel if the request is carried over.
    */
-  private async _request(
-    op: string,
-    args: JSONObject,
+  private async _request<K extends Operation>(
+    op: K,
+    args: IOperations[K]['args'],
     options: IRequestOptions
-  ): Promise<Record<string, unknown>> {
+  ): Promise<IOperations[K]['result']> {
     let retried = false;
     for (;;) {
       const restarts = this._restarts;
       try {
-        return await this._attempt(op, args, options);
+        const raw = await this._attempt(op, args, options);
+        try {
+          return await READ_RESULT[op](raw);
+        } catch (error) {
+          throw error instanceof ProtocolError
+            ? new BridgeError('malformed', error.message)
+            : error;
+        }
       } catch (error) {
         const code = error instanceof BridgeError ? error.code : null;
         if (
@@ -209,7 +207,7 @@ export class KernelBridge implements IDisposable {
   }
 
   private async _attempt(
-    op: string,
+    op: Operation,
     args: JSONObject,
     options: IRequestOptions
   ): Promise<Record<string, unknown>> {

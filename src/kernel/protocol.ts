@@ -103,6 +103,35 @@ export interface ISystemInfo {
   pwd: PathValue;
 }
 
+/**
+ * The requests the frontend sends over the comm (`{id, op, args}`) and what each one's
+ * reply holds once validated: one map, as the debugger types its protocol. The kernel
+ * side answers them in `handle` (julia/deardiary.jl); PROTOCOL.md describes them.
+ */
+export interface IOperations {
+  ping: { args: Record<string, never>; result: void };
+  /** true for the first claimant of `key` in this kernel process only. */
+  claim: { args: { key: string }; result: boolean };
+  /** With the files' bytes, verified. */
+  capture: { args: { max_bytes?: number }; result: ICapture };
+  /** The same paths and hashes as capture, without bytes. */
+  fingerprint: { args: Record<string, never>; result: ICapture };
+}
+
+export type Operation = keyof IOperations;
+
+/** Validate the result of a reply to `op` (throws ProtocolError). */
+export const READ_RESULT: {
+  [K in Operation]: (
+    raw: Record<string, unknown>
+  ) => IOperations[K]['result'] | Promise<IOperations[K]['result']>;
+} = {
+  ping: () => undefined,
+  claim: raw => bool(raw.claimed, 'claim.claimed'),
+  capture: raw => validateCapture(raw, true),
+  fingerprint: raw => validateCapture(raw, false)
+};
+
 /** A structured error answered by the kernel side. */
 export interface IKernelError {
   code: string;

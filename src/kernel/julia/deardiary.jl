@@ -34,19 +34,21 @@
 #     encoder BEFORE send_comm: a value IJulia cannot encode (invalid UTF-8, a Function,
 #     NaN) breaks the kernel's output stream for every open browser connection.
 
-let dd_old = isdefined(Main, :__deardiary__) ? getfield(Main, :__deardiary__) : nothing
-    if !(dd_old isa Module && isdefined(dd_old, :PROTOCOL) && getfield(dd_old, :PROTOCOL) === 1 &&
+# The protocol (what goes over the comm; PROTOCOL_VERSION in ../protocol.ts) and the release
+# of this code within it. A kernel holding an older revision gets this one instead:
+# revision 1 (no REVISION) compared callbacks with IJulia's `noop_callback`, which IJulia
+# 1.31 removed, so its @snapshot fails there. A newer revision is left alone.
+let dd_protocol = 1, dd_revision = 2,
+    dd_old = isdefined(Main, :__deardiary__) ? getfield(Main, :__deardiary__) : nothing
+    if !(dd_old isa Module && isdefined(dd_old, :PROTOCOL) &&
+         getfield(dd_old, :PROTOCOL) === dd_protocol &&
          isdefined(dd_old, :REVISION) && getfield(dd_old, :REVISION) isa Int &&
-         getfield(dd_old, :REVISION) >= 2 &&
+         getfield(dd_old, :REVISION) >= dd_revision &&
          isdefined(dd_old, :COMPLETE) && getfield(dd_old, :COMPLETE) === true)
         local dd_module = :(module __deardiary__
 
-const PROTOCOL = 1
-# The release of this code within protocol 1 (what goes over the comm is unchanged). A
-# kernel holding an older one gets this one instead: revision 1 (no REVISION) compared
-# callbacks with IJulia's `noop_callback`, which IJulia 1.31 removed, so its @snapshot
-# fails there. A newer revision is left alone.
-const REVISION = 2
+const PROTOCOL = $dd_protocol
+const REVISION = $dd_revision
 const DEFAULT_MAX_BYTES = 50 * 1024 * 1024      # per file; larger -> error file_too_large
 
 isdefined(Main, :IJulia) || error("jupyterlab-deardiary: IJulia is not loaded in Main")
