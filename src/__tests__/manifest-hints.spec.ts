@@ -1,9 +1,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ICapture } from '../kernel/protocol';
-import { restoreHints } from '../manifest/hints';
+import { hintMessage } from '../manifest/hint-text';
+import { IHint, restoreHints } from '../manifest/hints';
 import { decodeText, IManifest, parseManifest } from '../manifest/parse';
 import { RunGit } from '../store/types';
+import { trans } from './helpers/trans';
+
+/** The words of a hint, as the views show them. */
+const message = (hint: IHint) => hintMessage(trans, hint);
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'manifests');
 
@@ -87,7 +92,7 @@ describe('restoreHints', () => {
       severity: 'warning',
       packages: ['Kora']
     });
-    expect(hint.message).toContain('Kora (../Kora.jl)');
+    expect(message(hint)).toContain('Kora (../Kora.jl)');
 
     const herb = manifestOf('repo-url-herb-refactoring'); // path = "." only
     expect(
@@ -120,9 +125,9 @@ describe('restoreHints', () => {
       code: 'julia-mismatch',
       severity: 'warning'
     });
-    expect(hints[0].message).toContain('Julia 1.7.1');
-    expect(hints[0].message).toContain('Julia 1.11.7');
-    expect(hints[0].message).toContain('Restore with Julia 1.7');
+    expect(message(hints[0])).toContain('Julia 1.7.1');
+    expect(message(hints[0])).toContain('Julia 1.11.7');
+    expect(message(hints[0])).toContain('Restore with Julia 1.7');
     // Another patch release is fine.
     expect(
       restoreHints({
@@ -159,7 +164,7 @@ describe('restoreHints', () => {
     expect(hints.map(h => [h.code, h.severity])).toEqual([
       ['no-manifest', 'warning']
     ]);
-    expect(hints[0].message).toMatch(/Pkg\.instantiate\(\)/);
+    expect(message(hints[0])).toMatch(/Pkg\.instantiate\(\)/);
   });
 
   it('warns when there is no project, without also saying "no manifest"', () => {
@@ -228,12 +233,12 @@ describe('restoreHints', () => {
       code: 'dirty-uncaptured',
       severity: 'warning'
     });
-    expect(hint.message).toContain(
+    expect(message(hint)).toContain(
       'the patch (2097152 bytes) was cut at the size cap'
     );
-    expect(hint.message).toContain('3 untracked files');
-    expect(hint.message).toContain('img.png');
-    expect(run(dirty({ untracked_count: 1 }))[0].message).toContain(
+    expect(message(hint)).toContain('3 untracked files');
+    expect(message(hint)).toContain('img.png');
+    expect(message(run(dirty({ untracked_count: 1 }))[0])).toContain(
       'did not store: 1 untracked file.'
     );
     // Not dirty, no repository, or an unknown git state: nothing to say.
@@ -274,7 +279,7 @@ describe('restoreHints', () => {
       'dirty-uncaptured'
     ]);
     for (const h of hints) {
-      expect(h.message.length).toBeGreaterThan(40);
+      expect(message(h).length).toBeGreaterThan(40);
     }
   });
 });

@@ -19,19 +19,35 @@ export type HintCode =
   | 'path-dependency'
   | 'dirty-uncaptured';
 
-/** One restorability hint. */
+/** Changes in the working tree that the stored patch lacks (dirty-uncaptured). */
+export interface IUncaptured {
+  /** The patch hit the size cap: its size before the cut (null: not told), else undefined. */
+  truncated?: number | null;
+  untracked: number;
+  binary: string[];
+}
+
+/**
+ * One restorability hint: a code and its parameters. The words are the views' (see
+ * `hintMessage` in ./hint-text, which translates them).
+ */
 export interface IHint {
   code: HintCode;
   /** 'warning': the restore may differ from the run; 'info': worth knowing. */
   severity: 'warning' | 'info';
-  /** One or two sentences: the problem and what to do. */
-  message: string;
   /** The packages concerned (path-dependency). */
   packages?: string[];
   /** path-dependency: each package's `path`, relative to the manifest's folder. */
   paths?: string[];
   /** stale-manifest: what does not match. */
   reasons?: StaleReason[];
+  /**
+   * julia-mismatch: the kernel's Julia and the manifest's `julia_version` (null: a
+   * manifest in the pre-1.7 format, which does not say).
+   */
+  julia?: { kernel: string; manifest: string | null };
+  /** dirty-uncaptured. */
+  uncaptured?: IUncaptured;
 }
 
 /** What restoreHints looks at. */
@@ -69,38 +85,17 @@ export function restoreHints(input: IHintInput): IHint[] {
   const hasProject =
     capture.project !== null && capture.project.exists && hasFile('project');
   if (!hasProject) {
-    hints.push({
-      code: 'no-project',
-      severity: 'warning',
-      message:
-        'No project file was active, so no package environment was recorded. ' +
-        'Activate a project for this notebook (Pkg.activate(".")), add its packages, ' +
-        'and record a new run.'
-    });
+    hints.push({ code: 'no-project', severity: 'warning' });
   } else if (
     capture.manifest === null ||
     !capture.manifest.exists ||
     !hasFile('manifest')
   ) {
-    hints.push({
-      code: 'no-manifest',
-      severity: 'warning',
-      message:
-        'The project has no Manifest.toml, so the exact package versions were not ' +
-        'recorded and a restore resolves to whatever is newest then. Run ' +
-        'Pkg.instantiate() (or Pkg.resolve()) to write the manifest, then record a new run.'
-    });
+    hints.push({ code: 'no-manifest', severity: 'warning' });
   }
 
   if (capture.project?.is_global) {
-    hints.push({
-      code: 'global-environment',
-      severity: 'info',
-      message:
-        "The run used Julia's global environment, which every notebook and REPL " +
-        'session shares, so it may hold much more than this notebook needs. Give the ' +
-        'notebook its own project (Pkg.activate(".")) for a smaller, exact record.'
-    });
+    hints.push({ code: 'global-environment', severity: 'info' });
   }
 
   if (manifest !== null) {
@@ -109,20 +104,19 @@ export function restoreHints(input: IHintInput): IHint[] {
       hints.push(mismatch);
     }
     if (input.stale?.length) {
-      hints.push(staleHint(input.stale));
+      hints.push({
+        code: 'stale-manifest',
+        severity: 'warning',
+        reasons: input.stale
+      });
     }
     const paths = manifest.packages.filter(
       p => p.path !== null && !isProjectItself(p.path)
     );
     if (paths.length > 0) {
-      const list = paths.map(p => `${p.name} (${p.path})`).join(', ');
       hints.push({
         code: 'path-dependency',
         severity: 'warning',
-        message:
-          `Loaded from a local folder rather than a registry or repository: ${list}. ` +
-          'A restore elsewhere needs these folders at the same place (relative to the ' +
-          'manifest); or add the packages from a registry or a git URL instead.',
         packages: paths.map(p => p.name),
         paths: paths.map(p => p.path!)
       });
@@ -130,14 +124,8 @@ export function restoreHints(input: IHintInput): IHint[] {
   }
 
   const uncaptured = uncapturedChanges(git);
-  if (uncaptured.length > 0) {
-    hints.push({
-      code: 'dirty-uncaptured',
-      severity: 'warning',
-      message:
-        `The working tree had changes the run did not store: ${uncaptured.join('; ')}. ` +
-        'Commit them (or add the untracked files) and record a new run to keep the exact code.'
-    });
+  if (uncaptured !== null) {
+    hints.push({ code: 'dirty-uncaptured', severity: 'warning', uncaptured });
   }
   return hints;
 }
@@ -152,17 +140,13 @@ function juliaMismatch(kernel: string, manifest: IManifest): IHint | null {
     return null;
   }
   if (manifest.julia_version === null) {
-    if (manifest.format === '1.0' && (k.major > 1 || k.minor >= 7)) {
-      return {
-        code: 'julia-mismatch',
-        severity: 'info',
-        message:
-          `The manifest is in the format of Julia 1.6 and older, but the kernel runs ` +
-          `Julia ${kernel}. Packages may resolve differently; run Pkg.resolve() under ` +
-          `this Julia and record a new run to pin what it uses.`
-      };
-    }
-    return null;
+    return manifest.format === '1.0' && (k.major > 1 || k.minor >= 7)
+      ? {
+          code: 'julia-mismatch',
+          severity: 'info',
+          julia: { kernel, manifest: null }
+        }
+      : null;
   }
   const m = parseVersion(manifest.julia_version);
   if (m === null || (m.major === k.major && m.minor === k.minor)) {
@@ -171,60 +155,25 @@ function juliaMismatch(kernel: string, manifest: IManifest): IHint | null {
   return {
     code: 'julia-mismatch',
     severity: 'warning',
-    message:
-      `The manifest was resolved by Julia ${manifest.julia_version}, but the kernel ` +
-      `runs Julia ${kernel}. Restore with Julia ${m.major}.${m.minor} to get the same ` +
-      `packages, or run Pkg.resolve() under ${kernel} and record a new run.`
+    julia: { kernel, manifest: manifest.julia_version }
   };
 }
 
-function staleHint(reasons: StaleReason[]): IHint {
-  const parts = reasons.map(reason => {
-    switch (reason.code) {
-      case 'missing':
-        return `${reason.name} is in Project.toml but not in the manifest`;
-      case 'compat':
-        return reason.name === 'julia'
-          ? `the manifest was resolved by Julia ${reason.version}, outside compat julia = "${reason.compat}"`
-          : `${reason.name} ${reason.version} is outside compat ${reason.name} = "${reason.compat}"`;
-      default:
-        return "Project.toml's [deps] or [compat] changed after the manifest was resolved (its project_hash differs)";
-    }
-  });
-  return {
-    code: 'stale-manifest',
-    severity: 'warning',
-    message:
-      `The manifest does not match Project.toml: ${parts.join('; ')}. ` +
-      'Pkg.instantiate() may fail or install other versions than the project asks ' +
-      'for; run Pkg.resolve() and record a new run.',
-    reasons
-  };
-}
-
-function uncapturedChanges(git: RunGit): string[] {
+function uncapturedChanges(git: RunGit): IUncaptured | null {
   if (git.state !== 'ok' || !git.git.repo || git.git.dirty !== true) {
-    return [];
+    return null;
   }
   const g = git.git;
-  const out: string[] = [];
+  const out: IUncaptured = {
+    untracked: g.untracked_count ?? 0,
+    binary: g.binary_files ?? []
+  };
   if (g.truncated) {
-    out.push(
-      g.patch_bytes === undefined
-        ? 'the patch was cut at the size cap'
-        : `the patch (${g.patch_bytes} bytes) was cut at the size cap`
-    );
+    out.truncated = g.patch_bytes ?? null;
   }
-  const untracked = g.untracked_count ?? 0;
-  if (untracked > 0) {
-    out.push(
-      untracked === 1 ? '1 untracked file' : `${untracked} untracked files`
-    );
-  }
-  if (g.binary_files !== undefined && g.binary_files.length > 0) {
-    out.push(`binary changes to ${g.binary_files.join(', ')}`);
-  }
-  return out;
+  return out.truncated !== undefined || out.untracked > 0 || out.binary.length
+    ? out
+    : null;
 }
 
 /** The hints of a stored run, its manifest read through `store` (unparseable: none). */

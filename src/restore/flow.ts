@@ -74,6 +74,10 @@ export interface IRestoreOutcome {
 
 const BRIDGE_TIMEOUT = 60000;
 
+/** Dialog button actions the flow branches on (never on the translated labels). */
+const PICK_FOLDER = 'deardiary-pick-folder';
+const RESTORE_CODE = 'deardiary-restore-code';
+
 /** Pre-flight, write, show the result, and reopen if asked. */
 export async function restoreRun(
   deps: IRestoreDeps,
@@ -141,6 +145,7 @@ export async function restoreRun(
         Dialog.cancelButton(),
         Dialog.createButton({
           label: choose,
+          actions: [PICK_FOLDER],
           caption: trans.__(
             'Pick a folder in the server root; the run goes into a new iteration folder inside it'
           )
@@ -151,7 +156,7 @@ export async function restoreRun(
       focusNodeSelector: 'input.jp-DearDiary-target'
     });
     choice = body.getValue();
-    if (answer.button.label !== choose) {
+    if (!answer.button.actions.includes(PICK_FOLDER)) {
       if (!answer.button.accept) {
         return none;
       }
@@ -183,7 +188,12 @@ export async function restoreRun(
   const canOpen = Boolean(result.entrypoint && choice.kernel);
   const buttons = [Dialog.cancelButton({ label: trans.__('Close') })];
   if (run.git_sha) {
-    buttons.push(Dialog.createButton({ label: trans.__('Restore code…') }));
+    buttons.push(
+      Dialog.createButton({
+        label: trans.__('Restore code…'),
+        actions: [RESTORE_CODE]
+      })
+    );
   }
   if (canOpen) {
     buttons.push(Dialog.okButton({ label: trans.__('Open in a new kernel') }));
@@ -193,7 +203,7 @@ export async function restoreRun(
     body: resultBody(trans, result),
     buttons
   });
-  if (next.button.label === trans.__('Restore code…')) {
+  if (next.button.actions.includes(RESTORE_CODE)) {
     await restoreCode(deps, run, `${result.target}/code`);
     return { result, panel: null };
   }

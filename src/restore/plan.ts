@@ -3,6 +3,7 @@
  * is written, the default target folder, and the restore request built from a stored run.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
+import { hintMessage } from '../manifest/hint-text';
 import { IHint } from '../manifest/hints';
 import {
   ENVIRONMENTS_FOLDER,
@@ -164,14 +165,14 @@ export function preflight(
           : trans.__(
               'Will not resolve from the new folder: %1 (manifest entries with `path =`). %2',
               left.join(', '),
-              hint.message
+              hintMessage(trans, hint)
             )
       });
     } else {
       out.push({
         code: hint.code,
         severity: hint.severity,
-        message: hint.message
+        message: hintMessage(trans, hint)
       });
     }
   }

@@ -5,6 +5,7 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
+import { hintMessage } from '../manifest/hint-text';
 import { IHint } from '../manifest/hints';
 import { pathToString, PathValue } from '../kernel/protocol';
 import {
@@ -113,7 +114,11 @@ export class RunDetails extends Widget {
       list.className = 'jp-DearDiary-hints';
       for (const hint of hints) {
         list.append(
-          el('li', `jp-DearDiary-hint jp-mod-${hint.severity}`, hint.message)
+          el(
+            'li',
+            `jp-DearDiary-hint jp-mod-${hint.severity}`,
+            hintMessage(trans, hint)
+          )
         );
       }
       parts.push(section(trans.__('Restorability'), list));
