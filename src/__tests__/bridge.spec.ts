@@ -174,6 +174,20 @@ describe('KernelBridge', () => {
     expect(kernel.comms[0].isDisposed).toBe(true);
   });
 
+  it('blames the lost server, not the kernel, and does not retry then', async () => {
+    const { kernel, bridge } = setup({}, 50);
+    kernel.ops.ping = () => {
+      kernel.connectionStatus = 'disconnected'; // the server went away meanwhile
+      return undefined;
+    };
+    const error = await rejection(bridge.ping());
+    expect(error.code).toBe('timeout');
+    expect(error.message).toMatch(
+      /^No answer to the "ping" request within 0 s: the connection to the Jupyter server is disconnected\. Check that the server is running/
+    );
+    expect(kernel.executes).toHaveLength(1); // no reconnecting retry
+  });
+
   it('recovers when the first reply is lost', async () => {
     const { kernel, bridge } = setup({}, 50);
     let calls = 0;

@@ -193,7 +193,7 @@ export class KernelBridge implements IDisposable {
           // new kernel answers, so this re-injects and opens a new comm there.
           continue;
         }
-        if (code !== 'timeout' || retried) {
+        if (code !== 'timeout' || retried || this._link() !== 'connected') {
           throw error;
         }
         // A lost reply is retryable: a reply can be dropped when another client of the
@@ -309,7 +309,7 @@ export class KernelBridge implements IDisposable {
       this._code ??
       (this._code = (await import('./julia/deardiary.jl')).default);
     const reply = await this._wait<KernelMessage.IExecuteReplyMsg>(
-      'the kernel to load DearDiary',
+      'the DearDiary code sent to it',
       options,
       waiter =>
         this._send(waiter, () => {
@@ -466,19 +466,27 @@ export class KernelBridge implements IDisposable {
     });
   }
 
+  /** The kernel's connection to the server ('connected', 'connecting', 'disconnected'). */
+  private _link(): Kernel.ConnectionStatus {
+    return this._context.session?.kernel?.connectionStatus ?? 'disconnected';
+  }
+
   private _arm(waiter: IWaiter<any>): void {
     if (waiter.timer !== null) {
       clearTimeout(waiter.timer);
     }
     waiter.timer = setTimeout(() => {
+      const seconds = Math.round(waiter.timeout / 1000);
+      const link = this._link();
       waiter.reject(
         new BridgeError(
           'timeout',
-          `The kernel did not answer ${waiter.what} within ${Math.round(
-            waiter.timeout / 1000
-          )} s while it was idle. Likely causes: the kernel is not IJulia, the kernel ` +
-            'was restarted from elsewhere, or its output stream is stuck (reconnect or ' +
-            'restart the kernel).'
+          link !== 'connected'
+            ? `No answer to ${waiter.what} within ${seconds} s: the connection to the ` +
+                `Jupyter server is ${link}. Check that the server is running, then try again.`
+            : `The kernel did not answer ${waiter.what} within ${seconds} s while it ` +
+                'was idle. Likely causes: the kernel is not IJulia, it was restarted from ' +
+                'elsewhere, or its output stream is stuck (reconnect or restart the kernel).'
         )
       );
     }, waiter.timeout);

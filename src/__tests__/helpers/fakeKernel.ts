@@ -86,6 +86,8 @@ export class FakeKernel {
   comms: FakeComm[] = [];
   lastExecuteId = '';
   status = 'idle';
+  /** The websocket to the server (a test sets 'disconnected' to stand for a lost server). */
+  connectionStatus = 'connected';
   isDisposed = false;
   iopubMessage = new Signal<this, any>(this);
   /** While set, comm requests are queued (a cell runs). */
