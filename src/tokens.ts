@@ -42,9 +42,18 @@ export const IKernelBridges = new Token<IKernelBridges>(
   'Asks the Julia kernel of a notebook what it is made of, over the deardiary comm.'
 );
 
-/** The run store (sql.js in the browser, persisted through the store endpoint). */
+/**
+ * The run store: the server keeps it (its only writer); the browser sends runs, reads
+ * the run list and an index of it (sql.js), and keeps runs that could not reach the
+ * server in an outbox (IndexedDB) until it answers.
+ */
 export interface IRunStore {
+  /**
+   * Store a run (verified first: RunInputError, nothing stored). StoreSaveError: the
+   * server could not be reached, the run waits in the outbox.
+   */
   addRun(input: IRunInput): Promise<IAddResult>;
+  /** All runs, newest first. */
   listRuns(): Promise<IRunSummary[]>;
   getRun(id: number): Promise<IRunDetail>;
   /** Replace a run's note; resolves with the run as stored. */
@@ -55,13 +64,27 @@ export interface IRunStore {
   getText(sha256: string): Promise<string | null>;
   /** The exact bytes of a stored blob (a captured file, the notebook). */
   getBlob(sha256: string): Promise<Uint8Array | null>;
-  /** Emitted after the stored runs changed (a save here, or a reload from the server). */
+  /**
+   * Per manifest sha256, the versions of the named packages in it (names lower-cased;
+   * null: no version recorded), from the index. Manifests with none are absent.
+   */
+  packageVersions(
+    names: readonly string[]
+  ): Promise<
+    ReadonlyMap<string, ReadonlyMap<string, readonly (string | null)[]>>
+  >;
+  /** Ask the server whether the runs changed; resolves with whether they did. */
+  refresh(): Promise<boolean>;
+  /** Runs waiting in this browser to be sent to the server. */
+  readonly pendingCount: number;
+  readonly pendingChanged: ISignal<any, number>;
+  /** Emitted after the stored runs changed (a change here, or found by a refresh). */
   readonly changed: ISignal<any, void>;
 }
 
 export const IRunStore = new Token<IRunStore>(
   'jupyterlab-deardiary:IRunStore',
-  'The runs recorded in this Jupyter root (SQLite through sql.js).'
+  'The runs recorded in this Jupyter root (kept by the server, indexed with sql.js).'
 );
 
 /** Command ids, one per user action. */

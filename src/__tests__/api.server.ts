@@ -6,8 +6,8 @@ import { execFileSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DearDiaryAPI, unquote } from '../server/api';
-import { INSTALL_HINT, ServerError } from '../server/request';
+import { DearDiaryAPI } from '../server/api';
+import { INSTALL_HINT, requestRaw, ServerError } from '../server/request';
 import { DearDiaryServer } from '../server/status';
 import { startServer, useServer } from './helpers/server';
 
@@ -94,36 +94,28 @@ describe('DearDiaryAPI against a real server', () => {
     expect(error.message).not.toMatch(/^The server answered/);
   });
 
-  it('reads and writes the store with ETags, and refuses a stale write', async () => {
-    expect(await api.readStore()).toBeNull();
-    const first = new Uint8Array([0x53, 0x51, 0x4c, 0, 1, 2, 255]);
-    const created = await api.writeStore(first, null);
-    expect(created.etag).toBe(sha(first));
-    const read = await api.readStore();
-    expect(read).not.toBeNull();
-    expect(Array.from(read!.bytes)).toEqual(Array.from(first));
-    expect(read!.etag).toBe(sha(first));
+  it('keeps blobs by the sha256 of their exact bytes, and never takes a whole store', async () => {
+    const bytes = new Uint8Array([0x53, 0x51, 0x4c, 0, 1, 2, 255, 13, 10]);
+    const digest = sha(bytes);
+    const absent = sha(new Uint8Array([1]));
+    expect(await api.missingBlobs([digest, absent])).toEqual([digest, absent]);
+    await api.putBlob(digest, bytes);
+    await api.putBlob(digest, bytes); // again: nothing changes
+    expect(await api.missingBlobs([digest, absent])).toEqual([absent]);
+    expect(Array.from((await api.getBlob(digest))!)).toEqual(Array.from(bytes));
+    expect(await api.getBlob(absent)).toBeNull();
 
-    const second = new Uint8Array([9, 9, 9]);
-    const written = await api.writeStore(second, read!.etag);
-    expect(written.etag).toBe(sha(second));
+    const wrong = await failure(api.putBlob(absent, bytes));
+    expect(wrong.status).toBe(400);
+    expect(wrong.code).toBe('sha256_mismatch');
+    expect(await api.missingBlobs([absent])).toEqual([absent]);
 
-    const stale = await failure(
-      api.writeStore(new Uint8Array([7]), read!.etag)
+    const whole = await requestRaw(
+      'store',
+      { method: 'PUT', body: bytes as BodyInit },
+      suite.server.settings
     );
-    expect(stale.status).toBe(412);
-    expect(stale.code).toBe('etag_mismatch');
-    expect(unquote(String(stale.body.current_etag))).toBe(sha(second));
-    expect(Array.from((await api.readStore())!.bytes)).toEqual([9, 9, 9]);
-
-    const again = await failure(api.writeStore(new Uint8Array([7]), null));
-    expect(again.status).toBe(412);
-
-    const kept = await api.keepStoreAside(sha(second));
-    expect(kept.relpath).toMatch(/^\.deardiary\/deardiary\.sqlite\.broken-/);
-    expect(
-      Array.from(fs.readFileSync(path.join(suite.server.root, kept.relpath!)))
-    ).toEqual([9, 9, 9]);
+    expect(whole.status).toBe(410);
   });
 
   it('restores files byte-identically and never overwrites silently', async () => {

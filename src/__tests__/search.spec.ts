@@ -2,8 +2,19 @@ import {
   ISearchableRun,
   matchRun,
   parseQuery,
-  QUERY_HELP
+  QUERY_HELP,
+  RunPackages
 } from '../manifest/search';
+
+/** A manifest's packages as the store's index gives them: lower-cased name -> versions. */
+function pkgs(entries: [string, string | null][]): RunPackages {
+  const map = new Map<string, (string | null)[]>();
+  for (const [name, version] of entries) {
+    const key = name.toLowerCase();
+    map.set(key, [...(map.get(key) ?? []), version]);
+  }
+  return map;
+}
 
 function run(extra: Partial<ISearchableRun> = {}): ISearchableRun {
   return {
@@ -28,7 +39,7 @@ function run(extra: Partial<ISearchableRun> = {}): ISearchableRun {
     notebook_unsaved: false,
     has_patch: false,
     patch_truncated: false,
-    packages: new Map<string, string | null>([
+    packages: pkgs([
       ['DataFrames', '1.6.1'],
       ['CSV', '0.10.14'],
       ['Dates', null],
@@ -174,7 +185,7 @@ describe('matchRun', () => {
   });
 
   it('matches a package listed under two spellings of one name', () => {
-    const packages = new Map<string, string | null>([
+    const packages = pkgs([
       ['Foo', '1.0.0'],
       ['foo', '2.0.0']
     ]);
@@ -228,15 +239,15 @@ describe('matchRun', () => {
 
   it('filters 10,000 runs over 300 environments', () => {
     const environments = Array.from({ length: 300 }, (_, e) => {
-      const packages = new Map<string, string | null>();
+      const entries: [string, string][] = [];
       for (let i = 0; i < 400; i++) {
-        packages.set(
+        entries.push([
           `Package${(i * 7 + e) % 1000}`,
           `${i % 3}.${(i + e) % 13}.${e % 7}`
-        );
+        ]);
       }
-      packages.set('DataFrames', `1.${e % 8}.${e % 5}`);
-      return packages;
+      entries.push(['DataFrames', `1.${e % 8}.${e % 5}`]);
+      return pkgs(entries);
     });
     const runs = Array.from({ length: 10000 }, (_, i) =>
       run({

@@ -75,10 +75,16 @@ export interface IRunQuery {
   empty: boolean;
 }
 
+/**
+ * The packages of a run's manifest as the filter needs them: lower-cased name -> the
+ * versions under that name (null: the manifest records none). Only the names a query
+ * asks for need to be there (the store's index answers them: packageVersions).
+ */
+export type RunPackages = ReadonlyMap<string, readonly (string | null)[]>;
+
 /** A run as the filter sees it. */
 export interface ISearchableRun extends IRunSummary {
-  /** Package name -> version of the run's manifest (from the caller's cache). */
-  packages?: ReadonlyMap<string, string | null>;
+  packages?: RunPackages;
 }
 
 const SHA_RE = /^[0-9a-fA-F]{4,40}$/;
@@ -127,14 +133,13 @@ export function parseQuery(input: string): IRunQuery {
 
 /**
  * Whether a run matches a parsed query. Allocates nothing in the common case (lower-
- * cased strings and package lookups are cached), so it can run over 10,000 runs per
- * keystroke. `packages` defaults to `run.packages`; passing it spares the caller a
+ * cased strings are cached), so it can run over 10,000 runs per keystroke. `packages` defaults to `run.packages`; passing it spares the caller a
  * `{...run, packages}` copy per run.
  */
 export function matchRun(
   run: ISearchableRun,
   query: IRunQuery,
-  packages: ReadonlyMap<string, string | null> | undefined = run.packages
+  packages: RunPackages | undefined = run.packages
 ): boolean {
   if (query.empty) {
     return true;
@@ -183,7 +188,7 @@ export function matchRun(
       return false;
     }
     for (const term of query.packages) {
-      if (!anyVersion(versionsOf(packages, term.key), term.version)) {
+      if (!anyVersion(packages.get(term.key) ?? [], term.version)) {
         return false;
       }
     }
@@ -362,40 +367,4 @@ function lower(text: string): string {
     lowered.set(text, out);
   }
   return out;
-}
-
-/**
- * Per package map, the versions found under each name asked for (lower-cased). A new
- * name costs one pass over the map's names (no allocation for names of another
- * length); runs that share an environment share the answer.
- */
-const lookups = new WeakMap<
-  ReadonlyMap<string, string | null>,
-  Map<string, (string | null)[]>
->();
-const LOOKUPS_MAX = 256;
-
-function versionsOf(
-  packages: ReadonlyMap<string, string | null>,
-  name: string
-): (string | null)[] {
-  let cache = lookups.get(packages);
-  if (cache === undefined) {
-    cache = new Map();
-    lookups.set(packages, cache);
-  }
-  let versions = cache.get(name);
-  if (versions === undefined) {
-    versions = [];
-    for (const [key, version] of packages) {
-      if (key.length === name.length && key.toLowerCase() === name) {
-        versions.push(version);
-      }
-    }
-    if (cache.size >= LOOKUPS_MAX) {
-      cache.clear();
-    }
-    cache.set(name, versions);
-  }
-  return versions;
 }

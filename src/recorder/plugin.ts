@@ -29,6 +29,7 @@ import {
   IKernelBridges,
   IRunStore
 } from '../tokens';
+import { StoreSaveError } from '../store/errors';
 import { IAddResult, RunTrigger } from '../store/types';
 import { AutoCaptureMode, NotebookRecorder } from './controller';
 import { IRecorderOptions, Recorder } from './recorder';
@@ -213,6 +214,14 @@ function notifyFailed(
   error: Error
 ): void {
   if ((error as { code?: string }).code === 'cancelled') {
+    return;
+  }
+  if (error instanceof StoreSaveError) {
+    // Kept in this browser's outbox: it will be sent when the server answers.
+    Notification.warning(
+      `${trans.__('The run waits to be stored')}: ${error.message}`,
+      { autoClose: false }
+    );
     return;
   }
   const title =

@@ -1,5 +1,5 @@
 import { ServerConnection } from '@jupyterlab/services';
-import type { IRunSummary } from '../store/types';
+import type { IRunDetail, IRunRecord, IRunSummary } from '../store/types';
 import {
   requestJSON,
   requestRaw,
@@ -144,43 +144,70 @@ export interface IWorktreeResult {
   lfs_pointers: string[];
 }
 
-/** The store file's bytes and version. */
-export interface IStoreSnapshot {
-  bytes: Uint8Array;
-  etag: string;
-}
-
 /**
  * A field of every run: one value per run, or, for values that repeat a lot, the
  * distinct values and the position of each run's value among them.
  */
 export type RunColumn<T> = T[] | { values: T[]; index: number[] };
 
-/**
- * GET /deardiary/runs: the runs of the store file as the server reads them (the rows of
- * RunStore.listRuns, newest first), field by field.
- */
+/** The runs field by field (compact columns), as the server lists them. */
+export type RunColumns = {
+  [K in keyof IRunSummary]: RunColumn<IRunSummary[K]>;
+};
+
+/** GET /deardiary/runs: the runs, newest first (RUN_ORDER), field by field. */
 export interface IRunColumns {
-  /** The store version the runs were read from (an ETag); null: no store yet. */
-  etag: string | null;
-  /** The store schema the server reads (SCHEMA_VERSION of src/store/schema.ts). */
-  schema_version: number;
-  columns: { [K in keyof IRunSummary]: RunColumn<IRunSummary[K]> };
+  /** The store version the runs were read from; null: no store yet. */
+  version: string | null;
+  /** With `?limit=`: how many runs the store holds in all. */
+  total?: number;
+  columns: RunColumns;
 }
 
 /** The runs of one version of the store. */
 export interface IRunList {
-  /** Newest first, as RunStore.listRuns lists them. */
+  /** Newest first (RUN_ORDER). */
   runs: IRunSummary[];
-  /** The store version (sha256 hex) they were read from; null: no store yet. */
-  etag: string | null;
-  schema_version: number;
+  /** The store version they were read from; null: no store yet. */
+  version: string | null;
+  /** How many runs the store holds (more than `runs` with a limit). */
+  total: number;
 }
 
-/** The version of the store after a write. */
-export interface IStoreWritten {
-  etag: string;
-  size: number;
+/** POST /deardiary/runs answer. */
+export interface IRunAdded {
+  run: IRunSummary;
+  /** false: a run with this snapshot id was stored already. */
+  created: boolean;
+  version: string;
+}
+
+/** GET /deardiary/index?since=: the changes of the browser's index since a version. */
+export interface IIndexDelta {
+  version: string;
+  /** The added and edited runs. */
+  runs: RunColumns;
+  /** Ids of the deleted runs. */
+  deleted: number[];
+  /** Package rows of manifests first stored since then. */
+  packages: { manifest_sha256: string[]; name: string[]; version: string[] };
+  manifests: { sha256: string[]; error: (string | null)[] };
+}
+
+/**
+ * GET /deardiary/index: the whole index, the changes since a version, no change, or
+ * no store yet.
+ */
+export type IndexAnswer =
+  | { kind: 'image'; version: string; bytes: Uint8Array }
+  | { kind: 'delta'; version: string; delta: IIndexDelta }
+  | { kind: 'current'; version: string }
+  | { kind: 'none' };
+
+/** Where an unusable store was moved (POST /deardiary/store/aside). */
+export interface IStoreAside {
+  path: string;
+  relpath: string | null;
 }
 
 /** Typed client of the server extension's endpoints. */
@@ -199,35 +226,22 @@ export class DearDiaryAPI {
     return requestJSON<IGitState>(`git?${query}`, {}, this.settings);
   }
 
-  /** The store's bytes, or null when no store exists yet. */
-  async readStore(): Promise<IStoreSnapshot | null> {
-    const raw = await requestRaw('store', { method: 'GET' }, this.settings);
-    if (raw.status === 404 && parseCode(raw) === 'no_store') {
-      return null;
-    }
-    if (raw.status !== 200) {
-      throw toError(raw);
-    }
-    return { bytes: new Uint8Array(raw.body), etag: etagOf(raw.headers) };
-  }
-
   /**
-   * The runs as the server reads them from the store file (before the store itself is
-   * loaded). Fails with a ServerError: code `schema_mismatch` (409) when the file's
-   * schema is not the one the server reads, `not_installed` from an older server.
+   * The runs, newest first. `limit`: only the newest ones (`total` says how many there
+   * are). `ifNoneMatch`: null when the store is still that version (304).
    */
-  async listRuns(): Promise<IRunList> {
-    return runList(await requestJSON<IRunColumns>('runs', {}, this.settings));
-  }
-
-  /**
-   * The run list, unless the store is still version `etag` (the list already held
-   * then stays current: null, the server answered 304 without a body).
-   */
-  async listRunsIfChanged(etag: string): Promise<IRunList | null> {
+  async listRuns(
+    options: { limit?: number; ifNoneMatch?: string | null } = {}
+  ): Promise<IRunList | null> {
+    const query =
+      options.limit !== undefined ? `?limit=${Math.floor(options.limit)}` : '';
+    const headers: Record<string, string> = {};
+    if (options.ifNoneMatch) {
+      headers['If-None-Match'] = `"${options.ifNoneMatch}"`;
+    }
     const raw = await requestRaw(
-      'runs',
-      { method: 'GET', headers: { 'If-None-Match': `"${etag}"` } },
+      `runs${query}`,
+      { method: 'GET', headers },
       this.settings
     );
     if (raw.status === 304) {
@@ -236,45 +250,132 @@ export class DearDiaryAPI {
     if (raw.status !== 200) {
       throw toError(raw);
     }
-    return runList(parseJSON(raw) as unknown as IRunColumns);
+    const answer = parseJSON(raw) as unknown as IRunColumns;
+    const runs = fromColumns(answer.columns);
+    return {
+      runs,
+      version: answer.version === null ? null : unquote(answer.version),
+      total: answer.total ?? runs.length
+    };
+  }
+
+  /** Everything stored about one run (ServerError 404 `no_run` when there is none). */
+  getRun(id: number): Promise<IRunDetail> {
+    return requestJSON<IRunDetail>(`runs/${id}`, {}, this.settings);
   }
 
   /**
-   * Replace the store's bytes. `etag` is the version the bytes were derived from, or
-   * null to create the store. A concurrent change answers a ServerError with code
-   * `etag_mismatch` (status 412) whose body carries `current_etag`.
+   * Store a run whose blobs the server has. ServerError 409 `missing_blobs` (body
+   * `missing`): upload those and post again.
    */
-  async writeStore(
-    bytes: Uint8Array,
-    etag: string | null
-  ): Promise<IStoreWritten> {
-    const headers: Record<string, string> = {
-      'Content-Type': 'application/vnd.sqlite3'
-    };
-    if (etag === null) {
-      headers['If-None-Match'] = '*';
-    } else {
-      headers['If-Match'] = `"${etag}"`;
-    }
+  async addRun(record: IRunRecord): Promise<IRunAdded> {
+    const added = await requestJSON<IRunAdded>(
+      'runs',
+      { method: 'POST', body: JSON.stringify(record) },
+      this.settings
+    );
+    return { ...added, version: unquote(added.version) };
+  }
+
+  /** Replace a run's note. */
+  async updateNote(
+    id: number,
+    note: string
+  ): Promise<{ run: IRunSummary; version: string }> {
+    const answer = await requestJSON<{ run: IRunSummary; version: string }>(
+      `runs/${id}`,
+      { method: 'PATCH', body: JSON.stringify({ note }) },
+      this.settings
+    );
+    return { ...answer, version: unquote(answer.version) };
+  }
+
+  /** Delete a run (and the blobs only it referenced). */
+  async deleteRun(id: number): Promise<{ version: string }> {
+    const answer = await requestJSON<{ version: string }>(
+      `runs/${id}`,
+      { method: 'DELETE' },
+      this.settings
+    );
+    return { version: unquote(answer.version) };
+  }
+
+  /** Which of these blobs (sha256 hex) the store lacks. */
+  async missingBlobs(sha256s: string[]): Promise<string[]> {
+    const answer = await requestJSON<{ missing: string[] }>(
+      'blobs/missing',
+      { method: 'POST', body: JSON.stringify({ sha256: sha256s }) },
+      this.settings
+    );
+    return answer.missing;
+  }
+
+  /** Upload a blob's exact bytes (the server checks them against `sha256`). */
+  async putBlob(sha256: string, bytes: Uint8Array): Promise<void> {
     const raw = await requestRaw(
-      'store',
-      { method: 'PUT', body: bytes as BodyInit, headers },
+      `blobs/${sha256}`,
+      {
+        method: 'PUT',
+        body: bytes as BodyInit,
+        headers: { 'Content-Type': 'application/octet-stream' }
+      },
       this.settings
     );
     if (raw.status !== 200 && raw.status !== 201) {
       throw toError(raw);
     }
-    const written = parseJSON(raw) as unknown as IStoreWritten;
-    return { ...written, etag: unquote(written.etag) };
+  }
+
+  /** A blob's exact bytes, or null when the store has none by that sha256. */
+  async getBlob(sha256: string): Promise<Uint8Array | null> {
+    const raw = await requestRaw(
+      `blobs/${sha256}`,
+      { method: 'GET' },
+      this.settings
+    );
+    if (raw.status === 404 && parseCode(raw) === 'no_blob') {
+      return null;
+    }
+    if (raw.status !== 200) {
+      throw toError(raw);
+    }
+    return new Uint8Array(raw.body);
   }
 
   /**
-   * Keep a copy of the store version `etag` beside it (`<name>.broken-<time>`), before
-   * a store that cannot be opened is replaced. Resolves with where the copy is.
+   * The browser's index: the changes since version `since` (JSON), or the whole index
+   * (an SQLite image) when there is no `since` or the server cannot tell the changes.
    */
-  keepStoreAside(
-    etag: string
-  ): Promise<{ path: string; relpath: string | null }> {
+  async index(since: string | null = null): Promise<IndexAnswer> {
+    const query = since ? `?since=${encodeURIComponent(since)}` : '';
+    const raw = await requestRaw(
+      `index${query}`,
+      { method: 'GET' },
+      this.settings
+    );
+    if (raw.status === 304) {
+      return { kind: 'current', version: since! };
+    }
+    if (raw.status === 404 && parseCode(raw) === 'no_store') {
+      return { kind: 'none' };
+    }
+    if (raw.status !== 200) {
+      throw toError(raw);
+    }
+    const bytes = new Uint8Array(raw.body);
+    if (!isSqlite(bytes)) {
+      const delta = parseJSON(raw) as unknown as IIndexDelta;
+      const version = unquote(delta.version);
+      return { kind: 'delta', version, delta: { ...delta, version } };
+    }
+    return { kind: 'image', version: etagOf(raw.headers), bytes };
+  }
+
+  /**
+   * Move an unusable store aside (`<name>.broken-<time>`); `etag` is the `store_etag`
+   * the server named in its 409. Resolves with where the file is now.
+   */
+  keepStoreAside(etag: string): Promise<IStoreAside> {
     return requestJSON(
       'store/aside',
       { method: 'POST', headers: { 'If-Match': `"${etag}"` } },
@@ -305,7 +406,7 @@ function etagOf(headers: Headers): string {
   const value = headers.get('ETag');
   if (!value) {
     throw new ServerError(
-      'The store answered without an ETag',
+      'The server answered without an ETag',
       200,
       'bad_response'
     );
@@ -314,7 +415,10 @@ function etagOf(headers: Headers): string {
 }
 
 /** One object per run out of the answer's columns. */
-function fromColumns(columns: IRunColumns['columns']): IRunSummary[] {
+export function fromColumns(columns: RunColumns): IRunSummary[] {
+  if (!columns?.id) {
+    return [];
+  }
   const c = Object.fromEntries(
     Object.entries(columns).map(([field, column]) => [
       field,
@@ -365,7 +469,22 @@ function expand<T>(column: RunColumn<T>): T[] {
     : column.index.map(i => column.values[i]);
 }
 
-/** An ETag's bare value (the sha256 hex), without W/ and quotes. */
+const SQLITE_MAGIC = 'SQLite format 3\u0000';
+
+/** The bytes are an SQLite database (its header), whatever the Content-Type says. */
+function isSqlite(bytes: Uint8Array): boolean {
+  if (bytes.length < SQLITE_MAGIC.length) {
+    return false;
+  }
+  for (let i = 0; i < SQLITE_MAGIC.length; i++) {
+    if (bytes[i] !== SQLITE_MAGIC.charCodeAt(i)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** An ETag's bare value (a version, a sha256), without W/ and quotes. */
 export function unquote(etag: string): string {
   return etag.replace(/^W\//, '').replace(/"/g, '');
 }
@@ -377,12 +496,4 @@ function parseCode(raw: Parameters<typeof parseJSON>[0]): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function runList(answer: IRunColumns): IRunList {
-  return {
-    runs: fromColumns(answer.columns),
-    etag: answer.etag === null ? null : unquote(answer.etag),
-    schema_version: answer.schema_version
-  };
 }

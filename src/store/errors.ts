@@ -1,4 +1,4 @@
-/** Why a store file cannot be opened. */
+/** Why the server cannot open the store file. */
 export type StoreOpenReason =
   /** Not an SQLite database at all. */
   | 'not_sqlite'
@@ -9,14 +9,26 @@ export type StoreOpenReason =
   /** A valid SQLite database that is not a DearDiary store. */
   | 'foreign';
 
+export const STORE_OPEN_REASONS: readonly string[] = [
+  'not_sqlite',
+  'corrupt',
+  'newer_schema',
+  'foreign'
+];
+
 /**
- * The store file cannot be opened. It is never overwritten: tell the user (with the
- * store's path, a server setting) and offer `RunStore.startFresh()`.
+ * The server cannot open the store file (its 409). It is never overwritten: tell the
+ * user (with the store's path) and offer to move it aside (`storeEtag` names the file
+ * for POST /deardiary/store/aside).
  */
 export class StoreOpenError extends Error {
   constructor(
     readonly reason: StoreOpenReason,
-    message: string
+    message: string,
+    /** sha256 of the unusable file (the server's `store_etag`). */
+    readonly storeEtag: string | null = null,
+    /** The file, relative to the server root. */
+    readonly path: string | null = null
   ) {
     super(message);
     this.name = 'StoreOpenError';
@@ -24,13 +36,13 @@ export class StoreOpenError extends Error {
 }
 
 /**
- * Runs could not be written to the server (network, server error, too many concurrent
- * writers). They stay pending in this tab: `RunStore.retryPending()` writes them later.
+ * A run could not reach the server (network, server error). It is kept in this
+ * browser (the outbox) and sent as soon as the server answers.
  */
 export class StoreSaveError extends Error {
   constructor(
     message: string,
-    /** How many runs wait to be written. */
+    /** How many runs wait to be sent. */
     readonly pendingCount: number,
     options?: { cause?: unknown }
   ) {
@@ -44,5 +56,13 @@ export class RunInputError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'RunInputError';
+  }
+}
+
+/** There is no run with this id (or no longer: another tab deleted it). */
+export class RunNotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunNotFoundError';
   }
 }

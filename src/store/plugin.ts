@@ -10,16 +10,17 @@ import {
 } from '@jupyterlab/translation';
 import { IDearDiaryServer, IRunStore } from '../tokens';
 import { StoreOpenError } from './errors';
-import { LazyRunStore } from './lazy';
+import { RunStore } from './client';
 
 /**
- * The run store, created on first use: sql.js, its wasm and the store module are
- * fetched only then, never at JupyterLab start.
+ * The run store. At activation it sends the runs waiting in this browser's outbox;
+ * sql.js and its wasm are fetched only when the index is first needed (a package
+ * filter), never at JupyterLab start.
  */
 export const storePlugin: JupyterFrontEndPlugin<IRunStore> = {
   id: 'jupyterlab-deardiary:store',
   description:
-    'The runs recorded in this Jupyter root (SQLite through sql.js).',
+    'The runs recorded in this Jupyter root (kept by the server, indexed with sql.js).',
   autoStart: true,
   provides: IRunStore,
   requires: [IDearDiaryServer],
@@ -30,12 +31,26 @@ export const storePlugin: JupyterFrontEndPlugin<IRunStore> = {
     translator: ITranslator | null
   ): IRunStore => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_deardiary');
-    const store = new LazyRunStore({
-      server,
+    const store = new RunStore({
+      api: server.api,
       confirmStartFresh: error => confirmStartFresh(server, trans, error)
     });
-    // The run list (not the store) once JupyterLab is up and idle: the sidebar then
-    // paints at once, after asking the server whether the list is still current.
+    void store.start().catch(() => undefined);
+    // A tab with runs not yet on the server asks before it closes.
+    window.addEventListener('beforeunload', event => {
+      if (store.pendingCount > 0) {
+        event.preventDefault();
+        event.returnValue = '';
+      }
+    });
+    window.addEventListener('online', () => void store.flush());
+    // Back to this tab: other tabs, kernels or browsers may have recorded runs.
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') {
+        void store.refresh().catch(() => undefined);
+      }
+    });
+    // The run list once JupyterLab is up and idle: the sidebar then paints at once.
     void app.restored.then(() =>
       (window.requestIdleCallback ?? setTimeout)(() => store.prefetch())
     );
@@ -51,13 +66,14 @@ async function confirmStartFresh(
 ): Promise<boolean> {
   const status = server.status;
   const where =
-    status.state === 'ok'
+    error.path ??
+    (status.state === 'ok'
       ? status.info.store_path
-      : '.deardiary/deardiary.sqlite';
+      : '.deardiary/deardiary.sqlite');
   const result = await showDialog({
     title: trans.__('The DearDiary store cannot be opened'),
     body: trans.__(
-      '%1 (in the Jupyter root): %2\n\nIt has not been changed. You can keep a copy of it beside it (%1.broken-<time>) and start a new, empty store; the runs in the old file stay in that copy.',
+      '%1 (in the Jupyter root): %2\n\nIt has not been changed. You can move it aside (%1.broken-<time>) and start a new, empty store; the runs in the old file stay in that file.',
       where,
       error.message
     ),

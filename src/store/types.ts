@@ -111,6 +111,40 @@ export interface IRunDetail extends IRunSummary {
   kernel: IRunInput['kernel'];
 }
 
+/** The notebook of a run as posted: its bytes, when kept, are the blob `sha256`. */
+export interface IRunRecordNotebook extends Omit<IRunNotebook, 'bytes'> {
+  stored: boolean;
+}
+
+/**
+ * The git part of a run as posted: a patch is a blob of its own (`patch_sha256`; an
+ * empty patch stays in place).
+ */
+export type RunRecordGit =
+  | {
+      state: 'ok';
+      git: IGitState & { patch_sha256: string | null };
+    }
+  | { state: 'unknown'; error_code: string; message: string };
+
+/**
+ * A run as POSTed to /deardiary/runs (docs/store.md): an IRunInput without bytes; the
+ * captured files, the notebook and the git patch are blobs named by their sha256.
+ */
+export interface IRunRecord {
+  snapshot_id: string;
+  trigger: RunTrigger;
+  note: string;
+  created_at: string;
+  ended_at: string;
+  parent_snapshot_id: string | null;
+  kernel: IRunKernel;
+  /** Its files without base64. */
+  capture: ICapture;
+  git: RunRecordGit;
+  notebook: IRunRecordNotebook;
+}
+
 /** The result of adding a run. */
 export interface IAddResult {
   run: IRunSummary;

@@ -6,13 +6,20 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { SidePanel } from '@jupyterlab/ui-components';
 import { ISignal, Signal } from '@lumino/signaling';
 import { AccordionPanel, Panel, Widget } from '@lumino/widgets';
-import { IManifest, parseManifest } from '../manifest/parse';
-import { matchRun, parseQuery, QUERY_HELP } from '../manifest/search';
+import {
+  matchRun,
+  parseQuery,
+  QUERY_HELP,
+  RunPackages
+} from '../manifest/search';
 import { runHints } from '../manifest/hints';
 import { IRunStore } from '../tokens';
 import { IRunDetail, IRunSummary } from '../store/types';
 import { IDetailsActions, RunDetails } from './details';
 import { RunList } from './runlist';
+
+/** A manifest without any of the packages asked for. */
+const EMPTY: RunPackages = new Map();
 
 export interface IHistoryPanelOptions {
   store: IRunStore;
@@ -52,6 +59,8 @@ export class HistoryPanel extends SidePanel {
     });
     this._status.className = 'jp-DearDiary-status';
     this._status.setAttribute('aria-live', 'polite');
+    this._waiting.className = 'jp-DearDiary-waiting';
+    this._waiting.setAttribute('aria-live', 'polite');
     this._drift.className = 'jp-DearDiary-drift';
     this._drift.setAttribute('aria-live', 'polite');
     this._compare.className =
@@ -62,7 +71,13 @@ export class HistoryPanel extends SidePanel {
       'Mark two runs (Space, Ctrl+click or their box) to compare them'
     );
     this._compare.addEventListener('click', () => void this._compareMarked());
-    header.node.append(this._filter, this._drift, this._status, this._compare);
+    header.node.append(
+      this._filter,
+      this._waiting,
+      this._drift,
+      this._status,
+      this._compare
+    );
 
     this._list = new RunList(trans);
     const runs = new Panel();
@@ -87,7 +102,29 @@ export class HistoryPanel extends SidePanel {
     this._list.markedChanged.connect((_, marked) => {
       this._compare.disabled = marked.length !== 2;
     });
-    _options.store.changed.connect(() => void this.refresh(), this);
+    _options.store.changed.connect(() => {
+      this._packages = null;
+      void this.refresh();
+    }, this);
+    _options.store.pendingChanged.connect(() => this._showWaiting(), this);
+    this._showWaiting();
+  }
+
+  /** The line saying how many runs wait in this browser to reach the server. */
+  get waiting(): HTMLElement {
+    return this._waiting;
+  }
+
+  private _showWaiting(): void {
+    const n = this._options.store.pendingCount;
+    this._waiting.textContent = n
+      ? this._options.trans._n(
+          '%1 run waiting to be stored',
+          '%1 runs waiting to be stored',
+          n
+        )
+      : '';
+    this._waiting.hidden = n === 0;
   }
 
   /** The filter box (for commands and tests). */
@@ -162,13 +199,17 @@ export class HistoryPanel extends SidePanel {
     const text = this._filter.value;
     const query = parseQuery(text);
     if (query.packages.length) {
-      // The manifests come from the store, which may still be loading: the list is
-      // marked stale until they are there, rather than filtered without them.
-      this._status.textContent = trans.__('Loading the package versions…');
-      this._list.addClass('jp-mod-stale');
-      this._list.node.setAttribute('aria-busy', 'true');
+      // The package versions come from the store's index, which may still be loading:
+      // the list is marked stale until they are there, rather than filtered without.
+      const names = query.packages.map(p => p.key);
+      const key = JSON.stringify([...new Set(names)].sort());
+      if (this._packages?.key !== key) {
+        this._status.textContent = trans.__('Loading the package versions…');
+        this._list.addClass('jp-mod-stale');
+        this._list.node.setAttribute('aria-busy', 'true');
+      }
       try {
-        await this._loadManifests();
+        await this._loadPackages(names, key);
       } catch (error) {
         this._status.textContent = trans.__(
           'Cannot read the package versions: %1',
@@ -205,33 +246,17 @@ export class HistoryPanel extends SidePanel {
     return this._filtered;
   }
 
-  private _packagesOf(
-    run: IRunSummary
-  ): ReadonlyMap<string, string | null> | undefined {
-    const manifest = run.manifest_sha256
-      ? this._manifests.get(run.manifest_sha256)
+  private _packagesOf(run: IRunSummary): RunPackages | undefined {
+    return run.manifest_sha256
+      ? (this._packages?.versions.get(run.manifest_sha256) ?? EMPTY)
       : undefined;
-    return manifest?.packages;
   }
 
-  /** Parse each distinct manifest once (for package filters and badges). */
-  private async _loadManifests(): Promise<void> {
-    const missing = [...new Set(this._runs.map(r => r.manifest_sha256))].filter(
-      (sha): sha is string => !!sha && !this._manifests.has(sha)
-    );
-    for (const sha of missing) {
-      const text = await this._options.store.getText(sha);
-      let packages = new Map<string, string | null>();
-      let manifest: IManifest | null = null;
-      try {
-        manifest = text === null ? null : parseManifest(text);
-        packages = new Map(
-          manifest?.packages.map(p => [p.name, p.version]) ?? []
-        );
-      } catch {
-        // an unparsable manifest matches no package filter
-      }
-      this._manifests.set(sha, { manifest, packages });
+  /** The versions of the packages a filter names, per manifest, from the store's index. */
+  private async _loadPackages(names: string[], key: string): Promise<void> {
+    if (this._packages?.key !== key) {
+      const versions = await this._options.store.packageVersions(names);
+      this._packages = { key, versions };
     }
   }
 
@@ -268,10 +293,12 @@ export class HistoryPanel extends SidePanel {
   private _shown: IRunSummary[] = [];
   private _lastFilterMs = 0;
   private _filtered = new Signal<this, void>(this);
-  private _manifests = new Map<
-    string,
-    { manifest: IManifest | null; packages: Map<string, string | null> }
-  >();
+  /** The package versions of the last package filter (dropped when the runs change). */
+  private _packages: {
+    key: string;
+    versions: ReadonlyMap<string, RunPackages>;
+  } | null = null;
+  private _waiting = document.createElement('div');
   private _filter = document.createElement('input');
   private _status = document.createElement('div');
   private _drift = document.createElement('div');
