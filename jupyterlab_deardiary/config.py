@@ -16,8 +16,14 @@ class DearDiary(Configurable):
         help="The SQLite store, relative to the server root (must stay inside it).",
     ).tag(config=True)
 
-    store_max_bytes = Int(
-        512 * MiB, min=0, help="Largest store file accepted by PUT /deardiary/store."
+    run_max_bytes = Int(
+        256 * MiB,
+        min=0,
+        help=(
+            "Most bytes one run may add to the store: the sizes of the blobs it is the first "
+            "to reference (PUT /deardiary/blobs, POST /deardiary/runs). A limit per run, "
+            "never per file."
+        ),
     ).tag(config=True)
 
     patch_max_bytes = Int(

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import mmap
 import os
+import re
+import tempfile
+import time
 from http.client import responses
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
@@ -17,17 +23,30 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from . import __version__
+from .blobs import BlobCorrupt
 from .config import DearDiary
-from .errors import ApiError
+from .db import Store
+from .errors import ApiError, bad_request, json_object
 from .git import Git, find_git
 from .paths import relative_to_root, resolve_inside
 from .restore import restore
-from .runs import list_runs, read_ahead
-from .store import CHUNK, Store, Upload, etag, parse_tags, required_version
+from .runs import bad_limit, read_ahead, read_index, run_list
+from .store import (
+    CHUNK,
+    etag,
+    parse_tags,
+    remove_stale_temps,
+    required_sha256,
+    temp_pattern,
+)
 from .worktree import create_worktree
 
 API_VERSION = 1
 SQLITE_TYPE = "application/vnd.sqlite3"
+SHA256 = re.compile(r"[0-9a-f]{64}")
+#: Most sha256s one POST /deardiary/blobs/missing may ask about.
+MAX_ASKED = 10_000
+T = TypeVar("T")
 
 
 class BaseHandler(APIHandler):
@@ -91,6 +110,14 @@ class GitHandler(BaseHandler):
         self.finish(json.dumps(await self.git.describe(str(directory), path, self.root_dir)))
 
 
+class StoreBaseHandler(BaseHandler):
+    """A store endpoint: its ETag is the store version or a sha256, never a hash of the
+    answer (tornado's default)."""
+
+    def compute_etag(self) -> str | None:
+        return None
+
+
 class BodyHandler(BaseHandler):
     """Streams the request body of PUT/POST, after authorising it and checking its size."""
 
@@ -149,88 +176,6 @@ class BodyHandler(BaseHandler):
             self.body_chunk(chunk)
 
 
-@web.stream_request_body
-class StoreHandler(BodyHandler):
-    """GET the store's bytes (ETag: sha256); PUT new bytes with If-Match / If-None-Match."""
-
-    upload: Upload | None = None
-
-    def store(self) -> Store:
-        return configured_store(self)
-
-    def body_limit(self) -> int:
-        return self.dd.store_max_bytes
-
-    def too_large_error(self) -> ApiError:
-        return ApiError(
-            413,
-            "too_large",
-            f"The store would exceed {self.dd.store_max_bytes} bytes (DearDiary.store_max_bytes).",
-        )
-
-    async def start_body(self) -> None:
-        headers = self.request.headers
-        required_version(headers.get("If-Match"), headers.get("If-None-Match"))  # or 428
-        self.upload = self.store().begin_upload()
-
-    def body_chunk(self, chunk: bytes) -> None:
-        assert self.upload is not None
-        self.upload.write(chunk)
-
-    def _discard(self) -> None:
-        if self.upload is not None:
-            self.upload.discard()
-
-    def on_finish(self) -> None:
-        self._discard()
-
-    def on_connection_close(self) -> None:
-        self._discard()
-        super().on_connection_close()
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        store = self.store()
-        opened = await asyncio.get_running_loop().run_in_executor(None, store.open)
-        if opened is None:
-            raise ApiError(404, "no_store", f"There is no store yet at {self.dd.store_path!r}.")
-        f, sha, size = opened
-        with f:
-            self.set_header("ETag", etag(sha))
-            self.set_header("Cache-Control", "no-cache")
-            if etag(sha) in parse_tags(self.request.headers.get("If-None-Match", "")):
-                self.set_status(304)
-                self.finish()
-                return
-            self.set_header("Content-Type", SQLITE_TYPE)
-            self.set_header("Content-Length", str(size))
-            while chunk := f.read(CHUNK):
-                self.write(chunk)
-                await self.flush()
-        self.finish(set_content_type=SQLITE_TYPE)
-
-    @web.authenticated
-    @authorized
-    async def put(self) -> None:
-        if self.too_large:
-            raise self.too_large_error()
-        assert self.upload is not None
-        store = self.store()
-        async with store.lock:
-            sha, size, created = await asyncio.get_running_loop().run_in_executor(
-                None,
-                store.commit,
-                self.upload,
-                self.request.headers.get("If-Match"),
-                self.request.headers.get("If-None-Match"),
-            )
-        self.set_status(201 if created else 200)
-        self.set_header("ETag", etag(sha))
-        self.finish(json.dumps({"etag": etag(sha), "size": size}))
-        read_ahead(store)  # the other tabs' sidebars will ask for the new run list
-
-
 def configured_store(handler: BaseHandler) -> Store:
     """The store file named by DearDiary.store_path, inside the server root."""
     return store_in(handler.root_dir, handler.dd)
@@ -245,43 +190,265 @@ def store_in(root_dir: str, config: DearDiary) -> Store:
             "bad_store_path",
             f"DearDiary.store_path {config.store_path!r} is unusable: {e.message}",
         ) from None
-    return Store(path)
+    return Store(path, os.path.realpath(root_dir))
 
 
-class RunsHandler(BaseHandler):
-    """GET the run list read from the store file, and the store's ETag it describes."""
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        runs = await list_runs(configured_store(self))
-        if runs.etag:
-            self.set_header("ETag", runs.etag)
-            if self.check_etag_header():  # the list the frontend holds is still current
-                self.set_status(304)
-                self.finish()
-                return
-        self.set_header("Cache-Control", "no-cache")
-        self.set_header("Vary", "Accept-Encoding")
-        if "gzip" in self.request.headers.get("Accept-Encoding", ""):
-            self.set_header("Content-Encoding", "gzip")
-            self.finish(runs.gzipped)
-        else:
-            self.finish(runs.body)
+async def blocking(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking store work in a thread, never on the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
-class StoreAsideHandler(BaseHandler):
-    """POST with If-Match: keep a copy of a store that cannot be opened, beside it."""
+def checked_sha256(value: str) -> str:
+    if not SHA256.fullmatch(value):
+        raise ApiError(400, "bad_sha256", f"{value[:80]!r} is not a sha256 (64 lowercase hex digits).")
+    return value
+
+
+def run_id_of(value: str) -> int:
+    if not value.isdigit() or len(value) > 18:
+        raise ApiError(404, "no_run", f"There is no run with id {value[:40]!r}.")
+    return int(value)
+
+
+def too_large(config: DearDiary, size: int | None = None) -> ApiError:
+    return ApiError(
+        413,
+        "run_too_large",
+        f"The blob is larger than {config.run_max_bytes} bytes (DearDiary.run_max_bytes).",
+        limit=config.run_max_bytes,
+        **({"size": size} if size is not None else {}),
+    )
+
+
+class BlobsMissingHandler(StoreBaseHandler):
+    """POST {"sha256": [hex, ...]}: those the store lacks."""
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        store = configured_store(self)
-        async with store.lock:
-            aside = await asyncio.get_running_loop().run_in_executor(
-                None, store.keep_aside, self.request.headers.get("If-Match")
+        shas = json_object(self.request.body).get("sha256")
+        if not isinstance(shas, list) or not all(isinstance(s, str) for s in shas):
+            raise bad_request("'sha256' must be a list of sha256 strings.")
+        if len(shas) > MAX_ASKED:
+            raise bad_request(f"Ask for at most {MAX_ASKED} blobs at a time.")
+        for sha in shas:
+            checked_sha256(sha)
+        missing = await blocking(configured_store(self).missing_blobs, shas)
+        self.finish(json.dumps({"missing": missing}))
+
+
+@web.stream_request_body
+class BlobHandler(StoreBaseHandler, BodyHandler):
+    """GET a blob's exact bytes; PUT them (streamed, hashed, stored chunked)."""
+
+    spool: Any = None
+
+    def streams(self) -> bool:
+        return self.request.method == "PUT"
+
+    def body_limit(self) -> int:
+        return self.dd.run_max_bytes
+
+    def too_large_error(self) -> ApiError:
+        return too_large(self.dd)
+
+    async def start_body(self) -> None:
+        checked_sha256(self.path_args[0])
+        self.spool = tempfile.TemporaryFile()  # unnamed: nothing left behind by a kill
+        self.hash = hashlib.sha256()
+
+    def body_chunk(self, chunk: bytes) -> None:
+        self.spool.write(chunk)
+        self.hash.update(chunk)
+
+    def on_finish(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+    @web.authenticated
+    @authorized
+    async def put(self, sha: str) -> None:
+        if self.too_large:
+            raise self.too_large_error()
+        if self.hash.hexdigest() != sha:
+            raise ApiError(
+                400,
+                "sha256_mismatch",
+                f"The body hashes to {self.hash.hexdigest()}, not {sha}: nothing was stored.",
             )
-        self.finish(json.dumps({"path": str(aside), "relpath": relative_to_root(aside, self.root_dir)}))
+        self.spool.flush()
+        created = await blocking(_put_blob, configured_store(self), sha, self.spool)
+        self.set_status(201 if created else 200)
+        self.finish(json.dumps({"sha256": sha, "size": self.received}))
+
+    @web.authenticated
+    @authorized
+    async def get(self, sha: str) -> None:
+        checked_sha256(sha)
+        self.set_header("ETag", etag(sha))
+        if etag(sha) in parse_tags(self.request.headers.get("If-None-Match", "")):
+            self.set_status(304)
+            self.finish()
+            return
+        try:
+            data = await blocking(configured_store(self).get_blob, sha)
+        except BlobCorrupt as e:
+            self.clear_header("ETag")
+            raise ApiError(500, "blob_corrupt", str(e)) from None
+        if data is None:
+            self.clear_header("ETag")
+            raise ApiError(404, "no_blob", f"There is no blob {sha} in the store.")
+        self.set_header("Cache-Control", "private, max-age=31536000, immutable")
+        self.finish(data, set_content_type="application/octet-stream")
+
+
+def _put_blob(store: Store, sha: str, spool: Any) -> bool:
+    size = os.fstat(spool.fileno()).st_size
+    if size == 0:
+        return store.put_blob(sha, b"")
+    with mmap.mmap(spool.fileno(), size, access=mmap.ACCESS_READ) as data:
+        return store.put_blob(sha, data)
+
+
+class RunsHandler(StoreBaseHandler):
+    """GET the run list (ETag: the store version); POST a run record."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        store = configured_store(self)
+        limit_arg = self.get_query_argument("limit", None)
+        limit = None
+        if limit_arg is not None:
+            if not limit_arg.isdigit() or int(limit_arg) < 1:
+                raise bad_limit(limit_arg)
+            limit = int(limit_arg)
+        if self.request.headers.get("If-None-Match"):
+            version = await blocking(store.version)
+            if version is not None and etag(version) in parse_tags(
+                self.request.headers["If-None-Match"]
+            ):
+                self.set_header("ETag", etag(version))
+                self.set_status(304)
+                self.finish()
+                return
+        answer = await blocking(run_list, store, limit)
+        if answer.version is not None:
+            self.set_header("ETag", etag(answer.version))
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("Vary", "Accept-Encoding")
+        if "gzip" in self.request.headers.get("Accept-Encoding", ""):
+            self.set_header("Content-Encoding", "gzip")
+            self.finish(answer.gzipped)
+        else:
+            self.finish(answer.body)
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        try:
+            record = json.loads(self.request.body)
+        except (ValueError, RecursionError):
+            raise ApiError(400, "bad_run", "The body is not valid JSON.", field="") from None
+        store = configured_store(self)
+        run, created, version = await blocking(store.add_run, record, self.dd.run_max_bytes)
+        self.set_status(201 if created else 200)
+        self.set_header("ETag", etag(version))
+        self.finish(json.dumps({"run": run, "created": created, "version": version}))
+
+
+class RunHandler(StoreBaseHandler):
+    """GET one run (IRunDetail), PATCH its note, DELETE it."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.finish(json.dumps(await blocking(configured_store(self).get_run, run_id_of(run_id))))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, run_id: str) -> None:
+        note = json_object(self.request.body).get("note")
+        if not isinstance(note, str):
+            raise bad_request("'note' must be a string.")
+        store = configured_store(self)
+        run, version = await blocking(store.update_note, run_id_of(run_id), note)
+        self.set_header("ETag", etag(version))
+        self.finish(json.dumps({"run": run, "version": version}))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, run_id: str) -> None:
+        version = await blocking(configured_store(self).delete_run, run_id_of(run_id))
+        self.set_header("ETag", etag(version))
+        self.finish(json.dumps({"version": version}))
+
+
+class IndexHandler(StoreBaseHandler):
+    """GET the browser's index: an SQLite image, or the changes ``?since=<version>``."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        since = self.get_query_argument("since", None)
+        version, answer = await blocking(read_index, configured_store(self), since)
+        if version is None:
+            raise ApiError(404, "no_store", f"There is no store yet at {self.dd.store_path!r}.")
+        self.set_header("ETag", etag(version))
+        self.set_header("Cache-Control", "no-cache")
+        if answer is None:
+            self.set_status(304)
+            self.finish()
+        elif isinstance(answer, bytes):
+            self.finish(answer, set_content_type=SQLITE_TYPE)
+        else:
+            self.finish(json.dumps(answer, separators=(",", ":")))
+
+
+class StoreHandler(StoreBaseHandler):
+    """GET a consistent copy of the whole store (backup); PUT is gone."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        store = configured_store(self)
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "backup.sqlite"
+            await blocking(store.backup, copy)
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            self.set_header("Content-Type", SQLITE_TYPE)
+            self.set_header(
+                "Content-Disposition", f'attachment; filename="deardiary-{stamp}.sqlite"'
+            )
+            self.set_header("Content-Length", str(copy.stat().st_size))
+            with open(copy, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    self.write(chunk)
+                    await self.flush()
+        self.finish(set_content_type=SQLITE_TYPE)
+
+    @web.authenticated
+    @authorized
+    async def put(self) -> None:
+        raise ApiError(
+            410,
+            "gone",
+            "The store is never replaced whole any more: runs are added one by one "
+            "(POST /deardiary/runs).",
+        )
+
+
+class StoreAsideHandler(StoreBaseHandler):
+    """POST with If-Match: "<sha256 of the file>": move an unusable store aside."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        expected = required_sha256(self.request.headers.get("If-Match"))
+        aside = await blocking(configured_store(self).set_aside, expected)
+        self.finish(
+            json.dumps({"path": str(aside), "relpath": relative_to_root(aside, self.root_dir)})
+        )
 
 
 @web.stream_request_body
@@ -333,9 +500,9 @@ class WorktreeHandler(BaseHandler):
 class VersionHandler(BaseHandler):
     """GET: which server extension answers, so the frontend can detect a mismatch.
 
-    Every frontend asks this when it starts: the run list of the store is read then (in
-    the background, once per version of the file), so that the sidebar's first GET
-    /deardiary/runs finds it ready instead of waiting for the file to be hashed and read.
+    Every frontend asks this when it starts: the run list of the store is made then (in
+    the background, once per store version), so that the sidebar's first GET
+    /deardiary/runs finds it ready (and the store checked and migrated).
     """
 
     @web.authenticated
@@ -357,11 +524,14 @@ class VersionHandler(BaseHandler):
 
 def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
     """Register the handlers under <base_url>/deardiary/, and remove the temp files that
-    interrupted store uploads left."""
+    interrupted whole-store uploads of older versions left."""
     cm = web_app.settings.get("contents_manager")
     root_dir = getattr(cm, "root_dir", None) or web_app.settings.get("server_root_dir", "")
     with contextlib.suppress(ApiError, OSError):  # a bad store path is reported where it is used
-        store_in(os.path.abspath(os.path.expanduser(root_dir)), config).remove_stale_temps()
+        # temp files of whole-store uploads that older versions left
+        path = store_in(os.path.abspath(os.path.expanduser(root_dir)), config).path
+        if path.parent.is_dir():
+            remove_stale_temps(path.parent, temp_pattern(f".{path.name}."))
     base_url = web_app.settings["base_url"]
     options: dict[str, Any] = {"config": config, "git": Git(config, find_git())}
     web_app.add_handlers(
@@ -373,6 +543,10 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
                 ("store", StoreHandler),
                 ("store/aside", StoreAsideHandler),
                 ("runs", RunsHandler),
+                (r"runs/([^/]+)", RunHandler),
+                ("blobs/missing", BlobsMissingHandler),
+                (r"blobs/([^/]+)", BlobHandler),
+                ("index", IndexHandler),
                 ("restore", RestoreHandler),
                 ("worktree", WorktreeHandler),
                 ("version", VersionHandler),

@@ -1,17 +1,10 @@
-"""GET /deardiary/runs: the run list, read on the server from the store file.
+"""The run list (GET /deardiary/runs) and the browser's index (GET /deardiary/index).
 
-The sidebar shows these runs before the browser has downloaded the store (which it then
-does in the background). They are the rows of ``RunStore.listRuns`` (src/store/store.ts):
-its query (list_runs.sql, a copy of SUMMARY kept equal by src/__tests__/runs.spec.ts),
-its fields (``IRunSummary``, src/store/types.ts), values and order (runs.server.ts
-compares the rows). Runs still pending in a tab are not in the file, so they are not
-here either.
-
-The answer is compact, as a browser takes ~15 ms per MB to receive and parse JSON:
-one array per field rather than one object per run (10,000 runs: 4.1 MB instead of
-6.9), and a field with few distinct values (notebooks, environments, flags) as those
-values and an index into them per run (1.4 MB). Each version of the file is read once:
-its answer is kept until the file changes.
+Both are read with list_runs.sql, whose columns carry IRunSummary's names
+(src/store/types.ts), newest first. The run list is compact, as a browser takes ~15 ms
+per MB to receive and parse JSON: one array per field rather than one object per run,
+and a field with few distinct values (notebooks, environments, flags) as those values
+and an index into them per run. Each answer is made once per store version.
 """
 
 from __future__ import annotations
@@ -19,23 +12,12 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import sqlite3
-from contextlib import closing
-from operator import itemgetter
-from pathlib import Path
+import threading
 from typing import Any, Callable
-from urllib.parse import quote
 
+from .db import SCHEMA_VERSION, Store, transaction
 from .errors import ApiError
-from .store import Store, etag, sha256_of, stat_key
-
-#: ``SCHEMA_VERSION`` of src/store/schema.ts: the only layout this module can read.
-SCHEMA_VERSION = 2
-#: ``APPLICATION_ID`` of src/store/schema.ts ("DDry").
-APPLICATION_ID = 0x44447279
-
-QUERY = (Path(__file__).parent / "list_runs.sql").read_text(encoding="utf-8")
 
 
 def _flag(value: Any) -> bool:
@@ -46,12 +28,8 @@ def _flag_or_none(value: Any) -> bool | None:
     return None if value is None else value == 1
 
 
-def _present(value: Any) -> bool:
-    return value is not None
-
-
 #: ``IRunSummary``'s fields, in the query's column order, and how a column value becomes
-#: the field's (as RunStore._toSummary reads them; None: as it is).
+#: the field's (None: as it is).
 FIELDS: dict[str, Callable[[Any], Any] | None] = {
     "id": None,
     "snapshot_id": None,
@@ -72,55 +50,30 @@ FIELDS: dict[str, Callable[[Any], Any] | None] = {
     "project_sha256": None,
     "project_path": None,
     "notebook_unsaved": _flag,
-    "has_patch": _present,
+    "has_patch": _flag,
     "patch_truncated": _flag,
 }
-_NEWEST_FIRST = itemgetter(list(FIELDS).index("created_at"), list(FIELDS).index("id"))
-
-_MAGIC = b"SQLite format 3\x00"
 
 
-def _refuse(error: str, message: str, **extra: object) -> ApiError:
-    """409: the file cannot be listed here; the browser loads the whole store instead."""
-    return ApiError(409, error, message, **extra)
+def _check_names(names: list[str]) -> None:
+    if names != list(FIELDS):
+        raise AssertionError(f"list_runs.sql's columns {names} are not IRunSummary's fields")
 
 
-def read_columns(path: Path) -> dict[str, Any]:
-    """The runs of the store file, newest first, field by field (blocking).
+def summary_of(cursor: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
+    """One row of list_runs.sql as an IRunSummary."""
+    names = [d[0] for d in cursor.description]
+    _check_names(names)
+    return {
+        name: convert(value) if convert else value
+        for (name, convert), value in zip(FIELDS.items(), row)
+    }
 
-    Opened read-only (``mode=ro``): SQLite never writes, creates no journal and takes
-    only a shared lock. ``immutable=1`` would skip even that; it is safe against our own
-    writer, which never changes a file in place (it replaces it with os.replace, and an
-    open file keeps its old version), but not against another SQLite client writing the
-    file in place (the sqlite3 shell, DearDiary.jl): the lock costs nothing measurable.
-    """
-    with open(path, "rb") as f:
-        if f.read(len(_MAGIC)) != _MAGIC:
-            raise _refuse("not_sqlite", f"The store file {path} is not an SQLite database.")
-    try:
-        with closing(sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)) as db:
-            app_id, version = (
-                db.execute(f"PRAGMA {pragma}").fetchone()[0]
-                for pragma in ("application_id", "user_version")
-            )
-            if app_id != APPLICATION_ID:
-                raise _refuse(
-                    "foreign",
-                    f"The store file {path} is an SQLite database of another application, "
-                    "not a DearDiary store.",
-                )
-            if version != SCHEMA_VERSION:
-                raise _refuse(
-                    "schema_mismatch",
-                    f"The store file has schema version {version}; this server extension "
-                    f"reads version {SCHEMA_VERSION} only.",
-                    schema_version=version,
-                    expected=SCHEMA_VERSION,
-                )
-            rows = db.execute(QUERY).fetchall()
-    except sqlite3.Error as e:
-        raise _refuse("corrupt", f"The store file {path} cannot be read: {e}") from None
-    rows.sort(key=_NEWEST_FIRST, reverse=True)
+
+def columns_of(names: list[str], rows: list[tuple]) -> dict[str, Any]:
+    """Rows of list_runs.sql as IRunColumns' columns (field by field, compact)."""
+    if rows:
+        _check_names(names)
     columns = list(zip(*rows)) or [()] * len(FIELDS)
     return {
         name: _compact(list(map(convert, values)) if convert else list(values))
@@ -138,71 +91,223 @@ def _compact(values: list[Any]) -> list[Any] | dict[str, list[Any]]:
     return {"values": list(distinct), "index": [position[v] for v in values]}
 
 
-class RunList:
-    """The answer for one version of the store file: its ETag (None: no store), its body
-    and the body gzipped (sent to browsers that accept it)."""
+class Answer:
+    """A JSON answer for one store version, plain and gzipped."""
 
-    def __init__(self, tag: str | None, columns: dict[str, Any]) -> None:
-        self.etag = tag
-        self.body = json.dumps(
-            {"etag": tag, "schema_version": SCHEMA_VERSION, "columns": columns},
-            separators=(",", ":"),
-        ).encode()
+    def __init__(self, version: str | None, payload: dict[str, Any]) -> None:
+        self.version = version
+        self.body = json.dumps(payload, separators=(",", ":")).encode()
         self.gzipped = gzip.compress(self.body, compresslevel=1, mtime=0)
 
 
-#: The last answer per store file, with the identity of the file it was read from.
-_answers: dict[str, tuple[tuple[int, int, int, int], RunList]] = {}
-#: The answer being read per store file: requests meanwhile wait for it.
-_reading: dict[str, asyncio.Future[RunList]] = {}
+def read_run_list(store: Store, limit: int | None = None) -> Answer:
+    """The run list of the store (blocking)."""
+    version, names, rows, total = store.read_runs(limit)
+    payload: dict[str, Any] = {
+        "version": version,
+        "schema_version": SCHEMA_VERSION,
+        "columns": columns_of(names, rows),
+    }
+    if limit is not None:
+        payload["total"] = total
+    return Answer(version, payload)
 
 
-async def list_runs(store: Store) -> RunList:
-    """The runs of the store and the version of the file they were read from (read once
-    per version; requests arriving meanwhile share the reading)."""
-    return await _reading_of(store)
+#: The last full run list per store file (limit None), and its version.
+_lists: dict[str, Answer] = {}
+_lists_lock = threading.Lock()
+
+
+def run_list(store: Store, limit: int | None = None) -> Answer:
+    """The run list, made once per version (blocking; one indexed query when cached)."""
+    if limit is not None:
+        return read_run_list(store, limit)
+    key = str(store.path)
+    current = store.version()
+    cached = _lists.get(key)
+    if cached is not None and current is not None and cached.version == current:
+        return cached
+    with _lists_lock:  # one thread reads a version; the others wait for it
+        cached = _lists.get(key)
+        if cached is not None and current is not None and cached.version == store.version():
+            return cached
+        answer = read_run_list(store)
+        if answer.version is not None:
+            _lists[key] = answer
+        return answer
 
 
 def read_ahead(store: Store) -> None:
-    """Read the run list now if the store changed since it was last read (a frontend
-    starts: its sidebar may soon ask for it). Errors are left to that request."""
-    _reading_of(store).add_done_callback(lambda f: f.cancelled() or f.exception())
+    """Make the run list now, in a thread, if the store changed since it was last made
+    (a frontend starts: its sidebar may soon ask for it). Errors are left to that request."""
+    future = asyncio.get_running_loop().run_in_executor(None, run_list, store)
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
-def _reading_of(store: Store) -> asyncio.Future[RunList]:
-    path = str(store.path)
-    reading = _reading.get(path)
-    if reading is None or reading.done() or reading.get_loop() is not asyncio.get_running_loop():
-        reading = _reading[path] = asyncio.ensure_future(_read(store))
-    return reading
+# The browser's index: an SQLite image of the runs and each manifest's packages.
+
+INDEX_SCHEMA = """
+CREATE TABLE run (id INTEGER PRIMARY KEY, snapshot_id, number, notebook_path, trigger,
+  status, note, created_at, julia_version, git_sha, git_dirty, is_global_env,
+  has_manifest, parent_id, manifest_sha256, manifest_name, project_sha256, project_path,
+  notebook_unsaved, has_patch, patch_truncated);
+CREATE TABLE package (manifest_sha256 TEXT, name TEXT, version TEXT);
+CREATE INDEX package_by_name ON package (name COLLATE NOCASE, version);
+CREATE TABLE manifest (sha256 TEXT PRIMARY KEY, error TEXT);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+"""
 
 
-async def _read(store: Store) -> RunList:
-    """The file is hashed (for its ETag) while SQLite reads it (in two threads: hashing
-    and SQLite run outside the GIL). Holding the file open keeps its inode from being
-    reused, so the path still naming that inode afterwards proves that SQLite read the
-    version that was hashed."""
-    loop = asyncio.get_running_loop()
-    path = str(store.path)
-    for _attempt in range(3):
-        f = store.open_file()
-        if f is None:
-            return RunList(None, {name: [] for name in FIELDS})
-        with f:
-            key = stat_key(os.fstat(f.fileno()))
-            cached = _answers.get(path)
-            if cached and cached[0] == key:
-                return cached[1]
-            sha, columns = await asyncio.gather(
-                loop.run_in_executor(None, sha256_of, f, path),
-                loop.run_in_executor(None, read_columns, store.path),
+def parse_version(text: str) -> tuple[str, int] | None:
+    store_id, _, seq = text.strip().strip('"').partition(".")
+    if not store_id or not seq.isdigit():
+        return None
+    return store_id, int(seq)
+
+
+class Changes:
+    """What changed since a seq: runs added or edited (rows), ids deleted, and the
+    package/manifest rows of manifests first indexed since."""
+
+    def __init__(self, db: sqlite3.Connection, since: int) -> None:
+        last: dict[int, str] = {}
+        for run_id, kind in db.execute(
+            "SELECT iteration_id, kind FROM change_log WHERE seq > ? ORDER BY seq", (since,)
+        ):
+            last[run_id] = kind
+        ids = list(last)
+        self.names: list[str] = list(FIELDS)
+        self.rows: list[tuple] = []
+        present: set[int] = set()
+        from .db import RUNS_ORDER, RUNS_SELECT
+
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            cursor = db.execute(
+                f"{RUNS_SELECT} WHERE id IN ({','.join('?' * len(part))}) {RUNS_ORDER}", part
             )
-        try:
-            now = os.stat(path)
-        except FileNotFoundError:
-            continue
-        if (now.st_ino, now.st_dev) == key[2:]:
-            answer = await loop.run_in_executor(None, RunList, etag(sha), columns)
-            _answers[path] = (key, answer)
-            return answer
-    raise ApiError(503, "busy", "The store kept changing while it was read: try again.")
+            self.names = [d[0] for d in cursor.description]
+            batch = cursor.fetchall()
+            self.rows += batch
+            present.update(r[0] for r in batch)
+        self.deleted = [i for i in ids if i not in present]
+        self.manifests = db.execute(
+            "SELECT sha256, error FROM manifest_index WHERE seq > ? ORDER BY sha256", (since,)
+        ).fetchall()
+        self.packages = db.execute(
+            """SELECT p.manifest_sha256, p.name, p.version FROM package p
+               JOIN manifest_index m ON m.sha256 = p.manifest_sha256 WHERE m.seq > ?
+               ORDER BY p.manifest_sha256, p.name""",
+            (since,),
+        ).fetchall()
+
+    def delta(self, version: str) -> dict[str, Any]:
+        return {
+            "version": version,
+            "runs": columns_of(self.names, self.rows),
+            "deleted": self.deleted,
+            "packages": {
+                "manifest_sha256": [p[0] for p in self.packages],
+                "name": [p[1] for p in self.packages],
+                "version": [p[2] for p in self.packages],
+            },
+            "manifests": {
+                "sha256": [m[0] for m in self.manifests],
+                "error": [m[1] for m in self.manifests],
+            },
+        }
+
+    def apply(self, index: sqlite3.Connection, version: str) -> None:
+        """Bring an index image up to date with these changes."""
+        with transaction(index, "DEFERRED"):
+            index.executemany("DELETE FROM run WHERE id = ?", [(i,) for i in self.deleted])
+            index.executemany(
+                f"INSERT OR REPLACE INTO run VALUES ({','.join('?' * len(FIELDS))})", self.rows
+            )
+            shas = [(m[0],) for m in self.manifests]
+            index.executemany("DELETE FROM package WHERE manifest_sha256 = ?", shas)
+            index.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?)", self.manifests)
+            index.executemany("INSERT INTO package VALUES (?, ?, ?)", self.packages)
+            index.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
+
+
+class Index:
+    """The index image of one store, kept in memory and brought up to date with the
+    change log (a new store id starts it again)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.db: sqlite3.Connection | None = None
+        self.store_id = ""
+        self.seq = -1
+        self.image: bytes | None = None
+
+    def current(self, db: sqlite3.Connection, store_id: str, seq: int) -> bytes:
+        with self.lock:
+            if self.db is None or self.store_id != store_id or self.seq > seq:
+                if self.db is not None:
+                    self.db.close()
+                self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                for stmt in INDEX_SCHEMA.split(";"):
+                    if stmt.strip():
+                        self.db.execute(stmt)
+                self.store_id, self.seq, self.image = store_id, -1, None
+            if self.seq < 0:
+                self._fill(db, f"{store_id}.{seq}")
+            elif self.seq != seq or self.image is None:
+                Changes(db, self.seq).apply(self.db, f"{store_id}.{seq}")
+            if self.seq != seq or self.image is None:
+                self.seq = seq
+                self.image = self.db.serialize()
+            return self.image
+
+
+    def _fill(self, db: sqlite3.Connection, version: str) -> None:
+        """The whole index, from the store's tables (runs migrated from an older schema
+        have no change log entries)."""
+        from .db import LIST_RUNS
+
+        assert self.db is not None
+        with transaction(self.db, "DEFERRED"):
+            self.db.executemany(
+                f"INSERT INTO run VALUES ({','.join('?' * len(FIELDS))})", db.execute(LIST_RUNS)
+            )
+            self.db.executemany(
+                "INSERT INTO manifest VALUES (?, ?)",
+                db.execute("SELECT sha256, error FROM manifest_index"),
+            )
+            self.db.executemany(
+                "INSERT INTO package VALUES (?, ?, ?)",
+                db.execute("SELECT manifest_sha256, name, version FROM package"),
+            )
+            self.db.execute("INSERT INTO meta VALUES ('version', ?)", (version,))
+
+
+_indexes: dict[str, Index] = {}
+_indexes_lock = threading.Lock()
+
+
+def read_index(store: Store, since: str | None) -> tuple[str | None, bytes | dict[str, Any] | None]:
+    """(version, the whole index image or the delta since ``since`` as JSON, or None when
+    ``since`` is the current version). Blocking."""
+    db = store.connection()
+    if db is None:
+        return None, None
+    with transaction(db, "DEFERRED"):
+        version = Store.version_of(db)
+        store_id, _, seq_text = version.partition(".")
+        seq = int(seq_text)
+        wanted = parse_version(since) if since else None
+        if wanted is not None and wanted[0] == store_id and wanted[1] <= seq:
+            if wanted[1] == seq:
+                return version, None
+            oldest = db.execute("SELECT min(seq) FROM change_log").fetchone()[0]
+            if oldest is not None and oldest <= wanted[1] + 1:
+                return version, Changes(db, wanted[1]).delta(version)
+        with _indexes_lock:
+            index = _indexes.setdefault(str(store.path), Index())
+        return version, index.current(db, store_id, seq)
+
+
+def bad_limit(value: str) -> ApiError:
+    return ApiError(400, "bad_limit", f"limit must be a positive integer, not {value!r}.")

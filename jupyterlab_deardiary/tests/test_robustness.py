@@ -17,8 +17,6 @@ import pytest
 
 from .utils import make_repo, write
 
-STORE = (".deardiary", "deardiary.sqlite")
-SQLITE = b"SQLite format 3\x00" + bytes(range(256)) * 16
 EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 
 # A writer of a temp file, as the server's: it holds the file open (and, with this
@@ -114,17 +112,6 @@ def killed_and_live(folder, prefix: str):
         live.wait()
 
 
-async def test_upload_removes_stale_temp_files(jp_fetch, jp_root_dir):
-    with killed_and_live(jp_root_dir / ".deardiary", ".deardiary.sqlite.") as (killed, alive):
-        response = await jp_fetch(
-            "deardiary", "store", method="PUT", body=SQLITE, headers={"If-None-Match": "*"}
-        )
-        assert response.code == 201
-        assert not killed.exists()
-        assert alive.exists()
-    assert jp_root_dir.joinpath(*STORE).read_bytes() == SQLITE
-
-
 async def test_restore_removes_stale_temp_files(jp_fetch, jp_root_dir):
     with killed_and_live(jp_root_dir / "restored", ".deardiary-") as (killed, alive):
         file = {"name": "a.txt", "base64": "", "sha256": EMPTY_SHA}
@@ -134,7 +121,9 @@ async def test_restore_removes_stale_temp_files(jp_fetch, jp_root_dir):
         assert sorted(os.listdir(killed.parent)) == [alive.name, "a.txt"]
 
 
-BODIES = {"store": SQLITE, "restore": b'{"target": "x", "files": []}'}
+BLOB = b"stored bytes"
+BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
+BODIES = {f"blobs/{BLOB_SHA}": BLOB, "restore": b'{"target": "x", "files": []}'}
 
 
 async def raw_request(
@@ -157,13 +146,13 @@ async def raw_request(
 
 
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
-@pytest.mark.parametrize("endpoint", ["store", "restore"])
+@pytest.mark.parametrize("endpoint", list(BODIES))
 @pytest.mark.parametrize("chunked", [False, True])
 async def test_body_on_a_method_without_one(
     jp_fetch, jp_root_dir, jp_auth_header, jp_base_url, http_server_port, method, endpoint, chunked
 ):
     """The streaming endpoints answer 400 instead of dropping the connection."""
-    await jp_fetch("deardiary", "store", method="PUT", body=SQLITE, headers={"If-None-Match": "*"})
+    await jp_fetch("deardiary", "blobs", BLOB_SHA, method="PUT", body=BLOB)
     status, answer = await raw_request(
         http_server_port[1],
         f"{method} {jp_base_url}deardiary/{endpoint}",
@@ -176,9 +165,8 @@ async def test_body_on_a_method_without_one(
         "error": "unexpected_body",
         "message": f"A {method} request to this endpoint takes no body.",
     }
-    assert jp_root_dir.joinpath(*STORE).read_bytes() == SQLITE
     assert not (jp_root_dir / "x").exists()
-    assert (await jp_fetch("deardiary", "store")).body == SQLITE  # the server still answers
+    assert (await jp_fetch("deardiary", "blobs", BLOB_SHA)).body == BLOB  # the server still answers
 
 
 def deep(depth: int) -> str:

@@ -12,12 +12,22 @@ from jupyter_server.utils import url_path_join
 
 from .utils import make_repo
 
+EMPTY = hashlib.sha256(b"").hexdigest()
 REQUESTS = [
     ("GET", "version", None, {}),
     ("GET", "git?path=proj", None, {}),
     ("GET", "store", None, {}),
+    ("GET", "runs", None, {}),
+    ("GET", "runs/1", None, {}),
+    ("GET", "index", None, {}),
+    ("GET", f"blobs/{EMPTY}", None, {}),
     ("PUT", "store", b"SQLite format 3\x00", {"If-None-Match": "*"}),
     ("POST", "store/aside", b"", {"If-Match": '"' + "0" * 64 + '"'}),
+    ("PUT", f"blobs/{EMPTY}", b"", {}),
+    ("POST", "blobs/missing", json.dumps({"sha256": [EMPTY]}).encode(), {}),
+    ("POST", "runs", b"{}", {}),
+    ("PATCH", "runs/1", json.dumps({"note": "x"}).encode(), {}),
+    ("DELETE", "runs/1", None, {}),
     (
         "POST",
         "restore",
@@ -59,6 +69,7 @@ async def test_unauthenticated(
         headers=headers,
         raise_error=False,
         follow_redirects=False,
+        allow_nonstandard_methods=True,
     )
     assert response.code in (401, 403)
     assert b"head_sha" not in response.body and b"SQLite" not in response.body
@@ -87,7 +98,9 @@ class ReadOnlyAuthorizer(Authorizer):
 async def test_writes_need_write_permission(jp_fetch, jp_root_dir):
     version = await jp_fetch("deardiary", "version")
     assert version.code == 200  # reading is allowed
-    for method, endpoint, body, headers in REQUESTS[3:]:
+    writes = [r for r in REQUESTS if r[0] != "GET"]
+    assert {r[0] for r in writes} == {"PUT", "POST", "PATCH", "DELETE"}
+    for method, endpoint, body, headers in writes:
         response = await jp_fetch(
             "deardiary", endpoint, method=method, body=body, headers=headers, raise_error=False
         )
