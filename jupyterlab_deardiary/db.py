@@ -400,7 +400,7 @@ class Store:
                         f"The store file {self.relpath} is damaged: {'; '.join(result)[:1000]}",
                     )
                 self._migrate(db, new=False)
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, blobs.BlobCorrupt) as e:
             raise Unusable(
                 self, "corrupt", f"The store file {self.relpath} is damaged: {e}"
             ) from None
