@@ -1,28 +1,39 @@
 #!/usr/bin/env bash
 # Run every benchmark and print its figures (sets up like the tests do).
+#   bench/bench_git.py      GET /deardiary/git against git status and W&B
+#   bench/bench_store.py    S-F (4 writers x 100 runs over HTTP), S-B (store growth)
+#   bench/*.bench.ts        jest: capture, restore, click → run stored (Node client)
+#   bench/lab-load.spec.ts  JupyterLab load (Playwright)
+#   bench/sidebar.spec.ts   S-E: the sidebar at 50,000 runs (Playwright)
+#   bench/click.spec.ts     S-A, S-C, S-D: click → stored and shown at 100 / 10,000 /
+#                           50,000 runs on a dirty 20,000-file repository; tab memory
+# The stores are seeded by bench/seed_store.py through the server's store module (kept
+# in .cache/bench-stores, so only the first run pays for them).
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
 . scripts/setup.sh >/dev/null
 JULIA="$(bash scripts/get-julia.sh)"
 export DEARDIARY_TEST_JULIA="$JULIA" DEARDIARY_PYTHON="$(command -v python)"
-python bench/bench_git.py
-jlpm jest -c bench/jest.config.js --runInBand 2>&1 | grep -v -E 'console\.(debug|warn)|Starting WebSocket|^\s+at |^\s*$|Connection lost'
-# (bench/snapshot.bench.ts, click → run stored, runs in the jest line above.)
+status=0
+python bench/bench_git.py || status=$?
+python bench/bench_store.py || status=$?
+jlpm jest -c bench/jest.config.js --runInBand 2>&1 | grep -v -E 'console\.(debug|warn)|Starting WebSocket|^\s+at |^\s*$|Connection lost' || status=$?
 
-# JupyterLab load and the history sidebar with 10,000 runs (bench/lab-load.spec.ts,
-# bench/sidebar.spec.ts): the production labextension in Debian Chromium (Galata, ui-tests'
-# server in a throw-away root, where the sidebar benchmark writes its store), then the
-# development build is restored.
+# The Playwright benchmarks: the production labextension in Debian Chromium (Galata's
+# setup; lab-load on ui-tests' server, sidebar and click on JupyterLabs of their own),
+# each in a throw-away root; then the development build is restored.
 if ! command -v chromium >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
 fi
 (cd ui-tests && { jlpm install --immutable >/dev/null 2>&1 || jlpm install; })
 jlpm build:prod >/dev/null
-lab_load=0
-(cd ui-tests && DEARDIARY_UI_ROOT="$(mktemp -d)" \
-  jlpm playwright test -c ../bench/playwright.config.js lab-load 2>&1 | grep -v '^\[WebServer\]') || lab_load=$?
-(cd ui-tests && DEARDIARY_UI_ROOT="$(mktemp -d)" \
-  jlpm playwright test -c ../bench/playwright.config.js sidebar 2>&1 | grep -v '^\[WebServer\]') || lab_load=$?
+export JUPYTER_PATH="$REPO/ui-tests/test-kernel${JUPYTER_PATH:+:$JUPYTER_PATH}"
+for spec in lab-load sidebar click; do
+  root="$(mktemp -d)"
+  (cd ui-tests && DEARDIARY_UI_ROOT="$root" \
+    jlpm playwright test -c ../bench/playwright.config.js "$spec" 2>&1 | grep -v '^\[WebServer\]') || status=$?
+  rm -rf "$root"
+done
 jlpm build >/dev/null
-exit "$lab_load"
+exit "$status"
