@@ -55,6 +55,13 @@ export interface IRunStore {
   addRun(input: IRunInput): Promise<IAddResult>;
   /** All runs, newest first. */
   listRuns(): Promise<IRunSummary[]>;
+  /**
+   * The newest `limit` runs and how many there are in all, for a first paint before
+   * listRuns has them all; null when listRuns answers at once.
+   */
+  recentRuns(
+    limit: number
+  ): Promise<{ runs: IRunSummary[]; total: number } | null>;
   getRun(id: number): Promise<IRunDetail>;
   /** Replace a run's note; resolves with the run as stored. */
   updateNote(id: number, note: string): Promise<IRunSummary>;

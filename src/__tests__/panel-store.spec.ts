@@ -83,6 +83,39 @@ describe('the sidebar over the run store', () => {
     store.dispose();
   });
 
+  it('paints the newest runs first while the whole list is on its way', async () => {
+    let release = () => {};
+    const held = new Promise<void>(resolve => (release = resolve));
+    class SlowList extends FakeStoreAPI {
+      async listRuns(options: { limit?: number } = {}) {
+        if (options.limit === undefined) {
+          await held;
+        }
+        return super.listRuns(options);
+      }
+    }
+    const api = new SlowList();
+    const writer = makeStore(api);
+    for (let i = 0; i < 3; i++) {
+      await writer.addRun(makeRun());
+    }
+    const store = makeStore(api);
+    const panel = sidebar(store);
+    const status = panel.node.querySelector('.jp-DearDiary-status')!;
+    const refreshed = panel.refresh();
+    await until('the first paint', () => status.textContent === '3 runs');
+    let done = false;
+    void refreshed.then(() => (done = true));
+    await new Promise(resolve => setTimeout(resolve, 20));
+    expect(done).toBe(false); // the whole list is still held
+    release();
+    await refreshed;
+    expect(status.textContent).toBe('3 runs');
+    expect((await store.listRuns()).length).toBe(3);
+    store.dispose();
+    writer.dispose();
+  });
+
   it('says how many runs wait to be stored', async () => {
     const api = new FakeStoreAPI();
     const store = makeStore(api, { retryFirstMs: 10, retryMaxMs: 20 });

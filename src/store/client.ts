@@ -176,11 +176,32 @@ export class RunStore implements IRunStore {
     return [...this._runs!];
   }
 
-  /** Read the run list ahead (JupyterLab idle): the sidebar's first paint is then at once. */
-  prefetch(): void {
-    if (!this._runs) {
-      void this._serialize(() => this._loadList()).catch(() => undefined);
+  /**
+   * The newest runs and how many there are, for a first paint before the whole list
+   * arrives (GET /deardiary/runs?limit=); null once the whole list is here.
+   */
+  async recentRuns(
+    limit: number
+  ): Promise<{ runs: IRunSummary[]; total: number } | null> {
+    if (this._runs) {
+      return null;
     }
+    try {
+      const list = (await this._api.listRuns({ limit }))!;
+      return { runs: list.runs, total: list.total };
+    } catch (error) {
+      throw this._error(error);
+    }
+  }
+
+  /**
+   * Read the run list ahead (JupyterLab idle), then the index: the sidebar's first
+   * paint and its first package filter are then at once.
+   */
+  prefetch(): void {
+    void this._serialize(() => this._loadList())
+      .then(() => this._serialize(() => this._ensureIndex()))
+      .catch(() => undefined);
   }
 
   /** Ask the server for changes (another tab, kernel, browser); resolves with whether there were. */
@@ -415,13 +436,19 @@ export class RunStore implements IRunStore {
     if (!this._runs) {
       return false;
     }
-    let answer: IndexAnswer;
     try {
-      answer = await this._api.index(this._version);
+      if (this._version === null) {
+        // No store when the list was read: the list again, not the whole index.
+        const list = (await this._api.listRuns())!;
+        const changed = list.version !== null;
+        this._runs = list.runs;
+        this._version = list.version;
+        return changed;
+      }
+      return await this._adopt(await this._api.index(this._version));
     } catch (error) {
       throw this._error(error);
     }
-    return this._adopt(answer);
   }
 
   private async _adopt(answer: IndexAnswer): Promise<boolean> {

@@ -172,12 +172,6 @@ export class RunIndex {
     return result;
   }
 
-  /** The ORDER BY of a query on the index (tests compare it with RUN_ORDER's use). */
-  query(sql: string): SqlValue[][] {
-    const result = this._db.exec(sql);
-    return result[0]?.values ?? [];
-  }
-
   close(): void {
     this._db.close();
   }
