@@ -32,6 +32,14 @@ class CountingAPI extends DearDiaryAPI {
     return super.putBlob(sha256, bytes);
   }
 
+  /** GET /deardiary/index calls (`since` or null). */
+  indexCalls: (string | null)[] = [];
+
+  async index(since: string | null = null) {
+    this.indexCalls.push(since);
+    return super.index(since);
+  }
+
   async missingBlobs(shas: string[]): Promise<string[]> {
     const missing = await super.missingBlobs(shas);
     return this.hideMissing ? [] : missing;
@@ -288,6 +296,44 @@ describe('RunStore against a real server', () => {
     );
     expect(after).toEqual(await client().listRuns());
     expect(a.version).toBe((await b.listRuns()) && b.version);
+  });
+
+  it('shows its own run without asking for a delta when nothing else changed', async () => {
+    const api = new CountingAPI(suite.server.settings);
+    const store = client(api);
+    await store.listRuns();
+    const { run } = await store.addRun(makeRun({ notebook: 'own.ipynb' }));
+    expect(api.indexCalls).toEqual([]);
+    expect((await store.listRuns())[0]).toEqual(run);
+    expect(await store.listRuns()).toEqual(await client().listRuns());
+
+    // Another client added a run meanwhile: a delta brings both.
+    const other = await client().addRun(makeRun({ notebook: 'own.ipynb' }));
+    const before = store.version;
+    const mine = await store.addRun(makeRun({ notebook: 'own.ipynb' }));
+    expect(api.indexCalls).toEqual([before]);
+    expect((await store.listRuns()).slice(0, 2).map(r => r.id)).toEqual([
+      mine.run.id,
+      other.run.id
+    ]);
+
+    // With the index loaded: a known manifest needs no delta, a new one does (its
+    // packages come with it).
+    await store.packageVersions(['DataFrames']);
+    api.indexCalls = [];
+    await store.addRun(makeRun({ notebook: 'own.ipynb' }));
+    expect(api.indexCalls).toEqual([]);
+    const fresh = makeRun({
+      notebook: 'own.ipynb',
+      manifest: MANIFEST('1.6.5', `# own ${Date.now()}\n`)
+    });
+    const added = await store.addRun(fresh);
+    expect(api.indexCalls).toHaveLength(1);
+    const versions = await store.packageVersions(['DataFrames']);
+    expect(versions.get(added.run.manifest_sha256!)!.get('dataframes')).toEqual(
+      ['1.6.5']
+    );
+    expect(await store.listRuns()).toEqual(await client().listRuns());
   });
 
   it('answers package filters from the index, also after new runs', async () => {

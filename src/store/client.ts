@@ -160,7 +160,7 @@ export class RunStore implements IRunStore {
       }
       await this._outbox.remove(input.snapshot_id);
       this._outbox.nudge();
-      await this._changedTo(answer.version);
+      await this._changedTo(answer.version, { run: answer.run });
       return { run: answer.run, created: answer.created };
     });
   }
@@ -235,7 +235,7 @@ export class RunStore implements IRunStore {
       } catch (error) {
         throw notFound(error, id) ?? this._error(error);
       }
-      await this._changedTo(answer.version);
+      await this._changedTo(answer.version, { run: answer.run });
       return answer.run;
     });
   }
@@ -256,6 +256,7 @@ export class RunStore implements IRunStore {
         }
       }
       this._blobs.clear();
+      // Always through a delta: the runs that followed it lost their parent too.
       await this._changedTo(version);
     });
   }
@@ -372,7 +373,7 @@ export class RunStore implements IRunStore {
   /** A waiting run, sent by the outbox. */
   private async _sendWaiting(entry: IOutboxEntry): Promise<void> {
     const answer = await this._send(entry);
-    await this._changedTo(answer.version);
+    await this._changedTo(answer.version, { run: answer.run });
   }
 
   /**
@@ -508,17 +509,58 @@ export class RunStore implements IRunStore {
     return this._index;
   }
 
-  /** After a change of ours: the list follows (when read), listeners are told. */
-  private async _changedTo(version: string | null): Promise<void> {
+  /**
+   * After a change of ours: the list follows (when read), listeners are told. When
+   * the server's version is the next after the list's (no other change between), the
+   * change is applied here without asking for a delta.
+   */
+  private async _changedTo(
+    version: string | null,
+    change: { run?: IRunSummary } = {}
+  ): Promise<void> {
     if (version === null || version !== this._version) {
       try {
-        await this._serialize(() => this._sync());
+        await this._serialize(async () => {
+          if (!this._applyOwn(version, change)) {
+            await this._sync();
+          }
+        });
       } catch {
         // The change is stored; the list catches up with the next refresh.
         await this._serialize(async () => this._reset());
       }
     }
     this._changed.emit();
+  }
+
+  /** Apply a change of ours to the list and the index; false: ask for a delta. */
+  private _applyOwn(
+    version: string | null,
+    { run }: { run?: IRunSummary }
+  ): boolean {
+    if (!run || !this._runs || !version || !isNext(this._version, version)) {
+      return false;
+    }
+    const delta: IIndexDelta = {
+      version,
+      runs: toColumns([run]),
+      deleted: [],
+      packages: { manifest_sha256: [], name: [], version: [] },
+      manifests: { sha256: [], error: [] }
+    };
+    if (this._index) {
+      const sha = run.manifest_sha256;
+      if (this._index.version !== this._version) {
+        return false;
+      }
+      if (sha && !this._index.hasManifest(sha)) {
+        return false; // its packages come with the delta
+      }
+      this._index.apply(delta);
+    }
+    this._runs = applyDelta(this._runs, delta);
+    this._version = version;
+    return true;
   }
 
   /** Forget the list and the index (another store): the next listRuns reads them. */
@@ -653,6 +695,28 @@ export function applyDelta(
     merged[k++] = changed[j++];
   }
   return merged;
+}
+
+/** `next` is the version right after `current` (`<store_id>.<seq>`, seq + 1). */
+function isNext(current: string | null, next: string): boolean {
+  if (!current) {
+    return false;
+  }
+  const dot = current.lastIndexOf('.');
+  const nextDot = next.lastIndexOf('.');
+  return (
+    dot > 0 &&
+    current.slice(0, dot) === next.slice(0, nextDot) &&
+    Number(next.slice(nextDot + 1)) === Number(current.slice(dot + 1)) + 1
+  );
+}
+
+/** Runs as the columns of an answer (one array per field). */
+function toColumns(runs: IRunSummary[]): IIndexDelta['runs'] {
+  const keys = Object.keys(runs[0] ?? {}) as (keyof IRunSummary)[];
+  return Object.fromEntries(
+    keys.map(k => [k, runs.map(r => r[k])])
+  ) as unknown as IIndexDelta['runs'];
 }
 
 /** The server is out of reach or failed (5xx): worth trying again later. */

@@ -121,6 +121,18 @@ export class RunIndex {
     this._version = delta.version;
   }
 
+  /** The index has the packages of this manifest (or knows it could not read it). */
+  hasManifest(sha256: string): boolean {
+    const stmt = this._db.prepare('SELECT 1 FROM manifest WHERE sha256 = ?', [
+      sha256
+    ]);
+    try {
+      return stmt.step();
+    } finally {
+      stmt.free();
+    }
+  }
+
   /** Every run, in RUN_ORDER. */
   runs(): IRunSummary[] {
     const stmt = this._db.prepare(
