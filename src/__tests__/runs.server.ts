@@ -75,6 +75,12 @@ describe('GET /deardiary/runs against a real server', () => {
       ).toEqual(run);
     }
 
+    // A notebook whose bytes were not kept: its facts only.
+    const bare = await api.getRun(added[2].id);
+    expect(bare.notebook.stored).toBe(false);
+    expect(bare.notebook.sha256).toBe(inputs[2].notebook.sha256);
+    expect((await api.getRun(added[0].id)).notebook.stored).toBe(true);
+
     expect(list.version).toMatch(/^[0-9a-f]{16}\.\d+$/);
     expect(await api.listRuns({ ifNoneMatch: list.version })).toBeNull();
     const newest = (await api.listRuns({ limit: 1 }))!;
