@@ -65,9 +65,11 @@ NOTEBOOK = "analysis.ipynb"
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", *args], cwd=repo, env={**os.environ, **GIT_ENV}, check=True, capture_output=True
+    out = subprocess.run(
+        ["git", *args], cwd=repo, env={**os.environ, **GIT_ENV}, capture_output=True, text=True
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed ({out.returncode}): {out.stderr}")
 
 
 def file_path(i: int) -> str:

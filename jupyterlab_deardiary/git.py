@@ -13,11 +13,17 @@ when split: reading a split index freshens its shared part's mtime), git-lfs sto
 cleans in a temporary folder (lfs.storage), and a lazy fetch (a partial clone's missing
 object), which would write .git/config before failing, dies at once.
 
-The copy is kept between calls (IndexCache: a private folder of the server, one copy per
-repository, replaced when the repository's index file, HEAD or the overrides change), so
-that files git cannot tell unchanged by their times (after a clone, `cp -a`, a checkout, a
-build that touched them) are re-hashed by the first call only, as `git status` does once
-for the repository's own index.
+One call runs one `git status` (HEAD, branch, tracked and untracked changes), then, only
+when tracked files changed, one `git diff HEAD` of those paths for the patch. Two things
+are kept between calls, so that a call on an unchanged repository starts nothing else:
+
+- the copy of the index (IndexCache: a private folder of the server, one copy per
+  repository, replaced when the repository's index file or the overrides change), which
+  `git status` refreshes and rewrites as it does the repository's own index: files git
+  cannot tell unchanged by their times (after a clone, `cp -a`, a checkout, a build that
+  touched them) are re-hashed by the first call only, as `git status` does once;
+- what `git rev-parse` and `git config` told of the notebook's folder (RepoCache), used
+  while none of the files they read changed (see RepoCache).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -39,7 +46,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from .config import DearDiary
 from .errors import ApiError
@@ -68,43 +75,44 @@ SAFE_ARGS = [
 ]
 # Config worth reading before status/diff: filter drivers (and git-lfs's own keys) to
 # neutralise, per-protocol allow rules to close, remotes and branch upstreams for
-# remote_url, how status pairs renames.
+# remote_url; includes, which name more files to read (RepoCache keeps nothing then).
 CONFIG_REGEXP = (
-    r"^(filter|protocol|remote|branch|lfs\.extension)\.|^(status|diff)\.renames$"
+    r"^(filter|protocol|remote|branch|lfs\.extension|include|includeif)\."
     r"|^lfs\.repositoryformatversion$"
 )
 FILTER_VARS = ("clean", "smudge", "process")
-# The top folder and the index file's path, then HEAD's commit and its full symbolic name
-# ("refs/heads/<branch>", or "HEAD" when detached): the last two fail without a commit.
-HEAD_ARGS = [
+# The top folder, the git folder, and the paths (relative to the folder git ran in) of the
+# index file, the config file and the worktree's own config file. No commit needed.
+REPO_ARGS = [
     "rev-parse",
     "--show-toplevel",
+    "--absolute-git-dir",
     "--git-path",
     "index",
-    "HEAD",
-    "--symbolic-full-name",
-    "HEAD",
-    "--",
+    "--git-path",
+    "config",
+    "--git-path",
+    "config.worktree",
 ]
-# Tracked changes only; untracked files are listed by UNTRACKED_ARGS in parallel.
+# A diff rewrites the index it refreshed (hence a copy of the index); a split index would
+# also freshen its shared index file in the repository when saved.
+REFRESH_ARGS = ["-c", "diff.autoRefreshIndex=true", "-c", "core.splitIndex=false"]
+# HEAD, the branch, tracked changes (as the user's `git status` lists them) and untracked
+# files (folders holding only untracked files as "folder/"), in one process. Ahead/behind
+# counts are not computed (a walk of the history). Where it may, status refreshes and
+# rewrites the index it read: the kept copy, never the repository's (see Git.run).
 STATUS_ARGS = [
+    *REFRESH_ARGS,
     "status",
     "--porcelain=v2",
     "--branch",
     "-z",
-    "--untracked-files=no",
+    "--no-ahead-behind",
     "--ignore-submodules=dirty",
+    "--untracked-files=normal",
 ]
-# What `git status --untracked-files=normal` lists: untracked files, and folders holding
-# only untracked files as "folder/".
-UNTRACKED_ARGS = [
-    "ls-files",
-    "--others",
-    "--exclude-standard",
-    "--directory",
-    "--no-empty-directory",
-    "-z",
-]
+# Whether a submodule's checkout has tracked changes.
+TRACKED_STATUS_ARGS = [*STATUS_ARGS[:-1], "--untracked-files=no"]
 # HEAD against the worktree: numstat (binary files show "-\t-"), then the patch.
 DIFF_ARGS = [
     "diff",
@@ -121,37 +129,6 @@ DIFF_ARGS = [
     "--src-prefix=a/",
     "--dst-prefix=b/",
 ]
-# `git status`'s two columns: the index against HEAD (STAGED_ARGS), and the worktree
-# against the index, which is the worktree against HEAD (WORKTREE_ARGS, that also gives the
-# patch) except for staged paths (UNSTAGED_ARGS, for those only). Stat-only changes are
-# skipped, as status does; porcelain `git diff` then rewrites the index it refreshed, hence
-# a copy of the index.
-STAGED_ARGS = ["diff", "--cached", "--raw", "-z", "--no-renames", "--ignore-submodules=dirty"]
-# (A split index would also freshen its shared index file in the repository when saved.)
-REFRESH_ARGS = ["-c", "diff.autoRefreshIndex=true", "-c", "core.splitIndex=false"]
-WORKTREE_ARGS = [*REFRESH_ARGS, *DIFF_ARGS, "--raw"]
-UNSTAGED_ARGS = [
-    *REFRESH_ARGS,
-    "diff",
-    "--raw",
-    "-z",
-    "--no-renames",
-    "--ignore-submodules=dirty",
-]
-# Refreshes a new copy of the index once, before any diff reads it: the files whose times
-# changed are hashed once (a porcelain diff compares their contents, then hashes them again
-# to refresh its index). -q: changed files are no error, --unmerged: conflicts neither;
-# --ignore-submodules: gitlinks are not looked into; --force-write-index: written even when
-# only racily clean entries were checked, so that a write in a later second settles them.
-REFRESH_INDEX_ARGS = [
-    *REFRESH_ARGS,
-    "update-index",
-    "-q",
-    "--unmerged",
-    "--ignore-submodules",
-    "--refresh",
-    "--force-write-index",
-]
 GITLINK = b"160000"
 GITLINK_MODE = (0o160000).to_bytes(4, "big")  # as the index file stores an entry's mode
 LFS_EXTENSION = "lfs.extension."  # git-lfs runs lfs.extension.<name>.clean/smudge
@@ -162,6 +139,7 @@ DIRTY_FILES_MAX = 1000
 PATHSPEC_MAX = 1000  # more changed paths than this: one diff without pathspec
 STDERR_MAX = 64 * 1024
 MAX_SUBMODULE_DEPTH = 4
+REPOS_MAX = 256  # folders whose repository facts RepoCache keeps
 
 
 def find_git() -> str | None:
@@ -184,6 +162,7 @@ class Git:
         self.config = config
         self.executable = executable
         self.cache = IndexCache(self)
+        self.repos = RepoCache(self)
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         env.pop("SSH_ASKPASS", None)
         env.update(
@@ -208,10 +187,13 @@ class Git:
         marker: bytes | None = None,
         input: bytes | None = None,
         index: str | None = None,
+        write_index: bool = False,
     ) -> Output:
         """Run ``git <SAFE_ARGS> <args>`` in ``cwd``, feeding ``input`` on stdin (default:
         none), on the index file ``index`` if given; keep at most ``cap`` bytes of stdout
-        (counted after ``marker`` when given). Raises ApiError 503 / 504."""
+        (counted after ``marker`` when given). ``write_index``: `git status` may rewrite
+        the index file it refreshed (only ever a kept copy: GIT_OPTIONAL_LOCKS, else 0,
+        governs only that). Raises ApiError 503 / 504."""
         if self.executable is None:
             raise ApiError(
                 503,
@@ -222,6 +204,8 @@ class Git:
         env = dict(self._env)
         if index is not None:
             env["GIT_INDEX_FILE"] = index
+            if write_index:
+                env["GIT_OPTIONAL_LOCKS"] = "1"
         overrides = list(overrides)
         env["GIT_CONFIG_COUNT"] = str(len(overrides))
         for i, (key, value) in enumerate(overrides):
@@ -283,29 +267,29 @@ class Git:
 
     async def describe(self, directory: str, path: str, root: str) -> dict[str, Any]:
         """The JSON answer of GET /deardiary/git for ``directory`` (requested as ``path``)."""
-        head, entries = await _gather(self.run(HEAD_ARGS, directory), self.read_config(directory))
-        toplevel = _toplevel(head)
-        if toplevel is None:
+        repo = await self.repos.get(directory)
+        if repo is None:
             return {"repo": False, "path": path}
+        toplevel = repo.toplevel
         top_rel = relative_to_root(toplevel, root)
-        index, named = parse_head(head)
-        # The repository's state that the kept copy of its index must match, besides the
-        # index file itself: HEAD (lines 3-4 of HEAD_ARGS).
-        state = (head.returncode, head.stdout.split(b"\n")[2:])
-        async with self._snapshot(directory, index, entries, toplevel, state) as (
-            copy,
-            overrides,
-            kept,
-        ):
-            # Untracked files and modified submodules are listed while the tracked changes are.
-            renames = _renames(entries)
-            st, untracked, submodules = await _gather(
-                self._tracked(copy, named, renames, toplevel, top_rel, overrides, kept),
-                self.run(UNTRACKED_ARGS, toplevel, overrides, index=copy),
-                self._modified_submodules(
-                    toplevel, copy, overrides, 0, kept.gitlinks if kept else None
-                ),
-            )
+        cap = self.config.patch_max_bytes
+        async with self._snapshot(repo.index, repo.entries, toplevel) as (copy, overrides, kept):
+            # One status at a time on a kept copy: a later call reads what an earlier one
+            # refreshed, instead of hashing the same files at the same time. Modified
+            # submodules are looked for while status runs.
+            writes = kept is not None
+            async with kept.status_lock if kept else contextlib.nullcontext():
+                status, submodules = await _gather(
+                    self.run(STATUS_ARGS, toplevel, overrides, index=copy, write_index=writes),
+                    self._modified_submodules(
+                        toplevel, copy, overrides, 0, kept.gitlinks if kept else None
+                    ),
+                )
+            if status.returncode != 0:
+                raise git_failed("status", status)
+            st = parse_status(status.stdout)
+            if st.head_sha is not None:
+                patch = await self._patch(st.tracked_paths, toplevel, overrides, copy)
             if copy is not None and not os.path.exists(copy):
                 # Removed meanwhile (a cleaner of temporary files?): git may have read no
                 # index at all, which lists every file as deleted.
@@ -315,17 +299,23 @@ class Git:
                     "The server's private copy of the repository's index was removed while "
                     "git read it (by a cleaner of temporary files?). Try again.",
                 )
-        _add_submodules(st, submodules, self.config.patch_max_bytes)
-        if untracked.returncode != 0:
-            raise git_failed("ls-files", untracked)
-        names = [n for n in untracked.stdout.decode("utf-8", "replace").split("\0") if n]
-        files = st.files + [
+        if st.head_sha is None:
+            where = repr(top_rel) if top_rel is not None else "above the server root"
+            raise ApiError(
+                409,
+                "empty_repository",
+                f"The repository at {where} has no commits yet: commit once, then try again.",
+            )
+        changes = Changes(st.head_sha, st.branch, st.files, *patch)
+        _add_submodules(changes, submodules, cap)
+        files = changes.files + [
             {"path": n, "status": "??", "xy": "??", "orig_path": None, "submodule": False}
-            for n in names
+            for n in st.untracked
         ]
-
-        remote_name = _pick_remote(entries, st.branch)
-        remote_url = _config_value(entries, f"remote.{remote_name}.url") if remote_name else None
+        remote_name = _pick_remote(repo.entries, st.branch)
+        remote_url = (
+            _config_value(repo.entries, f"remote.{remote_name}.url") if remote_name else None
+        )
         return {
             "repo": True,
             "path": path,
@@ -336,116 +326,15 @@ class Git:
             "detached": st.branch is None,
             "remote_name": _text(remote_name),
             "remote_url": _text(strip_credentials(remote_url)) if remote_url else None,
-            "dirty": bool(st.files),
+            "dirty": bool(changes.files),
             "dirty_files": files[:DIRTY_FILES_MAX],
             "dirty_files_truncated": len(files) > DIRTY_FILES_MAX,
-            "untracked_count": len(names),
-            "binary_files": st.binary,
-            "patch": st.patch,
-            "patch_bytes": st.patch_bytes,
-            "truncated": st.patch_bytes > self.config.patch_max_bytes,
+            "untracked_count": len(st.untracked),
+            "binary_files": changes.binary,
+            "patch": changes.patch,
+            "patch_bytes": changes.patch_bytes,
+            "truncated": changes.patch_bytes > cap,
         }
-
-    async def _tracked(
-        self,
-        index: str | None,
-        named: tuple[str, str | None] | None,
-        renames: str,
-        toplevel: str,
-        top_rel: str | None,
-        overrides: list[tuple[str, str]],
-        kept: KeptIndex | None = None,
-    ) -> Changes:
-        """The tracked changes, without `git status` when two diffs tell the same."""
-        if named is not None and index is not None:
-            st = await self._changes(index, *named, renames, toplevel, overrides, kept)
-            if st is not None:
-                return st
-        return await self._changes_by_status(index, toplevel, top_rel, overrides)
-
-    async def _changes(
-        self,
-        index: str,
-        sha: str,
-        branch: str | None,
-        renames: str,
-        toplevel: str,
-        overrides: list[tuple[str, str]],
-        kept: KeptIndex | None = None,
-    ) -> Changes | None:
-        """The tracked changes without `git status`, for about the cost of status: the
-        worktree against HEAD (with the patch) while the index against HEAD, then the
-        worktree against the index of the staged paths. None when only status tells
-        exactly: conflicts, submodules, changes it would pair as renames or copies.
-
-        The index against HEAD is the same as long as the ``kept`` copy of the index
-        ``index`` is used (its entries and HEAD are the same): read once per copy."""
-
-        async def staged_then_unstaged() -> tuple[list[Raw], list[Raw]]:
-            staged = kept.staged if kept is not None else None
-            if staged is None:
-                out = await self.run(STAGED_ARGS, toplevel, overrides, index=index)
-                if out.returncode != 0:
-                    raise git_failed("diff --cached", out)
-                staged = parse_raw(out.stdout)[0]
-                if kept is not None:
-                    kept.staged = staged
-            if not staged or status_needed(staged, renames):
-                return staged, []
-            paths = [os.fsdecode(r.path) for r in staged]
-            out = await self.run([*UNSTAGED_ARGS, "--", *paths], toplevel, overrides, index=index)
-            if out.returncode != 0:
-                raise git_failed("diff", out)
-            return staged, parse_raw(out.stdout)[0]
-
-        cap = self.config.patch_max_bytes
-        worktree_out, (staged, unstaged) = await _gather(
-            self.run(WORKTREE_ARGS, toplevel, overrides, cap, b"\0\0", index=index),
-            staged_then_unstaged(),
-        )
-        if worktree_out.returncode != 0:
-            raise git_failed("diff", worktree_out)
-        worktree, end = parse_raw(worktree_out.stdout)
-        if status_needed(worktree, renames) or status_needed(staged, renames):
-            return None
-        x = {r.path: r.letter for r in staged}
-        y = {r.path: r.letter for r in worktree if r.path not in x}
-        y.update((r.path, r.letter) for r in unstaged)
-        files = []
-        for p in sorted(x.keys() | y.keys()):
-            xy, short = _xy(x.get(p, ".") + y.get(p, "."))
-            files.append(
-                {
-                    "path": p.decode("utf-8", "replace"),
-                    "status": short,
-                    "xy": xy,
-                    "orig_path": None,
-                    "submodule": False,
-                }
-            )
-        return Changes(sha, branch, files, *parse_diff(worktree_out, cap, start=end))
-
-    async def _changes_by_status(
-        self,
-        index: str | None,
-        toplevel: str,
-        top_rel: str | None,
-        overrides: list[tuple[str, str]],
-    ) -> Changes:
-        """The tracked changes as `git status` lists them, then the patch of those paths."""
-        status = await self.run(STATUS_ARGS, toplevel, overrides, index=index)
-        if status.returncode != 0:
-            raise git_failed("status", status)
-        st = parse_status(status.stdout)
-        if st.head_sha is None:
-            where = repr(top_rel) if top_rel is not None else "above the server root"
-            raise ApiError(
-                409,
-                "empty_repository",
-                f"The repository at {where} has no commits yet: commit once, then try again.",
-            )
-        patch = await self._patch(st.tracked_paths, toplevel, overrides, index)
-        return Changes(st.head_sha, st.branch, st.files, *patch)
 
     async def _patch(
         self,
@@ -481,32 +370,26 @@ class Git:
     @contextlib.asynccontextmanager
     async def _snapshot(
         self,
-        directory: str,
-        index: str | None,
+        index: str,
         entries: list[tuple[str, str, str | None]],
         toplevel: str | None = None,
-        state: Any = None,
     ) -> AsyncIterator[tuple[str | None, list[tuple[str, str]], KeptIndex | None]]:
-        """A copy of the index file (None when there is none) and the config overrides,
-        for reading the repository at ``directory`` without writing anything in it. Given
-        the ``toplevel`` and the ``state`` of the repository, the copy is the one kept
-        between calls (refreshed, see IndexCache, also yielded); else a new one for this
-        call only (and None)."""
+        """A copy of the index file ``index`` (None when there is none) and the config
+        overrides, for reading its repository without writing anything in it. Given the
+        repository's ``toplevel``, the copy is the one kept between calls (see IndexCache,
+        also yielded); else a new one for this call only (and None)."""
         with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
             trusted = trusted_here(entries, self.config.trusted_filters)
             overrides = neutralising_overrides(entries, trusted)
             # Kept copies must match the overrides too: a filter driver, run or not, decides
             # which files a refresh finds unchanged.
-            state = (state, tuple(overrides))
+            state = tuple(overrides)
             overrides.append(("lfs.storage", os.path.join(tmp, "lfs")))
-            if not index:
-                yield None, overrides, None
-            elif toplevel is not None and self.config.git_index_cache > 0:
-                source = os.path.join(directory, index)
-                async with self.cache.use(source, state, toplevel, overrides) as kept:
+            if toplevel is not None and self.config.git_index_cache > 0:
+                async with self.cache.use(index, state) as kept:
                     yield (kept.index if kept else None), overrides, kept
             else:
-                copy = await self._copy_index(os.path.join(directory, index), tmp)
+                copy = await self._copy_index(index, tmp)
                 yield copy, overrides, None
 
     async def _copy_index(self, index: str, tmp: str) -> str | None:
@@ -568,12 +451,9 @@ class Git:
         if head.returncode != 0 or len(lines) != 3 or os.fsdecode(lines[0]) != directory:
             return False  # not a repository of its own (or reached through a symbolic link)
         entries = await self.read_config(directory)
-        async with self._snapshot(directory, os.fsdecode(lines[1]), entries) as (
-            copy,
-            overrides,
-            _,
-        ):
-            status = await self.run(STATUS_ARGS, directory, overrides, index=copy)
+        index = os.path.join(directory, os.fsdecode(lines[1]))
+        async with self._snapshot(index, entries) as (copy, overrides, _):
+            status = await self.run(TRACKED_STATUS_ARGS, directory, overrides, index=copy)
             if status.returncode != 0:
                 raise git_failed("status", status)
             if parse_status(status.stdout).files:
@@ -583,11 +463,158 @@ class Git:
             return bool(await self._modified_submodules(directory, copy, overrides, depth))
 
 
-# -- the kept index copies ---------------------------------------------------------
+# -- what is kept between calls ----------------------------------------------------
+
+
+@dataclass
+class Repo:
+    """What `git rev-parse` and `git config` tell of a notebook's folder."""
+
+    toplevel: str
+    index: str  # the index file's path
+    entries: list[tuple[str, str, str | None]]  # read_config's
+
+
+class RepoCache:
+    """What `git rev-parse` (REPO_ARGS) and `git config` (read_config) told of a folder,
+    kept for the next calls on that folder while nothing they read changed: every config
+    file git reads there (the system one, where this git looks for it; the user's two; the
+    repository's, its worktree's own), the repository's `.git`, its git folder and
+    `commondir` file, and on the way from the folder up to its top folder, no `.git` or
+    `HEAD` (another repository). Told by their identities (device, inode, mode, owner;
+    for files also size, mtime and ctime in ns), taken before git read them: the paths
+    are those the previous call's rev-parse named, so facts are kept from the second call
+    on a folder. Kept only when every such file was last changed a second before (so that
+    a change made since shows in its ctime), and no config includes other files. A config
+    file changed since means new filter drivers to neutralise: the cache must never keep
+    those from being read.
+    """
+
+    def __init__(self, git: Git) -> None:
+        self._git = git
+        # folder: (identities, or None: not kept, only its paths are known; facts; paths)
+        self._kept: OrderedDict[str, tuple[Any, Repo, tuple[str, ...]]] = OrderedDict()
+        self._files: tuple[str, ...] | None = None
+
+    async def get(self, directory: str) -> Repo | None:
+        """The repository holding the (real) folder ``directory``; None outside one."""
+        key = since = None
+        found = self._kept.pop(directory, None)
+        if found is not None and self._files:
+            since = time.time_ns() - 1_000_000_000
+            key = _repo_key(directory, found[1].toplevel, found[2])
+            if key is not None and key == found[0]:
+                self._kept[directory] = found
+                return found[1]
+        head, entries, files = await _gather(
+            self._git.run(REPO_ARGS, directory),
+            self._git.read_config(directory),
+            self._config_files(),
+        )
+        toplevel = _toplevel(head)
+        if toplevel is None:
+            return None
+        lines = head.stdout.split(b"\n")
+        if head.returncode != 0 or len(lines) != 6:
+            raise git_failed("rev-parse", head)
+        gitdir, index, config, worktree = (
+            os.path.join(directory, os.fsdecode(p)) for p in lines[1:5]
+        )
+        paths = (gitdir, os.path.join(gitdir, "commondir"), config, worktree, *files)
+        repo = Repo(toplevel, index, entries)
+        # The identities taken before git read them hold if git read the same files.
+        same = found is not None and (found[1].toplevel, found[2]) == (toplevel, paths)
+        if not (
+            same
+            and key is not None
+            and since is not None
+            and all(len(i) < 7 or i[6] < since for i in key if i is not None)
+            and not any(k.startswith(("include.", "includeif.")) for _, k, _ in entries)
+        ):
+            key = None
+        self._kept[directory] = (key, repo, paths)
+        while len(self._kept) > REPOS_MAX:
+            self._kept.popitem(last=False)
+        return repo
+
+    async def _config_files(self) -> tuple[str, ...]:
+        """The config files git reads wherever it runs: the system one (this git tells
+        where: it opens it in an "editor" that prints its path), $XDG_CONFIG_HOME/git/config
+        (or ~/.config/git/config) and ~/.gitconfig; empty when not known."""
+        if self._files is None:
+            env = self._git._env
+            home = env.get("HOME")
+            out = await self._git.run(
+                ["-c", "core.editor=echo", "config", "--system", "--edit"],
+                self._git.cache.folder(),
+            )
+            system = os.fsdecode(out.stdout)
+            if (
+                out.returncode == 0
+                and home
+                and system.endswith("\n")
+                and os.path.isabs(system[:-1])
+                and "\n" not in system[:-1]
+            ):
+                xdg = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+                self._files = (
+                    system[:-1],
+                    os.path.join(xdg, "git", "config"),
+                    os.path.join(home, ".gitconfig"),
+                )
+            else:
+                self._files = ()
+        return self._files
+
+
+def _repo_key(directory: str, toplevel: str, paths: Iterable[str]) -> tuple[Any, ...] | None:
+    """The identities RepoCache keeps a folder's facts by (see there); None when they cannot
+    be kept (``directory`` not below ``toplevel``, a repository between them)."""
+    chain = []
+    d = directory
+    try:
+        while True:
+            dotgit = _stat_id(os.path.join(d, ".git"), follow=False)
+            if d == toplevel:
+                if dotgit is None:
+                    return None
+                chain.append(dotgit)
+                break
+            if dotgit is not None or _stat_id(os.path.join(d, "HEAD"), follow=False):
+                return None
+            parent = os.path.dirname(d)
+            if parent == d:
+                return None
+            d = parent
+        chain.append(_stat_id(toplevel, follow=False))
+        chain += [_stat_id(p) for p in paths]
+    except OSError:  # other than a missing file (no permission?): nothing kept
+        return None
+    return tuple(chain)
+
+
+def _stat_id(path: str, follow: bool = True) -> tuple[int, ...] | None:
+    """A file's (device, inode, mode, owner, size, mtime, ctime), a folder's first four;
+    None when there is no such file."""
+    try:
+        st = os.stat(path) if follow else os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return (st.st_dev, st.st_ino, st.st_mode, st.st_uid)
+    return (
+        st.st_dev,
+        st.st_ino,
+        st.st_mode,
+        st.st_uid,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+    )
 
 
 class KeptIndex:
-    """One repository's refreshed copy of its index file, kept between calls."""
+    """One repository's copy of its index file, kept (and refreshed by git) between calls."""
 
     def __init__(self, folder: str, stamp: Any) -> None:
         self.folder = folder  # private to this copy: removed with it
@@ -595,35 +622,25 @@ class KeptIndex:
         self.stamp = stamp  # what it was made from (see IndexCache.use)
         self.users = 0  # calls reading it now
         self.retired = False  # replaced or dropped: removed when the last user is done
-        self.gitlinks: bool | None = None  # whether an entry may have a gitlink's mode
-        self.seen: tuple[int, ...] | None = None  # the file's identity when last read
-        self.racy: int | None = None  # its mtime's second, if entries may be racily clean
-        self.settle = True  # whether rewriting it in a later second is worth a try
-        self.staged: list[Raw] | None = None  # `git diff --cached`, once read
-        self.sample: list[Entry] = []  # entries spread over it, their files as recorded
-        self.touched = False  # whether most files of its sample had other times when read
+        self.gitlinks = False  # whether an entry may have a gitlink's mode
+        self.status_lock = asyncio.Lock()  # held while `git status` may rewrite it
 
 
 class IndexCache:
-    """The refreshed index copies kept between calls of GET /deardiary/git, one per
-    repository (its index file's real path), least recently used dropped first
-    (DearDiary.git_index_cache).
+    """The index copies kept between calls of GET /deardiary/git, one per repository (its
+    index file's real path), least recently used dropped first (DearDiary.git_index_cache).
 
     They live in a folder of this server's own (mkdtemp: 0700, removed with the server).
     A copy is used while it was made from the same index file (device, inode, size, mtime
-    and ctime in ns, trailing checksum), HEAD and config overrides; else a new copy is
-    made. git keeps refreshing the copy it reads (a diff rewrites the index after
-    refreshing stat-only changes), except when most files have new times (a stale index,
-    told by a sample of entries): then a refresh (REFRESH_INDEX_ARGS, in a new copy)
-    hashes each of them once, before the diffs, which would hash them twice.
+    and ctime in ns, trailing checksum) and config overrides; else a new copy is made.
+    `git status` refreshes the copy it reads and rewrites it when it refreshed something
+    (files whose times changed, re-hashed once) or when entries are racily clean, exactly
+    as it does the repository's own index: the first call after a clone, a build or
+    `cp -a` pays what `git status` pays once, the later ones what it pays then.
 
-    The copy keeps the times git gave it, never ones of ours: git re-hashes the entries
-    whose mtime is not older than the index file's ("racily clean", compared in seconds by
-    a git built without USE_NSEC, as Debian's), which is what tells a file modified in the
-    second of a refresh from an unchanged one. Such entries are re-hashed on every read
-    until the index is written in a later second: after a clone, up to a second's worth
-    of checked-out files. So a copy that may hold some is rewritten once in a later
-    second, as `git status` rewrites the repository's.
+    The copy keeps the times git gives it, never ones of ours: git re-hashes the entries
+    whose mtime is not older than the index file's ("racily clean"), which is what tells a
+    file modified in the second of a refresh from an unchanged one.
 
     Copies are never changed in place by us: a new copy (its own folder) replaces the old
     one, which is removed when the last call reading it is done. Two calls can read one
@@ -654,22 +671,22 @@ class IndexCache:
         return self._kept.get(os.path.realpath(source))
 
     @contextlib.asynccontextmanager
-    async def use(
-        self, source: str, state: Any, toplevel: str, overrides: list[tuple[str, str]]
-    ) -> AsyncIterator[KeptIndex | None]:
-        """The refreshed copy of the index file ``source`` for a repository in ``state``
-        (None when there is no index file), made or settled now if needed, git running in
-        ``toplevel`` with ``overrides``; kept while the caller reads it."""
+    async def use(self, source: str, state: Any) -> AsyncIterator[KeptIndex | None]:
+        """The copy of the index file ``source`` for a repository in ``state`` (None when
+        there is no index file), made now if needed; kept while the caller reads it."""
         key = os.path.realpath(source)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            identity = _identity(source)
-            kept = None
-            if identity is not None:
-                kept = await self._current(key, source, (identity, state), toplevel, overrides)
+            stamp = (_identity(source), state)
+            kept = self._kept.get(key)
+            if stamp[0] is None:
+                kept = None
+            elif kept is None or kept.stamp != stamp or not os.path.exists(kept.index):
+                kept = await self._make(source, stamp)
             if kept is None:
                 self._drop(key)
             else:
+                self._replace(key, kept)
                 kept.users += 1
                 self._kept.move_to_end(key)
                 while len(self._kept) > max(1, self.size):
@@ -689,78 +706,19 @@ class IndexCache:
                 self._retire(key, kept)
             self._remove_if_unused(kept)
 
-    async def _current(
-        self,
-        key: str,
-        source: str,
-        stamp: Any,
-        toplevel: str,
-        overrides: list[tuple[str, str]],
-    ) -> KeptIndex | None:
-        """The copy to read now (kept, refreshed again or new); None when ``source`` is
-        gone."""
-        kept = self._kept.get(key)
-        if kept is not None and kept.stamp == stamp:
-            seen = _file_identity(kept.index)
-            if seen is not None:
-                if seen != kept.seen:  # git rewrote it: read it again
-                    await asyncio.to_thread(_inspect, kept, toplevel)
-                    kept.settle = True
-                settle = kept.racy is not None and kept.settle and int(time.time()) > kept.racy
-                if not settle and not _touched(kept.sample, toplevel):
-                    return kept
-                # Refreshed again, in a copy of the copy: in a later second than its
-                # racily clean entries' (which settles them), or because most files have
-                # new times (a build, `touch`: the refresh hashes them once, where a diff
-                # compares their contents, then hashes them to refresh its index).
-                again = await self._make(kept.index, stamp, toplevel, overrides, refresh=True)
-                if again is not None:
-                    again.staged = kept.staged  # (the same entries, the same HEAD)
-                    if settle and again.racy is not None and again.racy <= (kept.racy or 0):
-                        again.settle = False  # no later second (an entry dated ahead?)
-                    self._replace(key, again)
-                    return again
-        kept = await self._make(source, stamp, toplevel, overrides, refresh=None)
-        if kept is not None:
-            self._replace(key, kept)
-        return kept
-
-    async def _make(
-        self,
-        source: str,
-        stamp: Any,
-        toplevel: str,
-        overrides: list[tuple[str, str]],
-        refresh: bool | None,
-    ) -> KeptIndex | None:
-        """A new copy: of the repository's index file ``source`` (made whole if split;
-        ``refresh`` None: refreshed if that is worth it now), or of a kept copy (refreshed);
-        None when there is no such file."""
+    async def _make(self, source: str, stamp: Any) -> KeptIndex | None:
+        """A new copy of the repository's index file ``source`` (made whole if split); None
+        when there is no such file."""
         kept = KeptIndex(tempfile.mkdtemp(prefix=f"{next(self._names)}-", dir=self.folder()), stamp)
         try:
-            identity = await asyncio.to_thread(_copy_file, source, kept.index)
-            if identity is None:
+            copied = await asyncio.to_thread(_copy_file, source, kept.index)
+            if copied is None:
                 shutil.rmtree(kept.folder, ignore_errors=True)
                 return None
-            if refresh is None:
-                # What was copied (the index file may have been replaced meanwhile).
-                kept.stamp = (identity, stamp[1])
-                await self._git._unsplit(source, kept.index, kept.folder)
-            await asyncio.to_thread(_inspect, kept, toplevel)
-            if refresh is None:
-                # Worth it when most files have new times (a stale index: each is hashed
-                # once, where a diff would compare it, then hash it again to refresh its
-                # index), or when racily clean entries can be settled now. Else the diffs
-                # refresh what little there is.
-                settles = kept.racy is not None and int(time.time()) > kept.racy
-                refresh = kept.touched or settles
-            if refresh:
-                out = await self._git.run(REFRESH_INDEX_ARGS, toplevel, overrides, index=kept.index)
-                if out.returncode != 0:
-                    # The copy is left as it was (the diffs refresh what they read); no
-                    # point trying again.
-                    kept.settle = False
-                await asyncio.to_thread(_inspect, kept, toplevel)
+            identity, data = copied
+            kept.stamp = (identity, stamp[1])  # what was copied (it may have been replaced)
+            kept.gitlinks = GITLINK_MODE in data
+            await self._git._unsplit(source, kept.index, kept.folder)
         except BaseException:
             shutil.rmtree(kept.folder, ignore_errors=True)
             raise
@@ -809,138 +767,21 @@ def _identity(path: str) -> tuple[Any, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, tail)
 
 
-def _file_identity(path: str) -> tuple[int, ...] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _copy_file(source: str, copy: str) -> tuple[Any, ...] | None:
-    """Copy ``source`` with its access and modification times (in ns); the identity
-    (as _identity) of what was copied, or None when there is no such file."""
+def _copy_file(source: str, copy: str) -> tuple[tuple[Any, ...], bytes] | None:
+    """Copy ``source`` with its access and modification times (in ns); the identity (as
+    _identity) and the bytes of what was copied, or None when there is no such file."""
     try:
         src = open(source, "rb")  # noqa: SIM115
     except OSError:
         return None
     with src:
         st = os.fstat(src.fileno())
-        with open(copy, "xb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        tail = os.pread(src.fileno(), 32, max(0, st.st_size - 32))
+        data = src.read()
+    with open(copy, "xb") as dst:
+        dst.write(data)
     os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns))
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, tail)
-
-
-def _inspect(kept: KeptIndex, toplevel: str) -> None:
-    """Note what ``kept``'s index file holds: whether an entry may have a gitlink's mode,
-    the second of the file's mtime if an entry's mtime may fall in it (racily clean), and
-    a sample of entries whose files (in ``toplevel``) it records as they are now."""
-    with open(kept.index, "rb") as f:
-        st = os.fstat(f.fileno())
-        data = f.read()
-    kept.seen = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    second = st.st_mtime_ns // 1_000_000_000
-    kept.gitlinks = GITLINK_MODE in data
-    kept.racy = second if _entry_mtime(second).search(data, 12) else None
-    entries = _sample_entries(data)
-    recorded = [_recorded(e, toplevel) for e in entries]
-    kept.sample = [e for e, same in zip(entries, recorded) if same is True]
-    kept.touched = len(entries) >= 8 and recorded.count(False) * 2 >= len(entries)
-
-
-class Entry(NamedTuple):
-    """What an index entry records of its file (the low 32 bits, as the index does)."""
-
-    path: bytes
-    mtime: int  # seconds
-    size: int
-    ino: int
-
-
-SAMPLE = 32
-# A regular file's or a symbolic link's mode, as an index entry stores it.
-_FILE_MODE = re.compile(rb"\x00\x00(?:\x81\xa4|\x81\xed|\xa0\x00)")
-
-
-def _sample_entries(data: bytes) -> list[Entry]:
-    """Up to SAMPLE entries spread over an index file of version 2 or 3 (none from others):
-    the first entry after each of SAMPLE evenly spaced offsets. Found by their mode, and
-    checked (8-byte alignment, name, NUL padding), for SHA-1 or SHA-256 object names; a
-    wrong one only costs a refresh, or misses one."""
-    if data[:4] != b"DIRC" or int.from_bytes(data[4:8], "big") not in (2, 3):
-        return []
-    found: dict[bytes, Entry] = {}
-    for i in range(SAMPLE):
-        at = 12 + 24 + (len(data) - 36) * i // SAMPLE
-        for _ in range(16):
-            m = _FILE_MODE.search(data, at)
-            if m is None:
-                break
-            entry = _entry_at(data, m.start() - 24)
-            if entry is not None:
-                found.setdefault(entry.path, entry)
-                break
-            at = m.start() + 1
-    return list(found.values())
-
-
-def _entry_at(data: bytes, start: int) -> Entry | None:
-    """The entry of an index file (version 2 or 3) that starts at ``start``, if one does."""
-    if start < 12 or start % 8 != 4:  # entries are 8-byte multiples after the 12-byte header
-        return None
-    for oid in (20, 32):
-        flags_at = start + 40 + oid
-        if flags_at + 2 > len(data):
-            return None
-        flags = int.from_bytes(data[flags_at : flags_at + 2], "big")
-        name_at = flags_at + 2 + (2 if flags & 0x4000 else 0)
-        length = flags & 0xFFF
-        end = (name_at - start + length + 8) // 8 * 8 + start  # NUL-padded to 8 bytes
-        name = data[name_at : name_at + length]
-        if (
-            0 < length < 0xFFF
-            and end <= len(data)
-            and b"\0" not in name
-            and not name.startswith(b"/")
-            and data[name_at + length : end].strip(b"\0") == b""
-        ):
-            field = lambda at: int.from_bytes(data[start + at : start + at + 4], "big")  # noqa: E731
-            return Entry(name, field(8), field(36), field(20))
-    return None
-
-
-def _recorded(entry: Entry, toplevel: str) -> bool | None:
-    """Whether ``entry`` records its file's mtime, size and inode as they are now (None:
-    no such file)."""
-    try:
-        st = os.lstat(os.path.join(toplevel, os.fsdecode(entry.path)))
-    except OSError:
-        return None
-    mask = 0xFFFFFFFF
-    seconds = st.st_mtime_ns // 1_000_000_000
-    return (seconds & mask, st.st_size & mask, st.st_ino & mask) == entry[1:]
-
-
-def _touched(sample: list[Entry], toplevel: str) -> bool:
-    """Whether most files of a sample of entries have new times (or sizes) since the copy
-    recorded them: then the refresh, not a diff, is the one to hash them."""
-    if len(sample) < 8:
-        return False
-    changed = sum(1 for e in sample if _recorded(e, toplevel) is False)
-    return changed * 2 >= len(sample)
-
-
-def _entry_mtime(second: int) -> re.Pattern[bytes]:
-    """An index entry (any version) whose mtime is in ``second``: its 4 bytes, then the
-    mtime's ns, dev and ino, then a file's, symbolic link's or gitlink's mode. (A false
-    match, such as an inode number that looks like a mode, costs one rewrite.)"""
-    return re.compile(
-        re.escape((second & 0xFFFFFFFF).to_bytes(4, "big"))
-        + rb".{12}\x00\x00(?:\x81\xa4|\x81\xed|\xa0\x00|\xe0\x00)",
-        re.DOTALL,
-    )
+    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, data[-32:])
+    return identity, data
 
 
 # -- parsing ----------------------------------------------------------------------
@@ -950,8 +791,9 @@ def _entry_mtime(second: int) -> re.Pattern[bytes]:
 class Status:
     head_sha: str | None
     branch: str | None
-    files: list[dict[str, Any]]
+    files: list[dict[str, Any]]  # tracked changes
     tracked_paths: list[str]  # changed tracked paths (both sides of a rename)
+    untracked: list[str]  # untracked files, and folders of them as "folder/"
 
 
 @dataclass
@@ -964,46 +806,6 @@ class Changes:
     patch: str
     patch_bytes: int
     binary: list[str]
-
-
-class Raw(NamedTuple):
-    """One record of ``git diff --raw``."""
-
-    path: bytes
-    letter: str  # A, D, M, T, U, X
-    modes: tuple[bytes, ...]
-
-
-def parse_head(out: Output) -> tuple[str | None, tuple[str, str | None] | None]:
-    """The index file's path, and (commit, branch or None when detached), from HEAD_ARGS;
-    None for what it does not tell (no commit yet, HEAD not on a local branch)."""
-    lines = out.stdout.split(b"\n")
-    index = os.fsdecode(lines[1]) if len(lines) > 2 else None
-    if out.returncode != 0 or len(lines) != 6:
-        return index, None
-    sha, name = lines[2].decode("ascii", "replace"), lines[3]
-    if name == b"HEAD":
-        return index, (sha, None)
-    if name.startswith(b"refs/heads/"):
-        return index, (sha, name[len(b"refs/heads/") :].decode("utf-8", "replace"))
-    return index, None
-
-
-def parse_raw(data: bytes) -> tuple[list[Raw], int]:
-    """The records of ``--raw -z --no-renames`` at the start of ``data``, and where they end."""
-    records = []
-    i = 0
-    while data.startswith(b":", i):
-        meta_end = data.index(b"\0", i)
-        path_end = data.index(b"\0", meta_end + 1)
-        meta = data[i:meta_end]
-        parents = len(meta) - len(meta.lstrip(b":"))  # "::" is a conflict's combined record
-        fields = meta[parents:].split(b" ")
-        letter = fields[-1][:1].decode() if parents == 1 else "U"
-        path, modes = data[meta_end + 1 : path_end], tuple(fields[: parents + 1])
-        records.append(Raw(path, letter, modes))
-        i = path_end + 1
-    return records, i
 
 
 def parse_gitlinks(data: bytes) -> list[tuple[bytes, str]]:
@@ -1057,30 +859,6 @@ def _quote_path(path: bytes) -> str:
     ) + '"'
 
 
-def status_needed(records: list[Raw], renames: str) -> bool:
-    """Whether only `git status` lists these changes (one column's) exactly: conflicts,
-    submodules, and added files it may pair with deleted (renames) or changed (copies) ones."""
-    letters = {r.letter for r in records}
-    if not letters <= set("ADMT") or any(GITLINK in r.modes for r in records):
-        return True
-    if "A" not in letters:
-        return False
-    return (renames == "renames" and "D" in letters) or (renames == "copies" and len(letters) > 1)
-
-
-def _renames(entries: list[tuple[str, str, str | None]]) -> str:
-    """How `git status` pairs changes here: "no", "renames" or "copies" (status.renames,
-    else diff.renames, else renames)."""
-    found = {}
-    for _, key, value in entries:
-        if key in ("status.renames", "diff.renames"):
-            found[key] = "true" if value is None else value.lower()
-    value = found.get("status.renames", found.get("diff.renames", "true"))
-    if value in ("copies", "copy"):
-        return "copies"
-    return "no" if value in ("false", "no", "off", "0", "") else "renames"
-
-
 def _xy(code: str) -> tuple[str, str]:
     """Porcelain v2 XY ("." for unchanged) to the v1 two-letter form and one short code."""
     xy = code.replace(".", " ")
@@ -1088,11 +866,12 @@ def _xy(code: str) -> tuple[str, str]:
 
 
 def parse_status(raw: bytes) -> Status:
-    """Parse ``git status --porcelain=v2 --branch -z --untracked-files=no``."""
+    """Parse ``git status --porcelain=v2 --branch -z``."""
     tokens = raw.split(b"\0")
     head: dict[str, str] = {}
     files: list[dict[str, Any]] = []
     tracked: list[str] = []
+    untracked: list[str] = []
     i = 0
     while i < len(tokens):
         line = tokens[i]
@@ -1101,6 +880,8 @@ def parse_status(raw: bytes) -> Status:
         if kind == b"# ":
             key, _, value = line[2:].decode("utf-8", "replace").partition(" ")
             head[key] = value
+        elif kind == b"? ":
+            untracked.append(line[2:].decode("utf-8", "replace"))
         elif kind in (b"1 ", b"2 ", b"u "):
             fields = line.split(b" ", {b"1 ": 8, b"2 ": 9, b"u ": 10}[kind])
             paths = [fields[-1]]
@@ -1125,6 +906,7 @@ def parse_status(raw: bytes) -> Status:
         branch=None if branch in (None, "(detached)") else branch,
         files=files,
         tracked_paths=tracked,
+        untracked=untracked,
     )
 
 

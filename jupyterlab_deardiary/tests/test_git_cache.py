@@ -1,4 +1,5 @@
-"""GET /deardiary/git keeps its refreshed copy of a repository's index between calls.
+"""GET /deardiary/git keeps its refreshed copy of a repository's index between calls, and
+what `git rev-parse` and `git config` told of a folder while the files they read stay.
 
 Evidence without timings: which git commands a call runs (a spy on Git.run), what git
 itself reports through trace2 (``refresh/sum_scan``: entries whose files it re-hashed,
@@ -19,7 +20,7 @@ import pytest
 
 from jupyterlab_deardiary.git import Git
 
-from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, tree_state, write
+from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, script, tree_state, write
 
 FILES = {f"f{i:02d}.txt": f"file {i}\n" for i in range(20)}
 PAST = time.time() - 1000  # a time no index was written at (so nothing is racily clean)
@@ -33,7 +34,7 @@ class Spy:
         self.trace = trace
         self.calls: list[tuple[list[str], str | None]] = []
         self.git: Git | None = None
-        self.pause: asyncio.Event | None = None  # set: the next worktree diff waits for it
+        self.pause: asyncio.Event | None = None  # set: the next `git status` waits for it
         self.paused = asyncio.Event()
         original = Git.run
         spy = self
@@ -42,7 +43,7 @@ class Spy:
             spy.git = self
             self._env["GIT_TRACE2_EVENT"] = str(trace)
             spy.calls.append((list(args), kwargs.get("index")))
-            if spy.pause is not None and "--numstat" in args:
+            if spy.pause is not None and _subcommand(args) == "status":
                 event, spy.pause = spy.pause, None
                 spy.paused.set()
                 await event.wait()
@@ -57,6 +58,10 @@ class Spy:
     def ran(self, subcommand: str) -> int:
         """How many of the recorded commands were ``git <subcommand>``."""
         return sum(1 for args, _ in self.calls if _subcommand(args) == subcommand)
+
+    def commands(self) -> list[str]:
+        """The recorded commands' subcommands, in order."""
+        return [_subcommand(args) for args, _ in self.calls]
 
     def events(self, key: str) -> list[int]:
         """The values git reported under a trace2 data ``key`` since the last reset."""
@@ -134,8 +139,9 @@ async def test_a_stale_index_is_refreshed_by_the_first_call_only(jp_fetch, jp_ro
 
     spy.reset()
     assert tracked(await get_git(jp_fetch)) == {}
-    assert spy.ran("update-index") == 1
-    assert spy.rehashed() == len(FILES)  # each aged file once (not twice, as a diff would)
+    assert (spy.ran("status"), spy.ran("diff")) == (1, 0)
+    assert spy.rehashed() == len(FILES)  # each aged file once, by status
+    assert spy.events("write/cache_nr")  # which wrote the copy it refreshed
     kept = spy.kept(repo)
     assert not kept.is_relative_to(repo)
     first = identity(kept)
@@ -143,11 +149,11 @@ async def test_a_stale_index_is_refreshed_by_the_first_call_only(jp_fetch, jp_ro
     for _ in range(2):
         spy.reset()
         assert tracked(await get_git(jp_fetch)) == {}
-        assert spy.ran("update-index") == 0
         assert spy.rehashed() == 0
         assert spy.events("write/cache_nr") == []  # no index written at all
         assert spy.kept(repo) == kept and identity(kept) == first
-        assert {index for _, index in spy.calls} == {None, str(kept)}
+        assert {index for _, index in spy.calls} <= {None, str(kept)}
+        assert [i for a, i in spy.calls if _subcommand(a) == "status"] == [str(kept)]
     assert tree_state(repo / ".git") == before
 
 
@@ -175,8 +181,9 @@ async def test_a_new_index_makes_a_new_copy(jp_fetch, jp_root_dir, spy):
     assert tree_state(repo / ".git") == before
 
 
-async def test_a_new_head_makes_a_new_copy(jp_fetch, jp_root_dir, spy):
-    """`git reset --soft` moves HEAD and leaves the index file alone."""
+async def test_a_new_head_keeps_the_copy(jp_fetch, jp_root_dir, spy):
+    """`git reset --soft` moves HEAD and leaves the index file alone: the copy still holds
+    the index's entries, and status compares them with the new HEAD."""
     repo = make_repo(jp_root_dir / "proj", FILES)
     write(repo / "f01.txt", "second\n")
     git(repo, "commit", "-q", "-am", "second")
@@ -188,13 +195,11 @@ async def test_a_new_head_makes_a_new_copy(jp_fetch, jp_root_dir, spy):
     assert identity(repo / ".git" / "index") == index
     spy.reset()
     assert tracked(await get_git(jp_fetch)) == {"f01.txt": "M "}
-    assert spy.kept(repo) != kept
+    assert spy.kept(repo) == kept
 
-    git(repo, "checkout", "-q", "--detach")  # same commit, same index: HEAD is detached
-    kept = spy.kept(repo)
+    git(repo, "checkout", "-q", "--detach")  # same commit, same entries: HEAD is detached
     body = await get_git(jp_fetch)
     assert (body["detached"], tracked(body)) == (True, {"f01.txt": "M "})
-    assert spy.kept(repo) != kept
 
 
 async def test_a_touched_file_is_hashed_again_once(jp_fetch, jp_root_dir, spy):
@@ -223,10 +228,10 @@ async def test_a_touched_file_is_hashed_again_once(jp_fetch, jp_root_dir, spy):
     assert tree_state(repo / ".git") == before
 
 
-async def test_files_all_touched_are_hashed_once_by_a_refresh(jp_fetch, jp_root_dir, spy):
-    """After a build touched every file (the index file unchanged), the next call refreshes
-    a new copy first (each file hashed once) instead of letting its diff compare every
-    file, then hash it again to refresh the copy."""
+async def test_files_all_touched_are_hashed_once(jp_fetch, jp_root_dir, spy):
+    """After a build touched every file (the index file unchanged), the next call's status
+    hashes each of them once and rewrites the kept copy: the later calls none (but the
+    modified one, which git looks at again each time: its size tells it changed)."""
     repo = settled_repo(jp_root_dir / "proj")
     write(repo / "f09.txt", "modified\n")
     assert tracked(await get_git(jp_fetch)) == {"f09.txt": " M"}
@@ -236,14 +241,15 @@ async def test_files_all_touched_are_hashed_once_by_a_refresh(jp_fetch, jp_root_
     age(repo, PAST + 10)
     spy.reset()
     assert tracked(await get_git(jp_fetch)) == {"f09.txt": " M"}
-    assert spy.ran("update-index") == 1
-    assert spy.rehashed() == len(FILES)  # once each, by the refresh (the diff found none)
-    assert sum(1 for args, _ in spy.calls if "--numstat" in args) == 1
-    assert spy.kept(repo) != kept
+    assert spy.ran("update-index") == 0
+    # each file once (the modified one, its size changed, is counted too), then the copy
+    # is written, once
+    assert (spy.rehashed(), len(spy.events("write/cache_nr"))) == (len(FILES), 1)
+    assert spy.kept(repo) == kept  # the same copy, rewritten by status
 
     spy.reset()
     assert tracked(await get_git(jp_fetch)) == {"f09.txt": " M"}
-    assert (spy.ran("update-index"), spy.rehashed()) == (0, 0)
+    assert (spy.rehashed(), spy.events("write/cache_nr")) == (1, [])  # the modified one
     assert tree_state(repo / ".git") == before
 
 
@@ -318,7 +324,8 @@ async def test_a_file_changed_in_the_second_of_the_refresh_is_changed(
 async def test_a_racily_clean_copy_is_rewritten_in_a_later_second(jp_fetch, jp_root_dir, spy):
     """After a clone, up to a second's worth of entries are as recent as the index: git
     would re-hash them on every call. The first call in a later second rewrites the copy
-    (hashing them once more), the next ones hash nothing."""
+    (its status hashing them once more, as `git status` rewrites the repository's index),
+    the next ones hash nothing."""
     repo = make_repo(jp_root_dir / "proj", FILES)
     _next_second()
     for name in FILES:
@@ -333,19 +340,20 @@ async def test_a_racily_clean_copy_is_rewritten_in_a_later_second(jp_fetch, jp_r
     _next_second()
     spy.reset()
     assert tracked(await get_git(jp_fetch)) == {}
-    assert spy.ran("update-index") == 1  # (git checks racily clean entries uncounted)
-    settled = spy.kept(repo)
-    assert settled != kept
-    assert int(settled.stat().st_mtime) > int((repo / "f00.txt").stat().st_mtime)
-    written = identity(settled)
+    assert spy.events("write/cache_nr")  # (git checks racily clean entries uncounted)
+    assert spy.kept(repo) == kept
+    assert int(kept.stat().st_mtime) > int((repo / "f00.txt").stat().st_mtime)
+    written = identity(kept)
     spy.reset()
     assert tracked(await get_git(jp_fetch)) == {}
-    assert (spy.ran("update-index"), spy.rehashed()) == (0, 0)
-    assert (spy.kept(repo), identity(settled)) == (settled, written)
+    assert (spy.events("write/cache_nr"), spy.rehashed()) == ([], 0)
+    assert (spy.kept(repo), identity(kept)) == (kept, written)
     assert tree_state(repo / ".git") == before
 
 
 async def test_concurrent_calls_share_one_refresh(jp_fetch, jp_root_dir, spy):
+    """Their statuses run one at a time: the later ones read the copy the first one
+    refreshed."""
     repo = settled_repo(jp_root_dir / "proj")
     age(repo)
     write(repo / "f02.txt", "modified\n")
@@ -353,8 +361,10 @@ async def test_concurrent_calls_share_one_refresh(jp_fetch, jp_root_dir, spy):
     spy.reset()
     bodies = await asyncio.gather(*(get_git(jp_fetch) for _ in range(4)))
     assert [tracked(b) for b in bodies] == [{"f02.txt": " M"}] * 4
-    assert spy.ran("update-index") == 1
-    assert spy.rehashed() == len(FILES)  # once each (the modified one is hashed too)
+    assert spy.ran("status") == 4
+    # each file once, then the modified one by each later call (its size tells)
+    assert spy.rehashed() == len(FILES) + 3
+    assert len(spy.events("write/cache_nr")) == 1
     _same_entries(repo, spy.kept(repo))
     assert tree_state(repo / ".git") == before
 
@@ -363,11 +373,11 @@ async def test_a_call_reading_a_replaced_copy_never_writes_the_new_one(
     jp_fetch, jp_root_dir, spy
 ):
     """Call A reads the kept copy; meanwhile the index changes and call B makes a new
-    copy; A's diff then refreshes (rewrites) the copy it read, not B's."""
+    copy; A's status then refreshes (rewrites) the copy it read, not B's."""
     repo = settled_repo(jp_root_dir / "proj")
     await get_git(jp_fetch)
     old = spy.kept(repo)
-    os.utime(repo / "f04.txt", (PAST, PAST))  # A's diff will refresh (rewrite) its copy
+    os.utime(repo / "f04.txt", (PAST, PAST))  # A's status will refresh (rewrite) its copy
     spy.pause = asyncio.Event()
     resume = spy.pause
     a = asyncio.ensure_future(get_git(jp_fetch))
@@ -382,7 +392,7 @@ async def test_a_call_reading_a_replaced_copy_never_writes_the_new_one(
     spy.reset()
     resume.set()
     assert tracked(await a) in ({}, {"f01.txt": " M"})  # before or after the change
-    assert spy.events("write/cache_nr")  # A's diff did rewrite the copy it read
+    assert spy.events("write/cache_nr")  # A's status did rewrite the copy it read
     assert identity(new) == new_identity
     assert not old.parent.exists()  # removed once A was done with it
     assert tracked(await get_git(jp_fetch)) == {"f01.txt": "M "}
@@ -463,3 +473,77 @@ async def test_a_copy_removed_during_a_call_is_an_error_not_an_answer(
     assert (code, body["error"]) == (503, "git_index_lost")
     assert tracked(await get_git(jp_fetch)) == {}
     assert spy.kept(repo) != kept
+
+
+def _settle() -> None:
+    """Let a second pass since the last config file was written (a file changed less than
+    a second before it is read is read again on the next call)."""
+    time.sleep(1.1)
+
+
+async def test_an_unchanged_repository_costs_one_git_status(jp_fetch, jp_root_dir, spy):
+    repo = settled_repo(jp_root_dir / "proj")
+    _settle()
+    for _ in range(2):  # the first call learns which files to watch, the second keeps
+        spy.reset()
+        assert tracked(await get_git(jp_fetch)) == {}
+        assert (spy.ran("rev-parse"), spy.commands()[-1]) == (1, "status")
+    for _ in range(2):
+        spy.reset()
+        assert tracked(await get_git(jp_fetch)) == {}
+        assert spy.commands() == ["status"]
+    write(repo / "f01.txt", "changed\n")
+    spy.reset()
+    body = await get_git(jp_fetch)
+    assert (tracked(body), spy.commands()) == ({"f01.txt": " M"}, ["status", "diff"])
+    assert "+changed" in body["patch"]
+
+
+@pytest.mark.parametrize("where", ["local", "global", "worktree", "included"])
+async def test_a_filter_added_to_any_config_file_never_runs(
+    jp_fetch, jp_root_dir, tmp_path, spy, where
+):
+    """Once a folder's facts are kept, a filter driver defined in any config file git reads
+    (the repository's, the user's, the worktree's own, one included by another) is read,
+    and neutralised, on the next call."""
+    repo = settled_repo(jp_root_dir / "proj")
+    if where == "worktree":
+        git(repo, "config", "extensions.worktreeConfig", "true")
+    if where == "included":
+        git(repo, "config", "include.path", str(tmp_path / "included.cfg"))
+        write(tmp_path / "included.cfg", "")
+    write(repo / ".gitattributes", "*.txt filter=evil\n")
+    _settle()
+    for _ in range(2):
+        assert tracked(await get_git(jp_fetch)) == {}
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {}
+    # kept, unless a config file includes another (which may name more)
+    kept = where != "included"
+    assert spy.commands() == (["status"] if kept else ["rev-parse", "config", "status"])
+    marker = tmp_path / "ran"
+    evil = script(tmp_path / "evil", f'touch "{marker}"\ncat')
+    if where == "included":
+        write(tmp_path / "included.cfg", f"[filter \"evil\"]\n\tclean = {evil}\n")
+    else:
+        git(repo, "config", f"--{where}", "filter.evil.clean", evil)
+    age(repo, PAST + 20)  # every file is hashed: through the filter, were it not emptied
+    spy.reset()
+    assert tracked(await get_git(jp_fetch)) == {}
+    assert spy.rehashed() == len(FILES)
+    assert spy.ran("config") == 1
+    assert not marker.exists()
+
+
+async def test_a_repository_made_below_the_top_is_seen(jp_fetch, jp_root_dir, spy):
+    repo = settled_repo(jp_root_dir / "proj")
+    write(repo / "sub" / "notebook.ipynb", "{}\n")
+    _settle()
+    for _ in range(3):
+        spy.reset()
+        body = await get_git(jp_fetch, "proj/sub/notebook.ipynb")
+        assert (body["toplevel"], body["untracked_count"]) == ("proj", 1)
+    assert spy.commands() == ["status"]  # kept
+    make_repo(repo / "sub")
+    body = await get_git(jp_fetch, "proj/sub/notebook.ipynb")
+    assert (body["toplevel"], body["untracked_count"]) == ("proj/sub", 0)

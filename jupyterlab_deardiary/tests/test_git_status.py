@@ -1,10 +1,10 @@
-"""The git endpoint's tracked changes against real `git status` and `git diff HEAD`.
+"""The git endpoint's changes against real `git status` and `git diff HEAD`.
 
-The endpoint does not run `git status` when it can tell the same from two diffs run at
-once (see Git._changes); it falls back to status for what only status tells exactly. Each
-case here builds a repository state, asks the endpoint, and compares its answer with what
-git's own status and diff print afterwards, and checks which way the endpoint took and
-that the repository's index file was not touched.
+The endpoint runs one `git status` (porcelain v2) on its copy of the index, then `git diff
+HEAD` of the changed tracked paths only when there are some. Each case here builds a
+repository state, asks the endpoint, and compares its answer with what git's own status
+and diff print afterwards, checks which git commands it ran, and that the repository's
+index file was not touched.
 
 The oracle reads git's status in another format than the product does (porcelain v1, with
 its own few-line parser here; the product parses porcelain v2 in git.parse_status), and
@@ -187,34 +187,33 @@ def conflict(r):
     )
 
 
-# (state, whether the endpoint needs `git status` for it)
 CASES = [
-    (modified, False),
-    (staged, False),
-    (staged_then_modified, False),
-    (staged_then_reverted, False),
-    (staged_then_touched, False),
-    (touched_only, False),
-    (touched_with_a_split_index, False),
-    (added, False),
-    (added_then_modified, False),
-    (added_then_deleted, False),
-    (deleted, False),
-    (removed, False),
-    (removed_from_index_only, False),
-    (executable, False),
-    (executable_staged_then_reverted, False),
-    (type_change, False),
-    (type_change_staged, False),
-    (intent_to_add, False),
-    (binary, False),
-    (odd_names, False),
-    (everything_but_pairs, False),
-    (detached_and_modified, False),
-    (renamed_without_rename_detection, False),
-    (renamed, True),
-    (copied_with_copy_detection, True),
-    (conflict, True),
+    modified,
+    staged,
+    staged_then_modified,
+    staged_then_reverted,
+    staged_then_touched,
+    touched_only,
+    touched_with_a_split_index,
+    added,
+    added_then_modified,
+    added_then_deleted,
+    deleted,
+    removed,
+    removed_from_index_only,
+    executable,
+    executable_staged_then_reverted,
+    type_change,
+    type_change_staged,
+    intent_to_add,
+    binary,
+    odd_names,
+    everything_but_pairs,
+    detached_and_modified,
+    renamed_without_rename_detection,
+    renamed,
+    copied_with_copy_detection,
+    conflict,
 ]
 
 # The endpoint's patch is `git diff HEAD` with its flags, less the numstat before it.
@@ -230,21 +229,24 @@ def _out(repo: Path, env: dict, *args: str, check: bool = True) -> bytes:
     ).stdout
 
 
-def oracle_status(repo: Path, env: dict) -> tuple[list[dict], str | None, str | None]:
-    """(tracked changes as the endpoint lists them, HEAD's sha, branch), from `git status
-    --porcelain=v1 -z` ("XY path\0", a rename or copy adds "origin\0"), `git rev-parse`
-    and `git symbolic-ref`: none of the product's parsing."""
+def oracle_status(repo: Path, env: dict) -> tuple[list[dict], list[str], str | None, str | None]:
+    """(tracked changes as the endpoint lists them, untracked entries, HEAD's sha, branch),
+    from `git status --porcelain=v1 -z` ("XY path\0", a rename or copy adds "origin\0"),
+    `git rev-parse` and `git symbolic-ref`: none of the product's parsing."""
     gitlinks = {
         line.split(b"\t", 1)[1]
         for line in _out(repo, env, "ls-files", "--stage", "-z").split(b"\0")
         if line.startswith(b"160000 ")
     }
-    tokens = iter(_out(repo, env, "status", "--porcelain=v1", "-z", "--untracked-files=no").split(b"\0"))
-    files = []
+    tokens = iter(_out(repo, env, "status", "--porcelain=v1", "-z").split(b"\0"))
+    files, untracked = [], []
     for entry in tokens:
         if not entry:
             continue  # after the last NUL
         xy, path = entry[:2].decode(), entry[3:]
+        if xy == "??":
+            untracked.append(path.decode("utf-8", "replace"))
+            continue
         origin = next(tokens) if "R" in xy or "C" in xy else None
         files.append(
             {
@@ -257,19 +259,30 @@ def oracle_status(repo: Path, env: dict) -> tuple[list[dict], str | None, str | 
         )
     head = _out(repo, env, "rev-parse", "-q", "--verify", "HEAD", check=False).decode().strip()
     branch = _out(repo, env, "symbolic-ref", "-q", "--short", "HEAD", check=False).decode().strip()
-    return files, head or None, branch or None
+    return files, untracked, head or None, branch or None
 
 
-async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> bool:
-    """Ask the endpoint, check its answer against git's own; whether it ran `git status`."""
-    by_status = []
-    original = Git._changes_by_status
+def _subcommand(args: list[str]) -> str:
+    it = iter(args)
+    for a in it:
+        if a in ("-c", "--git-dir"):
+            next(it)
+        elif not a.startswith("-"):
+            return a
+    return ""
 
-    async def spy(self, *args):
-        by_status.append(True)
-        return await original(self, *args)
 
-    monkeypatch.setattr(Git, "_changes_by_status", spy)
+async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> None:
+    """Ask the endpoint, check its answer against git's own, and the git commands it ran:
+    one status, and one diff only when there are tracked changes."""
+    ran: list[str] = []
+    original = Git.run
+
+    async def spy(self, args, *rest, **kwargs):
+        ran.append(_subcommand(args))
+        return await original(self, args, *rest, **kwargs)
+
+    monkeypatch.setattr(Git, "run", spy)
     before = tree_state(repo / ".git")
 
     code, body = await fetch_json(jp_fetch, "deardiary", "git", params={"path": repo.name})
@@ -279,9 +292,11 @@ async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> bool:
     assert tree_state(repo / ".git") == before
 
     env = {**os.environ, **GIT_ENV, "GIT_OPTIONAL_LOCKS": "0"}
-    files, head_sha, branch = oracle_status(repo, env)
+    files, untracked, head_sha, branch = oracle_status(repo, env)
     tracked = [f for f in body["dirty_files"] if f["status"] != "??"]
     assert tracked == files
+    assert [f["path"] for f in body["dirty_files"] if f["status"] == "??"] == untracked
+    assert body["untracked_count"] == len(untracked)
     assert body["dirty"] is bool(files)
     assert body["head_sha"] == head_sha
     assert body["branch"] == branch
@@ -289,16 +304,15 @@ async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> bool:
         [GIT, *PATCH_ARGS], cwd=repo, env=env, capture_output=True, check=True
     ).stdout
     assert body["patch"] == patch.decode()
-    return bool(by_status)
+    commands = [c for c in ran if c not in ("rev-parse", "config", "update-index")]
+    assert commands == (["status", "diff"] if files else ["status"])
 
 
-@pytest.mark.parametrize(("state", "needs_status"), CASES, ids=[c[0].__name__ for c in CASES])
-async def test_tracked_changes_as_git_status_lists_them(
-    jp_fetch, jp_root_dir, monkeypatch, state, needs_status
-):
+@pytest.mark.parametrize("state", CASES, ids=[c.__name__ for c in CASES])
+async def test_changes_as_git_status_lists_them(jp_fetch, jp_root_dir, monkeypatch, state):
     repo = make_repo(jp_root_dir / "proj", FILES)
     state(repo)
-    assert await _check_against_git(jp_fetch, monkeypatch, repo) is needs_status
+    await _check_against_git(jp_fetch, monkeypatch, repo)
 
 
 def _random_step(r: Path, rnd: random.Random) -> None:
