@@ -14,7 +14,8 @@ import { RunStore } from '../store/client';
 import {
   RunInputError,
   RunNotFoundError,
-  StoreOpenError
+  StoreOpenError,
+  StoreSaveError
 } from '../store/errors';
 import { MemoryOutbox } from '../store/outbox';
 import type { IRunSummary } from '../store/types';
@@ -405,16 +406,26 @@ describe('RunStore on a store the server cannot open', () => {
         }
       });
     const refused: StoreOpenError[] = [];
-    const error = await make(false, refused)
-      .listRuns()
-      .then(
-        () => null,
-        e => e
-      );
+    const leftAlone = make(false, refused);
+    const error = await leftAlone.listRuns().then(
+      () => null,
+      e => e
+    );
     expect(error).toBeInstanceOf(StoreOpenError);
     expect(error.reason).toBe('not_sqlite');
     expect(error.storeEtag).toBe(sha(garbage));
+    expect(error.path).toBe('.deardiary/deardiary.sqlite');
     expect(refused).toHaveLength(1);
+    // A run recorded meanwhile is kept (the store left alone), and says so.
+    const waiting = makeRun({ notebook: 'waited.ipynb' });
+    const kept = await leftAlone.addRun(waiting).then(
+      () => null,
+      e => e
+    );
+    expect(kept).toBeInstanceOf(StoreSaveError);
+    expect(kept.message).toMatch(/kept in this tab .*\(1 run waiting\)/);
+    expect(refused).toHaveLength(2);
+    expect(leftAlone.pendingCount).toBe(1);
     expect(fs.readFileSync(store())).toEqual(garbage); // untouched
 
     const asked: StoreOpenError[] = [];

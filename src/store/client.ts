@@ -151,18 +151,25 @@ export class RunStore implements IRunStore {
    */
   async addRun(input: IRunInput): Promise<IAddResult> {
     const prepared = await prepare(input);
-    return this._use(async () => {
-      let answer;
-      try {
-        answer = await this._send(prepared);
-      } catch (error) {
-        throw await this._keep(prepared, error);
-      }
-      await this._outbox.remove(input.snapshot_id);
-      this._outbox.nudge();
-      await this._changedTo(answer.version, { run: answer.run });
-      return { run: answer.run, created: answer.created };
-    });
+    try {
+      return await this._use(async () => {
+        let answer;
+        try {
+          answer = await this._send(prepared);
+        } catch (error) {
+          // An unusable store: the user is asked first (_use), the run kept after.
+          throw storeOpenError(error) ?? (await this._keep(prepared, error));
+        }
+        await this._outbox.remove(input.snapshot_id);
+        this._outbox.nudge();
+        await this._changedTo(answer.version, { run: answer.run });
+        return { run: answer.run, created: answer.created };
+      });
+    } catch (error) {
+      throw error instanceof StoreOpenError
+        ? await this._keep(prepared, error)
+        : error;
+    }
   }
 
   /**
@@ -378,7 +385,8 @@ export class RunStore implements IRunStore {
 
   /**
    * A run that could not be stored: kept in the outbox when the server is out of
-   * reach, answers 5xx or cannot open the store; returns the error to throw.
+   * reach, answers 5xx or cannot open the store (and the user left it so); returns
+   * the error to throw.
    */
   private async _keep(run: IPreparedRun, error: unknown): Promise<Error> {
     const open = storeOpenError(error);
@@ -399,14 +407,19 @@ export class RunStore implements IRunStore {
         { cause: error }
       );
     }
-    if (open) {
-      return open;
-    }
-    this._outbox.nudge(); // schedules the retries
     const n = this.pendingCount;
     const where = this._outbox.durable ? 'this browser' : 'this tab';
+    const waiting = `${n} run${n === 1 ? '' : 's'} waiting`;
+    if (open) {
+      return new StoreSaveError(
+        `${open.message} The run is kept in ${where} and will be sent once the store can be opened or is moved aside (${waiting}).`,
+        n,
+        { cause: open }
+      );
+    }
+    this._outbox.nudge(); // schedules the retries
     return new StoreSaveError(
-      `The server could not store the run (${(error as Error).message}). It is kept in ${where} and will be sent when the server answers (${n} run${n === 1 ? '' : 's'} waiting).`,
+      `The server could not store the run (${(error as Error).message}). It is kept in ${where} and will be sent when the server answers (${waiting}).`,
       n,
       { cause: error }
     );
