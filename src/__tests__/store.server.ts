@@ -443,5 +443,12 @@ describe('RunStore on a store the server cannot open', () => {
     expect(fs.readFileSync(path.join(path.dirname(store()), aside[0]))).toEqual(
       garbage
     );
+    // The run the other tab kept goes once the store is usable again.
+    expect(await leftAlone.flush()).toBe(1);
+    expect(leftAlone.pendingCount).toBe(0);
+    expect(await agreed.refresh()).toBe(true);
+    expect((await agreed.listRuns()).map(r => r.snapshot_id).sort()).toEqual(
+      [input.snapshot_id, waiting.snapshot_id].sort()
+    );
   });
 });
