@@ -104,12 +104,14 @@ test(`sidebar: ${RUNS.toLocaleString('en')} runs over 300 environments`, async (
   const gate = new Promise<void>(resolve => (release = resolve));
   let held = 0;
   let gateOpen = false;
-  const hold = async (route: Route) => {
+  const handling: Array<Promise<void>> = [];
+  const hold = (route: Route) => {
     if (!gateOpen) {
       held++;
-      await gate;
     }
-    await route.continue();
+    const done = gate.then(() => route.continue());
+    handling.push(done);
+    return done;
   };
   const isData = (url: URL) => DATA.test(url.pathname);
   await page.route(isData, hold);
@@ -149,6 +151,7 @@ test(`sidebar: ${RUNS.toLocaleString('en')} runs over 300 environments`, async (
     );
     return { t0: b.t0 as number, rows: rows - b.t0, frame: frame - b.t0 };
   });
+  await Promise.all(handling);
   await page.unroute(isData, hold);
   await settle(page);
   const coldResources = await resources(page, cold.t0);
@@ -200,7 +203,12 @@ test(`sidebar: ${RUNS.toLocaleString('en')} runs over 300 environments`, async (
   );
   await setFilter(page, '');
 
-  // 4. Cold first paint after a reload, with the prefetch (JupyterLab idle first).
+  // 4. Cold first paint after a reload, with the prefetch (JupyterLab idle first); the
+  // sidebar closed first so that the reloaded page does not restore it open.
+  await page.evaluate(() =>
+    ((window as any).jupyterapp.shell as any).collapseLeft()
+  );
+  await page.waitForTimeout(2000); // the workspace saved
   await page.reload();
   await page.waitForFunction(() => !!(window as any).jupyterapp);
   await page.evaluate(async () => {
@@ -211,6 +219,9 @@ test(`sidebar: ${RUNS.toLocaleString('en')} runs over 300 environments`, async (
   await page.waitForLoadState('networkidle');
   await page.waitForTimeout(1000);
   const prefetched = await page.evaluate(async () => {
+    if (document.querySelector('.jp-DearDiary-run')) {
+      throw new Error('The sidebar was restored open after the reload.');
+    }
     const rows = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no run row')), 120000);
       const observer = new MutationObserver(() => {
@@ -235,13 +246,31 @@ test(`sidebar: ${RUNS.toLocaleString('en')} runs over 300 environments`, async (
     v.length === 0
       ? 'n/a'
       : `median ${ms(percentile(v, 50))}, p95 ${ms(percentile(v, 95))}, max ${ms(Math.max(...v))}`;
-  const res = (list: IResource[]) =>
-    list
-      .map(
-        r =>
-          `${r.file} ${kb(r.bytes)} at ${ms(r.start)}: first byte ${ms(r.ttfb)}, body ${ms(r.body)}`
-      )
-      .join('; ') || 'none';
+  /** The requests by kind (ids and sha256s folded): count, bytes, first start → last end. */
+  const res = (list: IResource[]) => {
+    const kinds = new Map<string, IResource[]>();
+    for (const r of list) {
+      const kind = r.file
+        .replace(/\?\d+$/, '')
+        .replace(/[?&]\d+$/, '')
+        .replace(/\/deardiary\/runs\/\d+/, '/deardiary/runs/<id>')
+        .replace(
+          /\/deardiary\/blobs\/[0-9a-f]{64}/,
+          '/deardiary/blobs/<sha256>'
+        );
+      (kinds.get(kind) ?? kinds.set(kind, []).get(kind)!).push(r);
+    }
+    return (
+      [...kinds.entries()]
+        .map(([kind, rs]) => {
+          const first = Math.min(...rs.map(r => r.start));
+          const last = Math.max(...rs.map(r => r.start + r.total));
+          const bytes = rs.reduce((a, r) => a + r.bytes, 0);
+          return `${kind} ×${rs.length} ${kb(bytes)} (${ms(first)} → ${ms(last)})`;
+        })
+        .join('; ') || 'none'
+    );
+  };
   const rows: Array<[string, string]> = [
     [
       'labextension build',
