@@ -163,6 +163,7 @@ class Git:
         self.executable = executable
         self.cache = IndexCache(self)
         self.repos = RepoCache(self)
+        self._lfs_names = itertools.count()
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         env.pop("SSH_ASKPASS", None)
         env.update(
@@ -274,22 +275,36 @@ class Git:
         top_rel = relative_to_root(toplevel, root)
         cap = self.config.patch_max_bytes
         async with self._snapshot(repo.index, repo.entries, toplevel) as (copy, overrides, kept):
-            # One status at a time on a kept copy: a later call reads what an earlier one
-            # refreshed, instead of hashing the same files at the same time. Modified
-            # submodules are looked for while status runs.
+            # The tracked paths the last call found changed are diffed while status runs:
+            # that patch is the answer if status lists the same paths.
+            guess = kept.changed if kept else None
+            early = None
+            if guess:
+                early = asyncio.ensure_future(self._patch(guess, toplevel, overrides, copy))
             writes = kept is not None
-            async with kept.status_lock if kept else contextlib.nullcontext():
-                status, submodules = await _gather(
-                    self.run(STATUS_ARGS, toplevel, overrides, index=copy, write_index=writes),
-                    self._modified_submodules(
-                        toplevel, copy, overrides, 0, kept.gitlinks if kept else None
-                    ),
-                )
-            if status.returncode != 0:
-                raise git_failed("status", status)
-            st = parse_status(status.stdout)
-            if st.head_sha is not None:
-                patch = await self._patch(st.tracked_paths, toplevel, overrides, copy)
+            try:
+                # One status at a time on a kept copy: a later call reads what an earlier
+                # one refreshed, instead of hashing the same files at the same time.
+                # Modified submodules are looked for while status runs.
+                async with kept.status_lock if kept else contextlib.nullcontext():
+                    status, submodules = await _gather(
+                        self.run(STATUS_ARGS, toplevel, overrides, index=copy, write_index=writes),
+                        self._modified_submodules(
+                            toplevel, copy, overrides, 0, kept.gitlinks if kept else None
+                        ),
+                    )
+                if status.returncode != 0:
+                    raise git_failed("status", status)
+                st = parse_status(status.stdout)
+                if kept is not None:
+                    kept.changed = st.tracked_paths if st.head_sha is not None else None
+                if early is not None and st.head_sha is not None and st.tracked_paths == guess:
+                    patch = await early
+                elif st.head_sha is not None:
+                    patch = await self._patch(st.tracked_paths, toplevel, overrides, copy)
+            finally:
+                if early is not None:  # not stopped: a git killed could leave a lock file
+                    await asyncio.gather(early, return_exceptions=True)
             if copy is not None and not os.path.exists(copy):
                 # Removed meanwhile (a cleaner of temporary files?): git may have read no
                 # index at all, which lists every file as deleted.
@@ -378,17 +393,24 @@ class Git:
         overrides, for reading its repository without writing anything in it. Given the
         repository's ``toplevel``, the copy is the one kept between calls (see IndexCache,
         also yielded); else a new one for this call only (and None)."""
-        with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
-            trusted = trusted_here(entries, self.config.trusted_filters)
-            overrides = neutralising_overrides(entries, trusted)
-            # Kept copies must match the overrides too: a filter driver, run or not, decides
-            # which files a refresh finds unchanged.
-            state = tuple(overrides)
-            overrides.append(("lfs.storage", os.path.join(tmp, "lfs")))
-            if toplevel is not None and self.config.git_index_cache > 0:
+        trusted = trusted_here(entries, self.config.trusted_filters)
+        overrides = neutralising_overrides(entries, trusted)
+        # Kept copies must match the overrides too: a filter driver, run or not, decides
+        # which files a refresh finds unchanged.
+        state = tuple(overrides)
+        if toplevel is not None and self.config.git_index_cache > 0:
+            # (made by git-lfs if it runs, in the cache's private folder)
+            lfs = os.path.join(self.cache.folder(), f"lfs-{next(self._lfs_names)}")
+            overrides.append(("lfs.storage", lfs))
+            try:
                 async with self.cache.use(index, state) as kept:
                     yield (kept.index if kept else None), overrides, kept
-            else:
+            finally:
+                if os.path.lexists(lfs):
+                    await asyncio.to_thread(shutil.rmtree, lfs, True)
+        else:
+            with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
+                overrides.append(("lfs.storage", os.path.join(tmp, "lfs")))
                 copy = await self._copy_index(index, tmp)
                 yield copy, overrides, None
 
@@ -624,6 +646,7 @@ class KeptIndex:
         self.retired = False  # replaced or dropped: removed when the last user is done
         self.gitlinks = False  # whether an entry may have a gitlink's mode
         self.status_lock = asyncio.Lock()  # held while `git status` may rewrite it
+        self.changed: list[str] | None = None  # tracked paths the last call found changed
 
 
 class IndexCache:

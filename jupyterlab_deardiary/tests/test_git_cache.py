@@ -547,3 +547,31 @@ async def test_a_repository_made_below_the_top_is_seen(jp_fetch, jp_root_dir, sp
     make_repo(repo / "sub")
     body = await get_git(jp_fetch, "proj/sub/notebook.ipynb")
     assert (body["toplevel"], body["untracked_count"]) == ("proj/sub", 0)
+
+
+async def test_the_last_changed_paths_are_diffed_while_status_runs(jp_fetch, jp_root_dir, spy):
+    """A call that found tracked changes leaves their paths: the next call diffs them while
+    its status runs, and keeps that patch only if status lists the same paths."""
+    repo = settled_repo(jp_root_dir / "proj")
+    before = tree_state(repo / ".git")
+    write(repo / "f01.txt", "changed\n")
+    assert tracked(await get_git(jp_fetch)) == {"f01.txt": " M"}
+
+    spy.reset()
+    spy.pause = asyncio.Event()
+    resume = spy.pause
+    call = asyncio.ensure_future(get_git(jp_fetch))
+    await asyncio.wait_for(spy.paused.wait(), 30)
+    assert "diff" in spy.commands()  # started before status ends
+    resume.set()
+    body = await call
+    assert tracked(body) == {"f01.txt": " M"} and "+changed" in body["patch"]
+    assert (spy.ran("status"), spy.ran("diff")) == (1, 1)
+
+    write(repo / "f02.txt", "changed too\n")
+    spy.reset()
+    body = await get_git(jp_fetch)  # f01's patch alone is not the answer
+    assert tracked(body) == {"f01.txt": " M", "f02.txt": " M"}
+    assert "+changed\n" in body["patch"] and "+changed too\n" in body["patch"]
+    assert spy.ran("diff") == 2
+    assert tree_state(repo / ".git") == before
