@@ -15,21 +15,25 @@ declare -A PKGS=(
   [notebook7]="notebook==7.6.5"
   [rtc]="jupyterlab==4.6.6 jupyter-collaboration==5.0.4"
 )
+# The server extension's own dependencies (pyproject.toml: zstandard, fastcdc, ...): the
+# clone is linked in by a .pth file, which installs none of them.
+read -ra DEPS <<<"$(python3 -c 'import sys, tomllib; print(" ".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' "$REPO/pyproject.toml")"
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(lab-oldest notebook7 rtc)
 rc=0
 for name in "${names[@]}"; do
   venv="$REPO/.cache/frontends/$name"
   stamp="$venv/.installed"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "${PKGS[$name]}" ]; then
+  want="${PKGS[$name]} ${DEPS[*]}"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     rm -rf "$venv"; python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check ${PKGS[$name]} pyzmq jupyter_client \
+    "$venv/bin/pip" install -q --disable-pip-version-check ${PKGS[$name]} "${DEPS[@]}" pyzmq jupyter_client \
       2> >(grep -v '^WARNING: Location' >&2) || { echo "FAILED: venv $name" >&2; rc=1; continue; }
     site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
     echo "$REPO" > "$site/jupyterlab_deardiary-dev.pth"
     mkdir -p "$venv/share/jupyter/labextensions" "$venv/etc/jupyter/jupyter_server_config.d"
     ln -sfn "$REPO/jupyterlab_deardiary/labextension" "$venv/share/jupyter/labextensions/jupyterlab-deardiary"
     cp "$REPO"/jupyter-config/server-config/*.json "$venv/etc/jupyter/jupyter_server_config.d/"
-    echo "${PKGS[$name]}" > "$stamp"
+    echo "$want" > "$stamp"
   fi
   # The version check JupyterLab itself makes: the oldest must list the extension OK.
   listing="$(PATH="$venv/bin:$PATH" jupyter labextension list 2>&1 | grep deardiary)"

@@ -37,14 +37,28 @@ export async function open(page: Page, path: string) {
     await window.jupyterapp.started;
     await window.jupyterapp.commands.execute('docmanager:open', { path });
   }, path);
+  await kernelIdle(page, path);
+}
+
+/**
+ * Wait until the kernel of the notebook at `path` is connected to this page and idle: a
+ * cell run from then on reaches the kernel. Not the execution indicator's `data-status`:
+ * it reads "idle" before the notebook has a session (its initial state), and a cell run
+ * then is dropped by JupyterLab (no kernel yet: the cell is cleared, nothing executes).
+ * JupyterLab, and Notebook 7 served with `expose_app_in_browser`.
+ */
+export async function kernelIdle(page: Page, path: string) {
   await page.waitForFunction(
-    () =>
-      document
-        .querySelector(
-          '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator'
-        )
-        ?.getAttribute('data-status') === 'idle',
-    undefined,
+    path => {
+      const shell = window.jupyterapp?.shell;
+      const panels = shell ? [...shell.widgets('main')] : [];
+      const panel = panels.find((w: any) => w.context?.path === path) as any;
+      const kernel = panel?.sessionContext?.session?.kernel;
+      return (
+        kernel?.connectionStatus === 'connected' && kernel.status === 'idle'
+      );
+    },
+    path,
     { timeout: 60000 }
   );
 }

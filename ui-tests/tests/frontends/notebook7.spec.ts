@@ -9,17 +9,8 @@
 import { expect, Page, test } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
-import { JULIA_SPEC, serverRuns, SNAPSHOT } from '../lab';
+import { JULIA_SPEC, kernelIdle, serverRuns, SNAPSHOT } from '../lab';
 import { ROOT, writeProject } from '../store';
-
-/** The notebook page's kernel is idle. */
-async function kernelIdle(page: Page) {
-  await expect(page.locator('.jp-Notebook-ExecutionIndicator')).toHaveAttribute(
-    'data-status',
-    'idle',
-    { timeout: 60000 }
-  );
-}
 
 const toasts = (page: Page) => page.locator('.Toastify');
 
@@ -69,11 +60,15 @@ test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', as
   expect(created.ok()).toBe(true);
 
   await page.goto(`notebooks/${notebook}`);
-  await kernelIdle(page);
+  await kernelIdle(page, notebook);
 
-  // Automatic capture (the default setting) at the first execution.
+  // Automatic capture (the default setting) at the first execution (the kernel is
+  // connected: the cell runs, see kernelIdle).
   await page.locator('.jp-Cell').first().click();
   await page.keyboard.press('Shift+Enter');
+  await expect(page.locator('.jp-InputPrompt').first()).toHaveText('[1]:', {
+    timeout: 60000
+  });
   const triggers = async () =>
     (await serverRuns(page, notebook)).map(r => r.trigger);
   await expect.poll(triggers, { timeout: 60000 }).toEqual(['kernel-start']);
@@ -84,10 +79,12 @@ test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', as
     .poll(triggers, { timeout: 60000 })
     .toEqual(['button', 'kernel-start']);
 
-  // The sidebar (View → Left Sidebar) lists both.
+  // The sidebar (View → Left Sidebar) lists both (with --repeat-each the store holds
+  // the earlier repetitions' runs: filter by folder).
   await page.evaluate(() =>
     (window as any).jupyterapp.commands.execute('deardiary:open-history')
   );
+  await page.getByRole('searchbox', { name: 'Filter runs' }).fill(`nb:${dir}/`);
   const list = page.getByRole('listbox', { name: 'Recorded runs' });
   await expect(list.getByRole('option')).toHaveCount(2);
 
@@ -118,7 +115,7 @@ test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', as
   await expect(tab).toHaveURL(
     new RegExp(`/notebooks/${target}/smoke\\.ipynb$`)
   );
-  await kernelIdle(tab);
+  await kernelIdle(tab, `${target}/smoke.ipynb`);
 
   const projectFile = path.join(fs.realpathSync(ROOT), target, 'Project.toml');
   await expect(toasts(page)).toContainText(
