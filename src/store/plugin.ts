@@ -40,7 +40,11 @@ export const storePlugin: JupyterFrontEndPlugin<IRunStore> = {
     window.addEventListener('beforeunload', event => {
       if (store.pendingCount > 0) {
         event.preventDefault();
-        event.returnValue = '';
+        // Browsers that predate preventDefault here ask when returnValue is not empty.
+        event.returnValue = trans.__(
+          '%1 runs are waiting to be stored.',
+          store.pendingCount
+        );
       }
     });
     window.addEventListener('online', () => void store.flush());
