@@ -291,6 +291,8 @@ def _connect(path: Path, mode: str = "rw") -> sqlite3.Connection:
 _ready: dict[str, tuple[int, int]] = {}
 _ready_lock = threading.RLock()
 _local = threading.local()
+#: When orphan blobs were last collected, per store path.
+_collected: dict[str, float] = {}
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -564,7 +566,9 @@ class Store:
         db.execute("DELETE FROM manifest_index WHERE sha256 = ?", (sha,))
 
     def _collect_orphans(self, db: sqlite3.Connection) -> int:
-        """Remove the uploaded blobs no run came to reference within ORPHAN_AFTER."""
+        """Remove the uploaded blobs no run came to reference within ORPHAN_AFTER (when the
+        store is first opened by this process, then at most hourly on deletions)."""
+        _collected[str(self.path)] = time.time()
         old = [
             r[0]
             for r in db.execute(
@@ -814,7 +818,8 @@ class Store:
                 if not self._referenced(db, sha):
                     self._drop_blob(db, sha)
             db.execute("INSERT INTO change_log (iteration_id, kind) VALUES (?, 'delete')", (run_id,))
-            self._collect_orphans(db)
+            if time.time() - _collected.get(str(self.path), 0) > ORPHAN_AFTER / 24:
+                self._collect_orphans(db)  # at most hourly: it reads every old blob
             version = self.version_of(db)
         db.execute("PRAGMA incremental_vacuum")
         return version

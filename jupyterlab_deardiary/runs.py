@@ -195,9 +195,9 @@ class Changes:
             "SELECT sha256, error FROM manifest_index WHERE seq > ? ORDER BY sha256", (since,)
         ).fetchall()
         self.packages = db.execute(
-            """SELECT p.manifest_sha256, p.name, p.version FROM package p
-               JOIN manifest_index m ON m.sha256 = p.manifest_sha256 WHERE m.seq > ?
-               ORDER BY p.manifest_sha256, p.name""",
+            """SELECT p.manifest_sha256, p.name, p.version
+               FROM manifest_index m CROSS JOIN package p ON p.manifest_sha256 = m.sha256
+               WHERE m.seq > ? ORDER BY p.manifest_sha256, p.name""",
             (since,),
         ).fetchall()
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from .. import db as db_module
 from ..blobs import AVG_CHUNK
 from ..db import Store
 from ..runs import FIELDS
@@ -474,8 +475,20 @@ async def test_orphan_uploads_go_after_a_day(jp_fetch, jp_root_dir):
     rec, blobs = record()
     await post_run(jp_fetch, rec, blobs)
     await fetch_json(jp_fetch, "deardiary", "runs", "1", method="DELETE")
+    # collected when the store was opened, then at most hourly on deletions
+    assert (await jp_fetch("deardiary", "blobs", sha(old))).body == old
+    db_module._collected.clear()  # an hour later
+    second = (await post_run(jp_fetch, *record("s2")))["run"]["id"]
+    code, _ = await fetch_json(jp_fetch, "deardiary", "runs", str(second), method="DELETE")
+    assert code == 200
     assert (await jp_fetch("deardiary", "blobs", sha(old), raise_error=False)).code == 404
     assert (await jp_fetch("deardiary", "blobs", sha(fresh))).body == fresh
+
+    # and by a server process that opens the store
+    with open_db(jp_root_dir) as db:
+        db.execute("UPDATE blob SET created = ? WHERE sha256 = ?", (time.time() - 90_000, sha(fresh)))
+    db_module._ready.clear()
+    assert (await jp_fetch("deardiary", "blobs", sha(fresh), raise_error=False)).code == 404
 
 
 # The index
