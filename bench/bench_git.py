@@ -26,10 +26,13 @@ against, on the same repository in the same run:
                (.cache/bench-wandb, `pip install wandb`): never a dependency of the project.
 
 clean and dirty: the three alternate call by call (after two warm-up calls each), so that
-background load affects them alike. stale: each tool gets the files touched again, waits a
-second, then its first and later calls. clone: one clone, then the endpoint, W&B (neither
-writes the clone's index) and git status. --repeat runs the states again on the same
-repositories; the table shows medians over every round. The server is always stopped.
+background load affects them alike. stale: the files touched, a second passes, then the
+endpoint's first call (it never writes the repository's index), git status's first call,
+then their later calls alternate; then the files touched again for W&B's first and later
+calls. clone: one clone, then the first calls of the endpoint, W&B (neither writes the
+clone's index) and git status, then their later calls alternate. --repeat runs the states
+again on the same repositories; the table shows medians over every round. The server is
+always stopped.
 """
 
 from __future__ import annotations
@@ -342,16 +345,27 @@ class Bench:
         return times
 
     def first_then_later(
-        self, repo: Path, expect: dict[str, Any], prepare: Callable[[], None] | None
+        self,
+        repo: Path,
+        expect: dict[str, Any],
+        groups: list[tuple[Callable[[], None] | None, list[str]]],
     ) -> dict[str, list[float]]:
-        """For each tool in turn (``prepare``d again before each): its first call, then
-        its later ones (as "<tool> 1st" and "<tool>")."""
+        """For each group of tools: ``prepare`` (if any), then each tool's first call in
+        turn (as "<tool> 1st"), then their later calls, alternating call by call (as
+        "<tool>")."""
+        tools = self.tools(repo, expect)
         times: dict[str, list[float]] = {}
-        for name, fn in self.tools(repo, expect).items():
+        for prepare, names in groups:
+            names = [n for n in names if n in tools]
+            if not names:
+                continue
             if prepare is not None:
                 prepare()
-            times[f"{name} 1st"] = [timed(fn)]
-            times[name] = [timed(fn) for _ in range(self.calls)]
+            for name in names:
+                times[f"{name} 1st"] = [timed(tools[name])]
+            for _ in range(self.calls):
+                for name in names:
+                    times.setdefault(name, []).append(timed(tools[name]))
         return times
 
 
@@ -379,12 +393,15 @@ def measure_size(
         add("clean", bench.interleaved(repo, clean))
         make_dirty(repo, count)
         add("dirty", bench.interleaved(repo, dirty))
-        add("stale", bench.first_then_later(repo, dirty, lambda: touch_all(repo, count)))
+        touch = lambda: touch_all(repo, count)  # noqa: E731
+        groups = [(touch, ["endpoint", "git status"]), (touch, ["W&B"])]
+        add("stale", bench.first_then_later(repo, dirty, groups))
         t0 = time.perf_counter()
         git(root, "clone", "-q", repo.name, clone.name)
         facts["clone_s"] = time.perf_counter() - t0
         time.sleep(1.1)  # as before anyone opens the notebook
-        add("clone", bench.first_then_later(clone, clean, None))
+        first = [(None, ["endpoint", "W&B", "git status"])]
+        add("clone", bench.first_then_later(clone, clean, first))
         shutil.rmtree(clone)
     _, body = server.get(f"/deardiary/git?path={repo.name}/{NOTEBOOK}")
     facts["patch_bytes"] = json.loads(body)["patch_bytes"]
