@@ -151,6 +151,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX iteration_by_notebook_blob ON iteration (notebook_blob);
 CREATE INDEX iteration_by_environment ON iteration (environment_sha256);
 CREATE INDEX iteration_by_patch ON iteration (patch_sha256);
+CREATE INDEX iteration_by_parent ON iteration (parent_iteration_id);
 CREATE INDEX iteration_by_created ON iteration (created_date, id);
 """
 

@@ -14,9 +14,10 @@ import gzip
 import json
 import sqlite3
 import threading
+from operator import itemgetter
 from typing import Any, Callable
 
-from .db import SCHEMA_VERSION, Store, transaction
+from .db import LIST_RUNS, SCHEMA_VERSION, Store, transaction
 from .errors import ApiError
 
 
@@ -113,28 +114,59 @@ def read_run_list(store: Store, limit: int | None = None) -> Answer:
     return Answer(version, payload)
 
 
-#: The last full run list per store file (limit None), and its version.
-_lists: dict[str, Answer] = {}
+class RunRows:
+    """The run list's rows of one store, kept in memory and brought up to date with the
+    change log (a new store id reads them again), and the answer for their version."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.store_id = ""
+        self.seq = -1
+        self.rows: dict[int, tuple] = {}
+        self.answer: Answer | None = None
+
+
+_lists: dict[str, RunRows] = {}
 _lists_lock = threading.Lock()
+_NEWEST_FIRST = itemgetter(list(FIELDS).index("created_at"), list(FIELDS).index("id"))
 
 
 def run_list(store: Store, limit: int | None = None) -> Answer:
-    """The run list, made once per version (blocking; one indexed query when cached)."""
+    """The run list (blocking). The whole list is made once per version, from the rows of
+    the last version and the changes since (one indexed query when nothing changed)."""
     if limit is not None:
         return read_run_list(store, limit)
-    key = str(store.path)
-    current = store.version()
-    cached = _lists.get(key)
-    if cached is not None and current is not None and cached.version == current:
-        return cached
-    with _lists_lock:  # one thread reads a version; the others wait for it
-        cached = _lists.get(key)
-        if cached is not None and current is not None and cached.version == store.version():
-            return cached
-        answer = read_run_list(store)
-        if answer.version is not None:
-            _lists[key] = answer
-        return answer
+    db = store.connection()
+    if db is None:
+        return read_run_list(store)
+    with _lists_lock:
+        entry = _lists.setdefault(str(store.path), RunRows())
+    with transaction(db, "DEFERRED"), entry.lock:
+        version = Store.version_of(db)
+        if entry.answer is not None and entry.answer.version == version:
+            return entry.answer
+        store_id, _, seq_text = version.partition(".")
+        seq = int(seq_text)
+        if entry.store_id != store_id or entry.seq < 0 or entry.seq > seq:
+            cursor = db.execute(LIST_RUNS)
+            _check_names([d[0] for d in cursor.description])
+            entry.rows = {row[0]: row for row in cursor}
+        else:
+            changes = Changes(db, entry.seq)
+            for run_id in changes.deleted:
+                entry.rows.pop(run_id, None)
+            entry.rows.update((row[0], row) for row in changes.rows)
+        entry.store_id, entry.seq = store_id, seq
+        rows = sorted(entry.rows.values(), key=_NEWEST_FIRST, reverse=True)
+        entry.answer = Answer(
+            version,
+            {
+                "version": version,
+                "schema_version": SCHEMA_VERSION,
+                "columns": columns_of(list(FIELDS), rows),
+            },
+        )
+        return entry.answer
 
 
 def read_ahead(store: Store) -> None:
@@ -265,8 +297,6 @@ class Index:
     def _fill(self, db: sqlite3.Connection, version: str) -> None:
         """The whole index, from the store's tables (runs migrated from an older schema
         have no change log entries)."""
-        from .db import LIST_RUNS
-
         assert self.db is not None
         with transaction(self.db, "DEFERRED"):
             self.db.executemany(

@@ -116,13 +116,13 @@ async def test_each_version_is_read_once(jp_fetch, jp_root_dir):
     answers = await asyncio.gather(*(jp_fetch("deardiary", "runs") for _ in range(3)))
     assert len({a.body for a in answers}) == 1
     key = str(jp_root_dir.resolve().joinpath(".deardiary", "deardiary.sqlite"))
-    cached = runs_module._lists[key]
+    cached = runs_module._lists[key].answer
     assert cached.body == answers[0].body
     await fetch_json(jp_fetch, "deardiary", "runs", "1", method="PATCH",
                      body=json.dumps({"note": "new"}))
     code, body = await fetch_json(jp_fetch, "deardiary", "runs")
     assert rows_of(body["columns"])[0]["note"] == "new"
-    assert runs_module._lists[key] is not cached
+    assert runs_module._lists[key].answer is not cached
 
 
 async def test_limit_and_total(jp_fetch, jp_root_dir):
@@ -176,10 +176,10 @@ async def test_a_starting_frontend_has_the_run_list_made_ahead(jp_fetch, jp_root
     assert (await jp_fetch("deardiary", "version")).code == 200
     key = str(jp_root_dir.resolve().joinpath(".deardiary", "deardiary.sqlite"))
     for _ in range(250):
-        if key in runs_module._lists:
+        if key in runs_module._lists and runs_module._lists[key].answer:
             break
         await asyncio.sleep(0.02)
-    assert (await jp_fetch("deardiary", "runs")).body == runs_module._lists[key].body
+    assert (await jp_fetch("deardiary", "runs")).body == runs_module._lists[key].answer.body
 
 
 async def test_a_broken_store_does_not_disturb_the_version_check(jp_fetch, jp_root_dir):
@@ -239,3 +239,25 @@ async def test_reading_is_allowed_to_read_only_users(jp_fetch, jp_root_dir):
     code, detail = await fetch_json(jp_fetch, "deardiary", "runs", "1")
     assert (code, detail["snapshot_id"]) == (200, "snap-1")
     assert (await jp_fetch("deardiary", "index")).code == 200
+
+
+async def test_the_list_kept_up_to_date_equals_a_fresh_read(jp_fetch, jp_root_dir):
+    """The whole list is made from the last version's rows and the changes since."""
+    from ..db import Store
+
+    store = Store(jp_root_dir.resolve() / ".deardiary" / "deardiary.sqlite", jp_root_dir)
+    for i in range(6):
+        await post_run(jp_fetch, *record(f"s{i}", created_at=f"2024-01-0{1 + i % 3}T00:00:00.000Z"))
+    assert (await jp_fetch("deardiary", "runs")).code == 200  # rows kept from here on
+    await fetch_json(jp_fetch, "deardiary", "runs", "2", method="PATCH",
+                     body=json.dumps({"note": "edited"}))
+    await fetch_json(jp_fetch, "deardiary", "runs", "6", method="DELETE")  # its id comes back
+    await fetch_json(jp_fetch, "deardiary", "runs", "3", method="DELETE")
+    await post_run(jp_fetch, *record("late", created_at="2024-01-02T00:00:00.000Z"))
+    body = (await jp_fetch("deardiary", "runs")).body
+    assert body == runs_module.read_run_list(store).body
+    rows = rows_of(json.loads(body)["columns"])
+    assert [(r["id"], r["snapshot_id"]) for r in rows] == [
+        (6, "late"), (5, "s4"), (2, "s1"), (4, "s3"), (1, "s0")
+    ]
+    assert rows[2]["note"] == "edited"
