@@ -78,6 +78,8 @@ interface IClick {
   requests: Array<[string, number, number]>;
   /** The store's requests (blobs/missing, PUT blobs, POST runs, index): first start → last end, ms. */
   storeMs: number;
+  /** When GET /deardiary/git started: the kernel's capture comes before it, ms. */
+  gitAt: number;
 }
 
 interface ISize {
@@ -158,10 +160,19 @@ test('click → run stored and shown, store at 100 / 10,000 / 50,000 runs', asyn
           )
         )}`
       ],
+      [
+        '    kernel capture (→ GET /deardiary/git starts), p50',
+        ms(
+          percentile(
+            s.warm.map(c => c.gitAt),
+            50
+          )
+        )
+      ],
       ['    requests of a warm click (p50 each)', requestSummary(s.warm)],
       [
         `  S-C first click after a page load`,
-        `${ms(s.firstAfterLoad.ms)} (${(s.firstAfterLoad.ms / p50(s)).toFixed(2)} × warm p50); requests: ${requestSummary([s.firstAfterLoad])}`
+        `${ms(s.firstAfterLoad.ms)} (${(s.firstAfterLoad.ms / p50(s)).toFixed(2)} × warm p50); kernel capture ${ms(s.firstAfterLoad.gitAt)}, store's requests ${ms(s.firstAfterLoad.storeMs)}; requests: ${requestSummary([s.firstAfterLoad])}`
       ],
       [
         '  first click in a new kernel (capture code injected)',
@@ -496,6 +507,7 @@ async function click(
               /\/deardiary\/blobs\/[0-9a-f]{64}$/,
               '/deardiary/blobs/<sha256>'
             )
+            .replace(/\/deardiary\/runs\/\d+$/, '/deardiary/runs/<id>')
             .replace(/^.*\/(api|deardiary)\//, '$1/');
           return [p, e.startTime - t0, e.duration] as [string, number, number];
         });
@@ -505,7 +517,8 @@ async function click(
       const storeMs =
         Math.max(...store.map(([, start, d]) => start + d)) -
         Math.min(...store.map(([, start]) => start));
-      return { ms: shown - t0, executed, id, requests, storeMs };
+      const gitAt = requests.find(([p]) => p === 'deardiary/git')?.[1] ?? NaN;
+      return { ms: shown - t0, executed, id, requests, storeMs, gitAt };
     })
     .catch(async (error: Error) => {
       const toasts = await page
