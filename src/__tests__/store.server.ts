@@ -35,10 +35,16 @@ class CountingAPI extends DearDiaryAPI {
 
   /** GET /deardiary/index calls (`since` or null). */
   indexCalls: (string | null)[] = [];
+  /** Hold the whole index's answer until this resolves. */
+  holdImage: Promise<void> | null = null;
 
   async index(since: string | null = null) {
     this.indexCalls.push(since);
-    return super.index(since);
+    const answer = await super.index(since);
+    if (since === null && this.holdImage) {
+      await this.holdImage;
+    }
+    return answer;
   }
 
   async missingBlobs(shas: string[]): Promise<string[]> {
@@ -335,6 +341,41 @@ describe('RunStore against a real server', () => {
       ['1.6.5']
     );
     expect(await store.listRuns()).toEqual(await client().listRuns());
+  });
+
+  it('records while the index downloads, and the index then agrees with the list', async () => {
+    const api = new CountingAPI(suite.server.settings);
+    const store = client(api);
+    await store.listRuns();
+    let release = () => {};
+    api.holdImage = new Promise(resolve => (release = resolve));
+    const tag = `${Date.now()}`;
+    const loading = store.packageVersions(['DataFrames']);
+    await new Promise(resolve => setTimeout(resolve, 200)); // the image is held
+    // A click and another client's run meanwhile: not held up by the index.
+    const mine = await store.addRun(
+      makeRun({
+        notebook: `dl${tag}.ipynb`,
+        manifest: MANIFEST('1.6.7', `# ${tag}m\n`)
+      })
+    );
+    const theirs = await client().addRun(
+      makeRun({
+        notebook: `dl${tag}.ipynb`,
+        manifest: MANIFEST('1.6.8', `# ${tag}t\n`)
+      })
+    );
+    expect((await store.listRuns())[0].id).toBe(mine.run.id);
+    release();
+    const versions = await loading;
+    expect(versions.get(mine.run.manifest_sha256!)!.get('dataframes')).toEqual([
+      '1.6.7'
+    ]);
+    expect(
+      versions.get(theirs.run.manifest_sha256!)!.get('dataframes')
+    ).toEqual(['1.6.8']);
+    expect(await store.listRuns()).toEqual(await client().listRuns());
+    expect(await store.refresh()).toBe(false);
   });
 
   it('answers package filters from the index, also after new runs', async () => {

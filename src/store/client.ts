@@ -207,7 +207,7 @@ export class RunStore implements IRunStore {
    */
   prefetch(): void {
     void this._serialize(() => this._loadList())
-      .then(() => this._serialize(() => this._ensureIndex()))
+      .then(() => this._ensureIndex())
       .catch(() => undefined);
   }
 
@@ -304,7 +304,7 @@ export class RunStore implements IRunStore {
     names: readonly string[]
   ): Promise<ReadonlyMap<string, PackageVersions>> {
     return this._use(async () => {
-      const index = await this._serialize(() => this._ensureIndex());
+      const index = await this._ensureIndex();
       return index ? index.packageVersions(names) : new Map();
     });
   }
@@ -439,6 +439,10 @@ export class RunStore implements IRunStore {
     }
     this._runs = list.runs;
     this._version = list.version;
+    if (this._index && this._index.version !== list.version) {
+      this._index.close();
+      this._index = null;
+    }
     this._outbox.nudge();
   }
 
@@ -506,20 +510,90 @@ export class RunStore implements IRunStore {
     return changed;
   }
 
-  /** The index, loaded when first needed; null while there is no store. */
+  /**
+   * The index, loaded when first needed; null while there is no store. The image is
+   * downloaded and opened outside the queue of list operations (at 50,000 runs it
+   * takes seconds: a click meanwhile must not wait for it), then brought to the list's
+   * version inside it.
+   */
   private async _ensureIndex(): Promise<RunIndex | null> {
     if (!this._index) {
-      let answer: IndexAnswer;
-      try {
-        answer = await this._api.index();
-      } catch (error) {
-        throw this._error(error);
-      }
-      if (await this._adopt(answer)) {
-        this._changed.emit();
-      }
+      this._indexing ??= this._loadIndex().finally(
+        () => (this._indexing = null)
+      );
+      await this._indexing;
     }
     return this._index;
+  }
+
+  private async _loadIndex(): Promise<void> {
+    let answer: IndexAnswer;
+    try {
+      answer = await this._api.index();
+    } catch (error) {
+      throw this._error(error);
+    }
+    if (answer.kind !== 'image') {
+      return; // no store yet
+    }
+    const index = await RunIndex.open(
+      answer.bytes,
+      answer.version,
+      this._sqljs
+    );
+    const changed = await this._serialize(async () => {
+      if (this._index) {
+        index.close();
+        return false;
+      }
+      try {
+        const caughtUp = await this._catchUp(index);
+        if (caughtUp === null) {
+          index.close();
+          return false;
+        }
+        this._index = index;
+        return caughtUp;
+      } catch (error) {
+        index.close();
+        throw this._error(error);
+      }
+    });
+    if (changed) {
+      this._changed.emit();
+    }
+  }
+
+  /**
+   * Bring a newly opened index and the list to one version: the index to the newest,
+   * then the list to the index's. Resolves with whether the list changed, or null when
+   * they cannot agree (changes meanwhile; the index is fetched again when needed).
+   */
+  private async _catchUp(index: RunIndex): Promise<boolean | null> {
+    if (!this._runs || this._version === index.version) {
+      return false;
+    }
+    const forIndex = await this._api.index(index.version);
+    if (forIndex.kind === 'delta') {
+      index.apply(forIndex.delta);
+    } else if (forIndex.kind !== 'current') {
+      return null;
+    }
+    if (this._version === null) {
+      this._runs = index.runs();
+      this._version = index.version;
+      return true;
+    }
+    if (this._version === index.version) {
+      return false;
+    }
+    const forList = await this._api.index(this._version);
+    if (forList.kind !== 'delta' || forList.version !== index.version) {
+      return null;
+    }
+    this._runs = applyDelta(this._runs, forList.delta);
+    this._version = forList.version;
+    return true;
   }
 
   /**
@@ -676,6 +750,7 @@ export class RunStore implements IRunStore {
   private _runs: IRunSummary[] | null = null;
   private _version: string | null = null;
   private _index: RunIndex | null = null;
+  private _indexing: Promise<void> | null = null;
   private _asking: Promise<boolean> | null = null;
   private _queue: Promise<void> = Promise.resolve();
   private _changed = new Signal<this, void>(this);
