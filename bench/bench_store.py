@@ -336,6 +336,14 @@ def bench_growth(workdir: Path, runs: int, packages: int) -> list[str]:
         server.stop()
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+    try:  # where the pages go (SQLite's dbstat, when compiled in)
+        tables = db.execute(
+            "SELECT name, sum(pgsize), sum(payload), sum(unused) FROM dbstat GROUP BY name "
+            "ORDER BY 2 DESC LIMIT 5"
+        ).fetchall()
+    except sqlite3.Error:
+        tables = []
+    page = db.execute("PRAGMA page_size").fetchone()[0]
     db.close()
     file_bytes = store.stat().st_size
 
@@ -370,6 +378,9 @@ def bench_growth(workdir: Path, runs: int, packages: int) -> list[str]:
         f"{changed / 1024:.0f} KB",
         f"  store file at the end: {file_bytes / 1048576:.1f} MiB (+ -wal); integrity_check "
         f"{integrity}; used pages {page_size / 1048576:.1f} MiB",
+        f"  pages by table (page size {page} B; pages / payload / unused): "
+        + "; ".join(f"{n} {p / 1048576:.1f} / {d / 1048576:.1f} / {u / 1048576:.1f} MiB"
+                    for n, p, d, u in tables),
         f"  file growth / compressed change = {grow / changed:.3f}   chunk bytes / compressed "
         f"change = {chunks / changed:.3f}",
         f"  target: growth <= 1.2 x compressed change ........ "
