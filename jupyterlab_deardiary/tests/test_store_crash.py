@@ -1,6 +1,7 @@
 """A real jupyter_server killed (-9) in the middle of adding runs, 20 times: the store opens
 after each kill, passes integrity_check, every run is whole (its blobs reassemble and
-check) or absent, and every run the server acknowledged is there.
+check) or absent, and every run the server acknowledged is there. Two server processes
+share one store.
 
 Importing jupyter_server costs seconds here, so one launcher process imports it once and
 forks a real server per round (each a process of its own, killed with SIGKILL).
@@ -22,12 +23,16 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from .. import blobs as blobs_module
 from .test_db import manifest_bytes, record
 
 OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "jupyter_server_terminals", "notebook_shim",
                     "notebook", "nbclassic", "jupyter_server_ydoc", "jupyter_collaboration")
 ROUNDS = 20
+#: What the writers' threads saw go wrong (a thread's exception would go unnoticed).
+FAILURES: list[BaseException] = []
 TOKEN = "crash-test-token"
 
 LAUNCHER = r"""
@@ -88,13 +93,15 @@ def gone(pid: int) -> bool:
     return False
 
 
-def writer(port: int, prefix: str, acknowledged: set[str], stop: threading.Event) -> None:
-    """Add runs until the server dies: upload each run's blobs, then post it."""
+def writer(
+    port: int, prefix: str, acknowledged: set[str], stop: threading.Event, count: int = 10**9
+) -> None:
+    """Add ``count`` runs, or until the server dies: upload each run's blobs, then post it."""
     man = manifest_bytes("medium")
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         i = 0
-        while not stop.is_set():
+        while not stop.is_set() and i < count:
             rec, blobs = record(
                 f"{prefix}-{i}",
                 notebook=f"n{i % 3}.ipynb",
@@ -111,6 +118,8 @@ def writer(port: int, prefix: str, acknowledged: set[str], stop: threading.Event
             i += 1
     except (OSError, http.client.HTTPException):
         return  # the server was killed
+    except AssertionError as e:  # an answer other than success: the test fails
+        FAILURES.append(e)
 
 
 def check_store(path: Path, acknowledged: set[str]) -> int:
@@ -136,9 +145,10 @@ def check_store(path: Path, acknowledged: set[str]) -> int:
         return len(stored)
 
 
-def test_killed_in_the_middle_of_adds(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
+@pytest.fixture
+def servers(tmp_path):
+    """start(root) -> (port, pid): a real jupyter_server with this extension, forked by a
+    launcher that imported jupyter_server once."""
     config = tmp_path / "config"
     config.mkdir()
     (config / "jupyter_server_config.json").write_text(
@@ -158,36 +168,75 @@ def test_killed_in_the_middle_of_adds(tmp_path):
         env=env, text=True,
     )
     assert launcher.stdin is not None and launcher.stdout is not None
+    started: list[int] = []
+
+    def start(root: Path) -> tuple[int, int]:
+        port = free_port()
+        launcher.stdin.write(f"{port} {root}\n")
+        launcher.stdin.flush()
+        pid = int(launcher.stdout.readline())
+        started.append(pid)
+        wait_ready(port, pid)
+        return port, pid
+
+    FAILURES.clear()
+    yield start
+    for pid in started:
+        if not gone(pid):
+            os.kill(pid, signal.SIGKILL)
+    launcher.kill()
+    launcher.wait()
+    assert FAILURES == []
+
+
+def test_killed_in_the_middle_of_adds(tmp_path, servers):
+    root = tmp_path / "root"
+    root.mkdir()
     store = root / ".deardiary" / "deardiary.sqlite"
     acknowledged: set[str] = set()
     rng = random.Random(13)
     counts = []
-    try:
-        for n in range(ROUNDS):
-            port = free_port()
-            launcher.stdin.write(f"{port} {root}\n")
-            launcher.stdin.flush()
-            pid = int(launcher.stdout.readline())
-            try:
-                wait_ready(port, pid)
-                stop = threading.Event()
-                thread = threading.Thread(
-                    target=writer, args=(port, f"r{n}", acknowledged, stop)
-                )
-                thread.start()
-                time.sleep(rng.uniform(0.05, 0.6))
-            finally:
-                if not gone(pid):
-                    os.kill(pid, signal.SIGKILL)
-            while not gone(pid):
-                time.sleep(0.005)
-            stop.set()
-            thread.join(15)
-            assert not thread.is_alive()
-            counts.append(check_store(store, acknowledged))
-    finally:
-        launcher.kill()
-        launcher.wait()
+    for n in range(ROUNDS):
+        port, pid = servers(root)
+        stop = threading.Event()
+        thread = threading.Thread(target=writer, args=(port, f"r{n}", acknowledged, stop))
+        thread.start()
+        time.sleep(rng.uniform(0.05, 0.6))
+        os.kill(pid, signal.SIGKILL)
+        while not gone(pid):
+            time.sleep(0.005)
+        stop.set()
+        thread.join(15)
+        assert not thread.is_alive()
+        counts.append(check_store(store, acknowledged))
     # runs were being added when the kills came (not only between them)
     assert counts[-1] >= ROUNDS and len(acknowledged) >= ROUNDS, counts
     assert len(set(counts)) > ROUNDS // 2
+
+
+def test_two_servers_share_the_store(tmp_path, servers):
+    """Two server processes on one root, two writers each, 50 runs per writer: every run
+    stored once, numbered without gaps per notebook."""
+    root = tmp_path / "root"
+    root.mkdir()
+    ports = [servers(root)[0] for _ in range(2)]
+    acknowledged: set[str] = set()
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=writer, args=(ports[w % 2], f"w{w}", acknowledged, stop, 50))
+        for w in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(acknowledged) == 200
+    store = root / ".deardiary" / "deardiary.sqlite"
+    assert check_store(store, acknowledged) == 200
+    with closing(sqlite3.connect(store)) as db:
+        for (notebook,) in db.execute("SELECT id FROM experiment").fetchall():
+            numbers = [r[0] for r in db.execute(
+                "SELECT number FROM iteration WHERE experiment_id = ? ORDER BY number", (notebook,)
+            )]
+            assert numbers == list(range(1, len(numbers) + 1))
+        assert db.execute("SELECT count(*) FROM change_log").fetchone()[0] == 200
