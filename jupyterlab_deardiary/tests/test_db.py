@@ -200,6 +200,13 @@ async def test_blob_round_trip_chunked_and_deduplicated(jp_fetch, jp_root_dir):
     assert shared >= chunks // 2 - 2
 
 
+async def test_an_empty_blob(jp_fetch, jp_root_dir):
+    response = await jp_fetch("deardiary", "blobs", sha(b""), method="PUT", body=b"")
+    assert (response.code, json.loads(response.body)["size"]) == (201, 0)
+    response = await jp_fetch("deardiary", "blobs", sha(b""))
+    assert (response.code, response.body) == (200, b"")
+
+
 async def test_blob_errors(jp_fetch, jp_root_dir):
     data = b"some bytes"
     wrong = await jp_fetch(
@@ -604,3 +611,28 @@ def test_writers_in_threads_share_the_file(tmp_path):
     version, names, rows, total = store.read_runs()
     assert total == len(rows) == 200
     assert version.endswith(".200")
+
+
+# Manifests
+
+
+def test_manifest_packages_both_formats():
+    from ..packages import ManifestError, manifest_packages
+
+    v2 = manifest_packages(manifest_bytes("medium"))
+    assert len(v2) == 82
+    assert ("JuMP", "4076af6c-e467-56ae-b986-b466b2749572", "1.18.0") in v2
+    assert any(version == "" for _, _, version in v2)  # stdlibs have no version
+    v1 = manifest_packages(manifest_bytes("small"))
+    assert len(v1) == 18
+    names = {name for name, _, _ in v1}
+    assert "Base64" in names and "julia_version" not in names
+    assert manifest_packages(b'julia_version = "1.11.5"\nmanifest_format = "2.0"\n[deps]\n') == []
+    for bad, message in (
+        (b"[[deps.X]\n", "invalid TOML"),
+        (b'manifest_format = "3.0"\n', "unknown manifest_format"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b'manifest_format = "2.0"\ndeps = 3\n', "'deps' is not a table"),
+    ):
+        with pytest.raises(ManifestError, match=message):
+            manifest_packages(bad)
