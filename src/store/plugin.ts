@@ -48,12 +48,15 @@ export const storePlugin: JupyterFrontEndPlugin<IRunStore> = {
       }
     });
     window.addEventListener('online', () => void store.flush());
-    // Back to this tab: other tabs, kernels or browsers may have recorded runs.
+    // Back to this tab or window: other tabs, kernels or browsers may have recorded
+    // runs (one GET ?since=, 304 when nothing changed).
+    const refresh = () => void store.refresh().catch(() => undefined);
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') {
-        void store.refresh().catch(() => undefined);
+        refresh();
       }
     });
+    window.addEventListener('focus', refresh);
     // The run list once JupyterLab is up and idle: the sidebar then paints at once.
     void app.restored.then(() =>
       (window.requestIdleCallback ?? setTimeout)(() => store.prefetch())
