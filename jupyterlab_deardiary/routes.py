@@ -391,7 +391,8 @@ class IndexHandler(StoreBaseHandler):
     @authorized
     async def get(self) -> None:
         since = self.get_query_argument("since", None)
-        version, answer = await blocking(read_index, configured_store(self), since)
+        gzipped = "gzip" in self.request.headers.get("Accept-Encoding", "")
+        version, answer = await blocking(read_index, configured_store(self), since, gzipped)
         if version is None:
             raise ApiError(404, "no_store", f"There is no store yet at {self.dd.store_path!r}.")
         self.set_header("ETag", etag(version))
@@ -400,6 +401,9 @@ class IndexHandler(StoreBaseHandler):
             self.set_status(304)
             self.finish()
         elif isinstance(answer, bytes):
+            self.set_header("Vary", "Accept-Encoding")
+            if gzipped:
+                self.set_header("Content-Encoding", "gzip")
             self.finish(answer, set_content_type=SQLITE_TYPE)
         else:
             self.finish(json.dumps(answer, separators=(",", ":")))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gzip
 import hashlib
 import json
 import sqlite3
@@ -520,6 +521,12 @@ async def test_index_image_and_delta(jp_fetch, jp_root_dir, tmp_path):
             "SELECT name, version FROM package WHERE name = 'JuMP' COLLATE NOCASE"
         ).fetchall()
         assert names == [("JuMP", "1.18.0")]
+    packed = await jp_fetch(
+        "deardiary", "index", headers={"Accept-Encoding": "gzip"}, decompress_response=False
+    )
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.body) == response.body
+    assert len(packed.body) < len(response.body) / 2
     same = await jp_fetch(
         "deardiary", "index", params={"since": version}, raise_error=False
     )
