@@ -170,9 +170,15 @@ def run_list(store: Store, limit: int | None = None) -> Answer:
 
 
 def read_ahead(store: Store) -> None:
-    """Make the run list now, in a thread, if the store changed since it was last made
-    (a frontend starts: its sidebar may soon ask for it). Errors are left to that request."""
-    future = asyncio.get_running_loop().run_in_executor(None, run_list, store)
+    """Make the run list and the index image now, in a thread, if the store changed since
+    they were last made (a frontend starts: it may soon ask for them). Errors are left to
+    those requests."""
+
+    def both() -> None:
+        run_list(store)
+        read_index(store, None)
+
+    future = asyncio.get_running_loop().run_in_executor(None, both)
     future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 

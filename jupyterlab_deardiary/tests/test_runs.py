@@ -170,16 +170,18 @@ async def test_gzipped_for_browsers_that_accept_it(jp_fetch, jp_root_dir):
     assert len(packed.body) < len(plain.body) / 3
 
 
-async def test_a_starting_frontend_has_the_run_list_made_ahead(jp_fetch, jp_root_dir):
+async def test_a_starting_frontend_has_the_run_list_and_index_made_ahead(jp_fetch, jp_root_dir):
     await post_run(jp_fetch, *record())
     runs_module._lists.clear()
     assert (await jp_fetch("deardiary", "version")).code == 200
     key = str(jp_root_dir.resolve().joinpath(".deardiary", "deardiary.sqlite"))
     for _ in range(250):
-        if key in runs_module._lists and runs_module._lists[key].answer:
+        index = runs_module._indexes.get(key)
+        if key in runs_module._lists and runs_module._lists[key].answer and index and index.image:
             break
         await asyncio.sleep(0.02)
     assert (await jp_fetch("deardiary", "runs")).body == runs_module._lists[key].answer.body
+    assert (await jp_fetch("deardiary", "index")).body == runs_module._indexes[key].image
 
 
 async def test_a_broken_store_does_not_disturb_the_version_check(jp_fetch, jp_root_dir):
