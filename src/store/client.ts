@@ -213,14 +213,15 @@ export class RunStore implements IRunStore {
 
   /** Ask the server for changes (another tab, kernel, browser); resolves with whether there were. */
   refresh(): Promise<boolean> {
-    return this._use(async () => {
+    // Never asks about an unusable store (it runs on focus): the next operation does.
+    return (async () => {
       const changed = await this._serialize(() => this._sync());
       if (changed) {
         this._changed.emit();
       }
       this._outbox.nudge();
       return changed;
-    });
+    })();
   }
 
   getRun(id: number): Promise<IRunDetail> {
