@@ -219,3 +219,53 @@ async def test_a_damaged_blob_stops_the_migration(jp_fetch, v2_store):
     with sqlite3.connect(f"file:{v2_store}?mode=ro", uri=True) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     db.close()
+
+
+def as_posted(detail: dict[str, Any], snapshot_id: str) -> dict[str, Any]:
+    """The record the browser posts for a run like ``detail`` (src/store/prepare.ts)."""
+    git = detail["git"]
+    if git["state"] == "ok" and git["git"].get("patch"):
+        rest = {k: v for k, v in git["git"].items() if k != "patch"}
+        patch = git["git"]["patch"].encode()
+        git = {"state": "ok", "git": {**rest, "patch_sha256": hashlib.sha256(patch).hexdigest()}}
+    elif git["state"] == "ok":
+        git = {"state": "ok", "git": {**git["git"], "patch_sha256": None}}
+    return {
+        "snapshot_id": snapshot_id,
+        "trigger": detail["trigger"],
+        "note": detail["note"],
+        "created_at": detail["created_at"],
+        "ended_at": detail["created_at"],
+        "parent_snapshot_id": None,
+        "kernel": detail["kernel"],
+        "capture": detail["capture"],
+        "git": git,
+        "notebook": detail["notebook"],
+    }
+
+
+async def test_the_same_environment_posted_again_shares_its_blob(jp_fetch, v2_store):
+    """The server writes a run's environment JSON byte for byte as the browser did: a run
+    posted now of an environment recorded before the migration shares its blob."""
+    before, _ = read_v2(v2_store)
+    with sqlite3.connect(f"file:{v2_store}?mode=ro", uri=True) as db:
+        old = dict(db.execute("SELECT snapshot_id, environment_sha256 FROM iteration"))
+    db.close()
+    for run_id, detail in before.items():
+        code, body = await fetch_json(
+            jp_fetch, "deardiary", "runs", method="POST",
+            body=json.dumps(as_posted(detail, f"again-{run_id}")),
+        )
+        assert code == 201, body
+    with sqlite3.connect(v2_store) as db:
+        new = dict(db.execute("SELECT snapshot_id, environment_sha256 FROM iteration"))
+        blobs = db.execute("SELECT count(*) FROM blob").fetchone()[0]
+    db.close()
+    for run_id, detail in before.items():
+        assert new[f"again-{run_id}"] == old[detail["snapshot_id"]], detail["snapshot_id"]
+    assert blobs == len(set(old.values())) + len(
+        {f["sha256"] for d in before.values() for f in d["capture"]["files"]}
+        | {d["notebook"]["sha256"] for d in before.values() if d["notebook"]["stored"]}
+        | {hashlib.sha256(d["git"]["git"]["patch"].encode()).hexdigest()
+           for d in before.values() if d["git"]["state"] == "ok" and d["git"]["git"].get("patch")}
+    )
