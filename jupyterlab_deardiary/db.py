@@ -909,9 +909,7 @@ class PreparedRun:
 
 def js_json(value: Any) -> bytes:
     """JSON as JavaScript's JSON.stringify writes it (no spaces, UTF-8)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(
-        "utf-8", "surrogatepass"
-    )
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def bad_run(field: str, message: str) -> ApiError:
@@ -971,6 +969,10 @@ def prepare_run(record: Any) -> PreparedRun:
         raise bad_run(field, "must be a path (a string or {b64})")
 
     r = obj(record, "run")
+    try:
+        json.dumps(r, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_run("run", "a string holds a lone surrogate (not valid Unicode)") from None
     for key in ("snapshot_id", "note", "created_at", "ended_at"):
         get(r, key, key, (str,))
     if not r["snapshot_id"]:

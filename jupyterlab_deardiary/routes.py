@@ -371,6 +371,8 @@ class RunHandler(StoreBaseHandler):
         note = json_object(self.request.body).get("note")
         if not isinstance(note, str):
             raise bad_request("'note' must be a string.")
+        if not note.isascii() and any("\ud800" <= c <= "\udfff" for c in note):
+            raise bad_request("'note' holds a lone surrogate (not valid Unicode).")
         store = configured_store(self)
         run, version = await blocking(store.update_note, run_id_of(run_id), note)
         self.set_header("ETag", etag(version))

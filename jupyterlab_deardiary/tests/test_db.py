@@ -392,6 +392,22 @@ async def test_bad_run(jp_fetch, jp_root_dir, change, field):
     assert body["message"].startswith(field)
 
 
+async def test_lone_surrogates_are_refused(jp_fetch, jp_root_dir):
+    rec, blobs = record()
+    await upload(jp_fetch, blobs)
+    rec["capture"]["sys"]["pwd"] = "/home/\ud800"
+    code, body = await fetch_json(
+        jp_fetch, "deardiary", "runs", method="POST", body=json.dumps(rec)
+    )
+    assert (code, body["error"]) == (400, "bad_run")
+    assert "lone surrogate" in body["message"]
+    await post_run(jp_fetch, *record())
+    code, body = await fetch_json(
+        jp_fetch, "deardiary", "runs", "1", method="PATCH", body=json.dumps({"note": "a\udfff"})
+    )
+    assert code == 400 and "lone surrogate" in body["message"]
+
+
 async def test_bad_run_json_and_sizes(jp_fetch, jp_root_dir):
     code, body = await fetch_json(jp_fetch, "deardiary", "runs", method="POST", body="{")
     assert (code, body["error"]) == (400, "bad_run")
