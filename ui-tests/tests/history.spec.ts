@@ -140,7 +140,7 @@ test('browse, annotate, filter and compare runs', async ({ page, tmpPath }) => {
   });
 });
 
-test('lists the runs before the store is downloaded, which details and package filters wait for', async ({
+test('lists the runs before the index is downloaded, which package filters wait for', async ({
   page,
   tmpPath
 }) => {
@@ -154,20 +154,20 @@ test('lists the runs before the store is downloaded, which details and package f
       makeRun({ notebook, manifest, created_at, note: `early ${i + 1}` })
     )
   );
-  // Hold the store's download until released.
+  // Hold the browser's index (the package versions, fetched ahead at idle) until
+  // released, from this page's next load on.
   let release = () => {};
   const released = new Promise<void>(resolve => (release = resolve));
-  let storeAsked = false;
+  let indexAsked = false;
   await page.route(
-    url => url.pathname.endsWith('/deardiary/store'),
+    url => url.pathname.endsWith('/deardiary/index'),
     async route => {
-      if (route.request().method() === 'GET') {
-        storeAsked = true;
-        await released;
-      }
+      indexAsked = true;
+      await released;
       await route.continue();
     }
   );
+  await page.goto();
 
   await page.evaluate(() =>
     window.jupyterapp.commands.execute('deardiary:open-history')
@@ -176,9 +176,9 @@ test('lists the runs before the store is downloaded, which details and package f
   const early = list.getByRole('option').filter({ hasText: 'early' });
   await expect(early).toHaveCount(2);
   await expect(early.first()).toContainText('early 2');
-  await expect.poll(() => storeAsked).toBe(true); // loading in the background
+  await expect.poll(() => indexAsked).toBe(true); // loading in the background
 
-  // A package filter needs the manifests, which are in the store.
+  // A package filter needs the package versions, which are in the index.
   const filter = page.getByRole('searchbox', { name: 'Filter runs' });
   await filter.fill('Example@0.5');
   await expect(page.locator('.jp-DearDiary-status')).toHaveText(
@@ -188,7 +188,7 @@ test('lists the runs before the store is downloaded, which details and package f
   await expect(list.getByRole('option')).toHaveCount(2);
   await expect(page.locator('.jp-DearDiary-status')).toContainText('2 of');
 
-  // Details come from the store.
+  // Details come from the server (GET /deardiary/runs/<id>).
   await early.first().click();
   await expect(page.locator('.jp-DearDiary-details')).toContainText('Run #2');
   await expect(page.locator('.jp-DearDiary-details')).toContainText(

@@ -9,7 +9,7 @@ import { autoCapture } from './lab';
 import { addRuns } from './store';
 
 test.use({
-  autoGoto: true,
+  autoGoto: false,
   viewport: { width: 1280, height: 900 },
   ...autoCapture('off')
 });
@@ -27,6 +27,9 @@ test('the run list fills most of the sidebar', async ({ page, tmpPath }) => {
       makeRun({ notebook, created_at, note: `${stamp} ${i + 1}` })
     )
   );
+  // Added by another client before this page loads (an open tab learns of other
+  // clients' runs when it is shown again).
+  await page.goto();
   await page.evaluate(() =>
     window.jupyterapp.commands.execute('deardiary:open-history')
   );

@@ -1,60 +1,111 @@
 /**
- * Test helpers that look at what the server has on disk: the store file (read, or added
- * to, with sql.js's Node build) and the projects the tests create.
+ * Test helpers that look at what the server stores, through its HTTP API only (the
+ * server is the store's only writer, docs/store.md), and at the projects the tests
+ * create on disk.
  */
+import { APIRequestContext, expect, request } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
-import { openStore } from '../../src/store/schema';
-import { insertRuns } from '../../src/store/store';
+import { prepare } from '../../src/store/prepare';
 import type { IRunInput } from '../../src/store/types';
 
 /** The server root of the test JupyterLab (jupyter_server_test_config.py). */
 export const ROOT =
   process.env.DEARDIARY_UI_ROOT ?? path.join(__dirname, '..', '.jupyter-root');
-const STORE = path.join(ROOT, '.deardiary', 'deardiary.sqlite');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const initSqlJs = require(
-  path.join(__dirname, '..', '..', 'node_modules', 'sql.js')
-);
 
+/** A Jupyter server the helpers talk to: the Galata one (no token) unless told. */
+export interface IServer {
+  /** http://localhost:<port> */
+  url: string;
+  /** '' when the server asks for none. */
+  token: string;
+}
+
+/** The Galata test server (ui-tests/playwright.config.js: no token). */
+export const GALATA: IServer = {
+  url: `http://localhost:${process.env.DEARDIARY_UI_PORT}`,
+  token: ''
+};
+
+/** A request context for `server`, its token in every request. */
+export function api(server: IServer = GALATA): Promise<APIRequestContext> {
+  return request.newContext({
+    baseURL: server.url,
+    extraHTTPHeaders: server.token
+      ? { Authorization: `token ${server.token}` }
+      : {}
+  });
+}
+
+/** Run `use` with a request context for `server`, disposed afterwards. */
+async function withApi<T>(
+  server: IServer,
+  use: (api: APIRequestContext) => Promise<T>
+): Promise<T> {
+  const context = await api(server);
+  try {
+    return await use(context);
+  } finally {
+    await context.dispose();
+  }
+}
+
+/** A run as GET /deardiary/runs lists it (IRunSummary's names). */
 export interface IStoredRun {
   id: number;
   snapshot_id: string;
   number: number;
+  notebook_path: string;
   trigger: string;
   parent_id: number | null;
+  /** The active project file's path as the kernel saw it ('' when none). */
   project_path: string;
   note: string;
 }
 
-/** The runs of one notebook (path relative to the root), oldest first. */
-export async function readRuns(notebook: string): Promise<IStoredRun[]> {
-  if (!fs.existsSync(STORE)) {
-    return [];
-  }
-  const SQL = await initSqlJs();
-  const db = new SQL.Database(fs.readFileSync(STORE));
-  try {
-    const result = db.exec(
-      `SELECT i.id, i.snapshot_id, i.number, i.trigger, i.parent_iteration_id, i.notes,
-              (SELECT f.path FROM iteration_file f
-               WHERE f.iteration_id = i.id AND f.role = 'project')
-       FROM iteration i JOIN experiment e ON e.id = i.experiment_id
-       WHERE e.name = ? ORDER BY i.id`,
-      [notebook]
-    );
-    return (result[0]?.values ?? []).map((row: any[]) => ({
-      id: row[0],
-      snapshot_id: row[1],
-      number: row[2],
-      trigger: row[3],
-      parent_id: row[4],
-      note: row[5],
-      project_path: row[6] ?? ''
-    }));
-  } finally {
-    db.close();
-  }
+type Column = unknown[] | { values: unknown[]; index: number[] };
+
+/** Every run, as the server lists them (newest first); `[]` with no store yet. */
+export async function listRuns(api: APIRequestContext): Promise<IStoredRun[]> {
+  const response = await api.get('/deardiary/runs');
+  expect(response.status(), await response.text()).toBe(200);
+  const { columns } = (await response.json()) as {
+    columns: Record<string, Column>;
+  };
+  // A column is a list, or distinct values and an index into them per run.
+  const column = (name: string): any[] => {
+    const c = columns[name];
+    return Array.isArray(c) ? c : c.index.map(i => c.values[i]);
+  };
+  const names = [
+    'id',
+    'snapshot_id',
+    'number',
+    'notebook_path',
+    'trigger',
+    'parent_id',
+    'project_path',
+    'note'
+  ] as const;
+  const values = names.map(column);
+  return values[0].map((_, i) => {
+    const run = Object.fromEntries(names.map((n, j) => [n, values[j][i]]));
+    return { ...run, project_path: run.project_path ?? '' } as IStoredRun;
+  });
+}
+
+/**
+ * The runs of one notebook (path relative to the root), oldest first. The server may
+ * hold other tests' runs (the Galata run shares one store): only this notebook's count.
+ */
+export async function readRuns(
+  notebook: string,
+  server: IServer = GALATA
+): Promise<IStoredRun[]> {
+  const runs = await withApi(server, listRuns);
+  return runs
+    .filter(run => run.notebook_path === notebook)
+    .sort((a, b) => a.id - b.id);
 }
 
 /** A stdlib-only project, as Julia 1.5 writes it (shared with the jest tests). */
@@ -64,8 +115,8 @@ const STDLIB_PROJECT = path.join(
 );
 
 /** A Julia project (Project.toml + a stdlib-only Manifest.toml) in a folder of the root. */
-export function writeProject(dir: string, project: string): void {
-  const folder = path.join(ROOT, dir);
+export function writeProject(dir: string, project: string, root = ROOT): void {
+  const folder = path.join(root, dir);
   fs.mkdirSync(folder, { recursive: true });
   const stdlib = (name: string) =>
     fs.readFileSync(path.join(STDLIB_PROJECT, name), 'utf8');
@@ -77,21 +128,30 @@ export function writeProject(dir: string, project: string): void {
 }
 
 /**
- * Add runs to the store as another program would: straight into the file (replaced
- * atomically), with the real schema and RunStore's insertRuns.
+ * Add runs as another client would, through the API: ask which blobs the server lacks,
+ * upload those, post the run (docs/store.md). Each run must be new (201).
  */
-export async function addRuns(runs: IRunInput[]): Promise<void> {
-  const SQL = await initSqlJs();
-  const db = openStore(
-    SQL,
-    fs.existsSync(STORE) ? fs.readFileSync(STORE) : null
-  );
-  try {
-    await insertRuns(db, runs);
-    fs.mkdirSync(path.dirname(STORE), { recursive: true });
-    fs.writeFileSync(`${STORE}.new`, db.export());
-    fs.renameSync(`${STORE}.new`, STORE);
-  } finally {
-    db.close();
-  }
+export async function addRuns(
+  runs: IRunInput[],
+  server: IServer = GALATA
+): Promise<void> {
+  await withApi(server, async api => {
+    for (const input of runs) {
+      const { record, blobs } = await prepare(input);
+      const asked = await api.post('/deardiary/blobs/missing', {
+        data: { sha256: blobs.map(b => b.sha256) }
+      });
+      expect(asked.status(), await asked.text()).toBe(200);
+      const { missing } = (await asked.json()) as { missing: string[] };
+      for (const blob of blobs.filter(b => missing.includes(b.sha256))) {
+        const put = await api.put(`/deardiary/blobs/${blob.sha256}`, {
+          data: Buffer.from(blob.bytes),
+          headers: { 'Content-Type': 'application/octet-stream' }
+        });
+        expect([200, 201], await put.text()).toContain(put.status());
+      }
+      const posted = await api.post('/deardiary/runs', { data: record });
+      expect(posted.status(), await posted.text()).toBe(201);
+    }
+  });
 }
