@@ -113,12 +113,11 @@ STATUS_ARGS = [
 ]
 # Whether a submodule's checkout has tracked changes.
 TRACKED_STATUS_ARGS = [*STATUS_ARGS[:-1], "--untracked-files=no"]
-# HEAD against the worktree: numstat (binary files show "-\t-"), then the patch.
+# HEAD against the worktree: the patch (a binary file's section says "Binary files ...
+# differ"; NUMSTAT_ARGS lists them all when the patch was cut).
 DIFF_ARGS = [
     "diff",
     "HEAD",
-    "--numstat",
-    "-z",
     "-p",
     "--no-color",
     "--no-ext-diff",
@@ -129,6 +128,7 @@ DIFF_ARGS = [
     "--src-prefix=a/",
     "--dst-prefix=b/",
 ]
+NUMSTAT_ARGS = [*DIFF_ARGS[:2], "--numstat", "-z", *DIFF_ARGS[3:]]
 GITLINK = b"160000"
 GITLINK_MODE = (0o160000).to_bytes(4, "big")  # as the index file stores an entry's mode
 LFS_EXTENSION = "lfs.extension."  # git-lfs runs lfs.extension.<name>.clean/smudge
@@ -185,16 +185,15 @@ class Git:
         cwd: str,
         overrides: Iterable[tuple[str, str]] = (),
         cap: int | None = None,
-        marker: bytes | None = None,
         input: bytes | None = None,
         index: str | None = None,
         write_index: bool = False,
     ) -> Output:
         """Run ``git <SAFE_ARGS> <args>`` in ``cwd``, feeding ``input`` on stdin (default:
-        none), on the index file ``index`` if given; keep at most ``cap`` bytes of stdout
-        (counted after ``marker`` when given). ``write_index``: `git status` may rewrite
-        the index file it refreshed (only ever a kept copy: GIT_OPTIONAL_LOCKS, else 0,
-        governs only that). Raises ApiError 503 / 504."""
+        none), on the index file ``index`` if given; keep at most ``cap`` bytes of
+        stdout. ``write_index``: `git status` may rewrite the index file it refreshed
+        (only ever a kept copy: GIT_OPTIONAL_LOCKS, else 0, governs only that). Raises
+        ApiError 503 / 504."""
         if self.executable is None:
             raise ApiError(
                 503,
@@ -230,7 +229,7 @@ class Git:
         try:
             (out, size), (err, _), code, _ = await asyncio.wait_for(
                 asyncio.gather(
-                    _read(proc.stdout, cap, marker),
+                    _read(proc.stdout, cap),
                     _read(proc.stderr, STDERR_MAX),
                     proc.wait(),
                     _write(proc.stdin, input),
@@ -364,23 +363,28 @@ class Git:
         # Few paths: diff only those, and refresh only them (no preload threads over the
         # whole index), which halves the cost on a large repository.
         few = len(paths) <= PATHSPEC_MAX
-        out = await self.run(
-            [
-                *(["-c", "core.preloadIndex=false"] if few else []),
-                *REFRESH_ARGS,
-                *DIFF_ARGS,
-                "--",
-                *(paths if few else []),
-            ],
-            toplevel,
-            overrides,
-            cap=self.config.patch_max_bytes,
-            marker=b"\0\0",
-            index=index,
-        )
+        pathspec = ["--", *(paths if few else [])]
+        args = [*(["-c", "core.preloadIndex=false"] if few else []), *REFRESH_ARGS]
+        cap = self.config.patch_max_bytes
+        out = await self.run([*args, *DIFF_ARGS, *pathspec], toplevel, overrides, cap, index=index)
         if out.returncode != 0:
             raise git_failed("diff", out)
-        return parse_diff(out, self.config.patch_max_bytes)
+        if out.stdout_size <= cap:
+            patch = out.stdout
+            return patch.decode("utf-8", "replace"), len(patch), binary_paths(patch)
+        # Cut: the binary files of the whole patch, as numstat lists them ("-\t-").
+        numstat_args = [*args, *NUMSTAT_ARGS, *pathspec]
+        numstat = await self.run(numstat_args, toplevel, overrides, index=index)
+        if numstat.returncode != 0:
+            raise git_failed("diff", numstat)
+        binary = []
+        for entry in numstat.stdout.split(b"\0"):
+            added, _, rest = entry.partition(b"\t")
+            deleted, _, path = rest.partition(b"\t")
+            if added == b"-" and deleted == b"-":
+                binary.append(path.decode("utf-8", "replace"))
+        patch = _cut(out.stdout[:cap]).decode("utf-8", "replace")
+        return patch, out.stdout_size, binary
 
     @contextlib.asynccontextmanager
     async def _snapshot(
@@ -933,23 +937,40 @@ def parse_status(raw: bytes) -> Status:
     )
 
 
-def parse_diff(out: Output, cap: int, start: int = 0) -> tuple[str, int, list[str]]:
-    """Split ``git diff --numstat -z -p`` (from ``start``, after any raw records) into
-    (patch text cut to ``cap``, full patch size, binary paths)."""
-    data = out.stdout
-    sep = data.find(b"\0\0", start)
-    if sep < 0:
-        return "", 0, []
-    binary = []
-    for entry in data[start:sep].split(b"\0"):
-        added, _, rest = entry.partition(b"\t")
-        deleted, _, path = rest.partition(b"\t")
-        if added == b"-" and deleted == b"-":
-            binary.append(path.decode("utf-8", "replace"))
-    patch, size = data[sep + 2 :], out.stdout_size - (sep + 2)
-    if size > cap:
-        patch = _cut(patch[:cap])
-    return patch.decode("utf-8", "replace"), size, binary
+def binary_paths(patch: bytes) -> list[str]:
+    """The files whose section in a patch (``git diff --no-renames -p``) says "Binary files
+    ... differ". (A line of a file's content starts with " ", "+" or "-".)"""
+    found = []
+    header = None
+    for m in _SECTION_LINES.finditer(patch):
+        if m[1] == b"diff --git ":
+            header = m[2]
+        elif header is not None:
+            # "a/<path> b/<path>", each C-quoted if needed: two halves of one length
+            path = _unquote(header[: (len(header) - 1) // 2])[2:]
+            found.append(path.decode("utf-8", "replace"))
+            header = None
+    return found
+
+
+_SECTION_LINES = re.compile(rb"^(diff --git |Binary files )(.*)$", re.M)
+
+
+_C_ESCAPES = {b"a": 7, b"b": 8, b"t": 9, b"n": 10, b"v": 11, b"f": 12, b"r": 13}
+
+
+def _unquote(name: bytes) -> bytes:
+    """A path as git printed it (C-quoted, between double quotes, if it needed it)."""
+    if not name.startswith(b'"'):
+        return name
+    return re.sub(
+        rb"\\([0-7]{3}|.)",
+        lambda m: bytes(
+            [int(m[1], 8) if len(m[1]) == 3 else _C_ESCAPES.get(m[1], m[1][0])]
+        ),
+        name[1:-1],
+        flags=re.S,
+    )
 
 
 def _cut(data: bytes) -> bytes:
@@ -1175,28 +1196,17 @@ class _Process:
             self._pidfd = -1
 
 
-async def _read(
-    stream: asyncio.StreamReader, cap: int | None, marker: bytes | None = None
-) -> tuple[bytes, int]:
-    """Read a stream to its end; keep at most ``cap`` bytes (after ``marker`` if given)."""
+async def _read(stream: asyncio.StreamReader, cap: int | None) -> tuple[bytes, int]:
+    """Read a stream to its end; keep at most ``cap`` bytes (all if None); and its size."""
     kept = bytearray()
     total = 0
-    limit = None if marker is not None else cap
     while True:
         chunk = await stream.read(1 << 16)
         if not chunk:
             return bytes(kept), total
         total += len(chunk)
-        if limit is None:
-            start = max(0, len(kept) - len(marker or b""))
-            kept += chunk
-            if marker is not None and cap is not None:
-                at = kept.find(marker, start)
-                if at >= 0:
-                    limit = at + len(marker) + cap
-                    del kept[limit:]
-        elif len(kept) < limit:
-            kept += chunk[: limit - len(kept)]
+        if cap is None or len(kept) < cap:
+            kept += chunk if cap is None else chunk[: cap - len(kept)]
 
 
 async def _write(stream: asyncio.StreamWriter | None, data: bytes | None) -> None:

@@ -231,8 +231,11 @@ async def test_remote_follows_the_branch_upstream(jp_fetch, jp_root_dir):
 
 @pytest.mark.parametrize("deardiary_config", [{"patch_max_bytes": 2000}])
 async def test_patch_is_truncated(jp_fetch, jp_root_dir):
-    repo = make_repo(jp_root_dir / "proj", {"big.txt": "".join(f"line {i}\n" for i in range(1000))})
+    """Cut at a line end; the binary files past the cut are listed too."""
+    lines = "".join(f"line {i}\n" for i in range(1000))
+    repo = make_repo(jp_root_dir / "proj", {"big.txt": lines, "z.bin": b"\0a"})
     write(repo / "big.txt", "".join(f"line {i} é changed\n" for i in range(1000)))
+    write(repo / "z.bin", b"\0b")
     code, body = await get_git(jp_fetch, "proj")
     assert code == 200
     assert body["truncated"] is True
@@ -241,6 +244,8 @@ async def test_patch_is_truncated(jp_fetch, jp_root_dir):
     assert 0 < len(patch) <= 2000
     assert patch.endswith(b"\n")
     assert patch.startswith(b"diff --git a/big.txt b/big.txt\n")
+    assert b"z.bin" not in patch
+    assert body["binary_files"] == ["z.bin"]
 
 
 async def test_binary_change_is_listed_not_inlined(jp_fetch, jp_root_dir):

@@ -129,6 +129,18 @@ def binary(r):
     write(r / "bin.dat", b"\x00\x09" * 10)
 
 
+def binary_odd_names(r):
+    for name in ('bin\tary "caf\u00e9".dat', "new binary.dat"):
+        write(r / name, b"\x00\x01")
+    git(r, "add", "-A")
+    git(r, "commit", "-q", "-m", "binary odd names")
+    write(r / 'bin\tary "caf\u00e9".dat', b"\x00\x02")
+    (r / "new binary.dat").unlink()
+    write(r / "added binary.dat", b"\x00\x03")
+    git(r, "add", "added binary.dat")
+    binary(r)
+
+
 def odd_names(r):
     for name in ("with space.txt", "caf\u00e9.txt", "tab\there.txt", 'quote".txt'):
         write(r / name, "x\n")
@@ -207,6 +219,7 @@ CASES = [
     type_change_staged,
     intent_to_add,
     binary,
+    binary_odd_names,
     odd_names,
     everything_but_pairs,
     detached_and_modified,
@@ -216,8 +229,8 @@ CASES = [
     conflict,
 ]
 
-# The endpoint's patch is `git diff HEAD` with its flags, less the numstat before it.
-PATCH_ARGS = [a for a in DIFF_ARGS if a not in ("--numstat", "-z")]
+# The endpoint's patch is `git diff HEAD` with its flags.
+PATCH_ARGS = DIFF_ARGS
 
 # Porcelain XY of an unmerged path (git-status(1), "Short Format").
 UNMERGED = {"DD", "AU", "UD", "UA", "DU", "AA", "UU"}
@@ -304,6 +317,9 @@ async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> None:
         [GIT, *PATCH_ARGS], cwd=repo, env=env, capture_output=True, check=True
     ).stdout
     assert body["patch"] == patch.decode()
+    numstat = _out(repo, env, "diff", "HEAD", "--numstat", "-z", "--no-renames")
+    binary = [e.split(b"\t", 2)[2].decode() for e in numstat.split(b"\0") if e[:4] == b"-\t-\t"]
+    assert body["binary_files"] == binary
     commands = [c for c in ran if c not in ("rev-parse", "config", "update-index")]
     assert commands == (["status", "diff"] if files else ["status"])
 
