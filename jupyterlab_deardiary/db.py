@@ -292,6 +292,8 @@ def _connect(path: Path, mode: str = "rw") -> sqlite3.Connection:
 _ready: dict[str, tuple[int, int]] = {}
 _ready_lock = threading.RLock()
 _local = threading.local()
+#: The refusal of an unusable file, per path, with the file's (dev, inode, size, mtime).
+_refused: dict[str, tuple[tuple[int, int, int, int], Unusable]] = {}
 #: When orphan blobs were last collected, per store path.
 _collected: dict[str, float] = {}
 
@@ -346,7 +348,20 @@ class Store:
         if _ready.get(key) != ident:
             with _ready_lock:
                 if _ready.get(key) != ident:
-                    self._check_and_migrate()
+                    # An unusable file is judged once per version of it (quick_check and
+                    # its sha256 read all of it).
+                    st = os.stat(self.path)
+                    version = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                    refused = _refused.get(key)
+                    if refused and refused[0] == version:
+                        e = refused[1]
+                        raise ApiError(409, e.error, e.message, **e.extra)
+                    try:
+                        self._check_and_migrate()
+                    except Unusable as e:
+                        _refused[key] = (version, e)
+                        raise
+                    _refused.pop(key, None)
                     _ready[key] = ident
         conns: dict[str, tuple[tuple[int, int], sqlite3.Connection]] = _local.__dict__.setdefault(
             "conns", {}

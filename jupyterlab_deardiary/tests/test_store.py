@@ -205,3 +205,19 @@ async def test_store_path_with_uri_characters(jp_fetch, jp_root_dir):
     assert (folder / "deardiary.sqlite").exists()
     code, body = await fetch_json(jp_fetch, "deardiary", "runs", "1")
     assert (code, body["snapshot_id"]) == (200, "snap-1")
+
+
+async def test_an_unusable_file_is_judged_once_per_version(jp_fetch, jp_root_dir, monkeypatch):
+    from ..db import Store
+
+    write_store(jp_root_dir, b"SQLite format 3\x00" + bytes(range(256)) * 16)
+    judged = []
+    check = Store._check_and_migrate
+    monkeypatch.setattr(Store, "_check_and_migrate", lambda self: judged.append(1) or check(self))
+    for _ in range(3):
+        code, body = await fetch_json(jp_fetch, "deardiary", "runs")
+        assert (code, body["error"]) == (409, "corrupt")
+    assert len(judged) == 1
+    write_store(jp_root_dir, b"not SQLite at all, now" * 10)  # another version of the file
+    code, body = await fetch_json(jp_fetch, "deardiary", "runs")
+    assert (code, body["error"], len(judged)) == (409, "not_sqlite", 2)
