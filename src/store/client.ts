@@ -5,6 +5,7 @@
  * answer from the index (an SQLite image opened with sql.js, loaded when first needed).
  * Runs that cannot reach the server wait in the outbox.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 import {
   DearDiaryAPI,
@@ -77,6 +78,8 @@ export interface IRunStoreOptions {
   retryMaxMs?: number;
   /** Bytes of blobs kept in memory (default 32 MiB). */
   blobCacheBytes?: number;
+  /** For the messages of its errors; default English. */
+  trans?: TranslationBundle;
 }
 
 /** How many times a run is posted again after uploading what the server missed. */
@@ -88,6 +91,7 @@ export class RunStore implements IRunStore {
   constructor(options: IRunStoreOptions) {
     this._api = options.api;
     this._sqljs = options.sqljs;
+    this._trans = options.trans ?? ENGLISH;
     this._confirm = options.confirmStartFresh ?? null;
     this._legacy =
       options.legacyPending !== undefined
@@ -229,7 +233,7 @@ export class RunStore implements IRunStore {
       try {
         return await this._api.getRun(id);
       } catch (error) {
-        throw notFound(error, id) ?? this._error(error);
+        throw this._notFound(error, id) ?? this._error(error);
       }
     });
   }
@@ -241,7 +245,7 @@ export class RunStore implements IRunStore {
       try {
         answer = await this._api.updateNote(id, note);
       } catch (error) {
-        throw notFound(error, id) ?? this._error(error);
+        throw this._notFound(error, id) ?? this._error(error);
       }
       await this._changedTo(answer.version, { run: answer.run });
       return answer.run;
@@ -258,7 +262,7 @@ export class RunStore implements IRunStore {
       try {
         version = (await this._api.deleteRun(id)).version;
       } catch (error) {
-        const missing = notFound(error, id);
+        const missing = this._notFound(error, id);
         if (!missing || !this._runs?.some(r => r.id === id)) {
           throw missing ?? this._error(error);
         }
@@ -369,7 +373,10 @@ export class RunStore implements IRunStore {
         const data = bytes.get(sha);
         if (!data) {
           throw new Error(
-            `The server asks for a blob this run does not have (${sha}).`
+            this._trans.__(
+              'The server asks for a blob this run does not have (%1).',
+              sha
+            )
           );
         }
         await this._api.putBlob(sha, data);
@@ -403,24 +410,53 @@ export class RunStore implements IRunStore {
       });
     } catch (storing) {
       return new StoreSaveError(
-        `The run could not be stored (${(error as Error).message}) nor kept in this browser (${(storing as Error).message}).`,
+        this._trans.__(
+          'The run could not be stored (%1) nor kept in this browser (%2).',
+          (error as Error).message,
+          (storing as Error).message
+        ),
         this.pendingCount,
         { cause: error }
       );
     }
     const n = this.pendingCount;
-    const where = this._outbox.durable ? 'this browser' : 'this tab';
-    const waiting = `${n} run${n === 1 ? '' : 's'} waiting`;
+    const trans = this._trans;
+    const durable = this._outbox.durable;
     if (open) {
       return new StoreSaveError(
-        `${open.message} The run is kept in ${where} and will be sent once the store can be opened or is moved aside (${waiting}).`,
+        durable
+          ? trans._n(
+              '%2 The run is kept in this browser and will be sent once the store can be opened or is moved aside (%1 run waiting).',
+              '%2 The run is kept in this browser and will be sent once the store can be opened or is moved aside (%1 runs waiting).',
+              n,
+              open.message
+            )
+          : trans._n(
+              '%2 The run is kept in this tab and will be sent once the store can be opened or is moved aside (%1 run waiting).',
+              '%2 The run is kept in this tab and will be sent once the store can be opened or is moved aside (%1 runs waiting).',
+              n,
+              open.message
+            ),
         n,
         { cause: open }
       );
     }
     this._outbox.nudge(); // schedules the retries
+    const reason = (error as Error).message;
     return new StoreSaveError(
-      `The server could not store the run (${(error as Error).message}). It is kept in ${where} and will be sent when the server answers (${waiting}).`,
+      durable
+        ? trans._n(
+            'The server could not store the run (%2). It is kept in this browser and will be sent when the server answers (%1 run waiting).',
+            'The server could not store the run (%2). It is kept in this browser and will be sent when the server answers (%1 runs waiting).',
+            n,
+            reason
+          )
+        : trans._n(
+            'The server could not store the run (%2). It is kept in this tab and will be sent when the server answers (%1 run waiting).',
+            'The server could not store the run (%2). It is kept in this tab and will be sent when the server answers (%1 runs waiting).',
+            n,
+            reason
+          ),
       n,
       { cause: error }
     );
@@ -662,6 +698,14 @@ export class RunStore implements IRunStore {
 
   /* Errors */
 
+  private _notFound(error: unknown, id: number): RunNotFoundError | null {
+    return error instanceof ServerError &&
+      error.status === 404 &&
+      error.code === 'no_run'
+      ? new RunNotFoundError(this._trans.__('There is no run with id %1.', id))
+      : null;
+  }
+
   /** A ServerError as the error to show (a StoreOpenError for an unusable store). */
   private _error(error: unknown): Error {
     return storeOpenError(error) ?? (error as Error);
@@ -744,6 +788,7 @@ export class RunStore implements IRunStore {
 
   private _api: IStoreAPI;
   private _sqljs: ISqlJsLoader | undefined;
+  private _trans: TranslationBundle;
   private _confirm: ((error: StoreOpenError) => Promise<boolean>) | null;
   private _legacy: ILegacyPending | null;
   private _outbox: Outbox;
@@ -836,12 +881,15 @@ function storeOpenError(error: unknown): StoreOpenError | null {
   return null;
 }
 
-function notFound(error: unknown, id: number): RunNotFoundError | null {
-  return error instanceof ServerError &&
-    error.status === 404 &&
-    error.code === 'no_run'
-    ? new RunNotFoundError(`There is no run with id ${id}.`)
-    : null;
+/** English, with `%1`, `%2`… filled in: when no translator is given. */
+const ENGLISH = {
+  __: (text: string, ...args: unknown[]) => fill(text, args),
+  _n: (one: string, many: string, n: number, ...args: unknown[]) =>
+    fill(n === 1 ? one : many, [n, ...args])
+} as unknown as TranslationBundle;
+
+function fill(text: string, args: unknown[]): string {
+  return text.replace(/%(\d+)/g, (_, i) => String(args[Number(i) - 1]));
 }
 
 /** A run as the previous store kept it in sessionStorage: the notebook as base64. */

@@ -33,6 +33,7 @@ export const storePlugin: JupyterFrontEndPlugin<IRunStore> = {
     const trans = (translator ?? nullTranslator).load('jupyterlab_deardiary');
     const store = new RunStore({
       api: server.api,
+      trans,
       confirmStartFresh: error => confirmStartFresh(server, trans, error)
     });
     void store.start().catch(() => undefined);
