@@ -253,13 +253,13 @@ def index_manifest(db: sqlite3.Connection, sha: str, seq: int) -> None:
 class Unusable(ApiError):
     """The store file cannot be used (409); it is never written."""
 
-    def __init__(self, store: Store, error: str, message: str) -> None:
+    def __init__(self, store: Store, error: str, message: str, store_etag: str | None = None) -> None:
         super().__init__(
             409,
             error,
             message,
             path=store.relpath,
-            store_etag=store.file_sha256(),
+            store_etag=store_etag or store.file_sha256(),
         )
 
 
@@ -355,7 +355,7 @@ class Store:
                     refused = _refused.get(key)
                     if refused and refused[0] == version:
                         e = refused[1]
-                        raise ApiError(409, e.error, e.message, **e.extra)
+                        raise Unusable(self, e.error, e.message, e.extra["store_etag"])
                     try:
                         self._check_and_migrate()
                     except Unusable as e:

@@ -132,7 +132,9 @@ async def test_aside_moves_an_unusable_store_and_the_next_write_makes_a_new_one(
     jp_fetch, jp_root_dir
 ):
     bad = write_store(jp_root_dir, b"not a store" * 20)
-    response = await aside(jp_fetch, {"If-Match": tag(bad)})
+    code, refused = await fetch_json(jp_fetch, "deardiary", "runs")  # as the browser does
+    assert (code, refused["store_etag"]) == (409, hashlib.sha256(bad).hexdigest())
+    response = await aside(jp_fetch, {"If-Match": f'"{refused["store_etag"]}"'})
     assert response.code == 200
     answer = json.loads(response.body)
     kept = jp_root_dir / answer["relpath"]
