@@ -28,6 +28,7 @@ from urllib.parse import quote
 from . import blobs
 from .errors import ApiError
 from .packages import ManifestError, manifest_packages
+from .store import fsync_dir
 
 #: ``PRAGMA application_id`` of a DearDiary store ("DDry").
 APPLICATION_ID = 0x44447279
@@ -511,11 +512,7 @@ class Store:
                 side = Path(f"{self.path}{suffix}")
                 if side.exists():
                     os.rename(side, f"{aside}{suffix}")
-            fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_dir(self.path.parent)
             _ready.pop(str(self.path), None)
             return aside
 
