@@ -210,13 +210,12 @@ def run_id_of(value: str) -> int:
     return int(value)
 
 
-def too_large(config: DearDiary, size: int | None = None) -> ApiError:
+def too_large(config: DearDiary) -> ApiError:
     return ApiError(
         413,
         "run_too_large",
         f"The blob is larger than {config.run_max_bytes} bytes (DearDiary.run_max_bytes).",
         limit=config.run_max_bytes,
-        **({"size": size} if size is not None else {}),
     )
 
 
