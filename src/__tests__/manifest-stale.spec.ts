@@ -14,6 +14,7 @@ import {
   semverSpec,
   specContains
 } from '../manifest/compat';
+import { hintMessage } from '../manifest/hint-text';
 import { runHints } from '../manifest/hints';
 import { parseManifest } from '../manifest/parse';
 import {
@@ -515,7 +516,7 @@ describe('the badge in the run list and the hint in the details', () => {
     const hints = await runHints(store, b);
     const hint = hints.find(h => h.code === 'stale-manifest')!;
     expect(hint.severity).toBe('warning');
-    expect(hint.message).toBe(
+    expect(hintMessage(trans, hint)).toBe(
       'The manifest does not match Project.toml: Zzz is in Project.toml but not in the manifest. Pkg.instantiate() may fail or install other versions than the project asks for; run Pkg.resolve() and record a new run.'
     );
     const view = new RunDetails(trans, {
@@ -528,6 +529,6 @@ describe('the badge in the run list and the hint in the details', () => {
     view.render(b, hints);
     expect(
       view.node.querySelector('.jp-DearDiary-hint.jp-mod-warning')?.textContent
-    ).toBe(hint.message);
+    ).toBe(hintMessage(trans, hint));
   });
 });
