@@ -140,6 +140,10 @@ async def test_a_v2_store_is_upgraded_in_place(jp_fetch, v2_store, tmp_path):
         assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        fk_targets = {r[2] for t in ("iteration", "iteration_file")
+                      for r in db.execute(f"PRAGMA foreign_key_list({t})")}
+        assert fk_targets == {"blob", "experiment", "iteration"}  # the new blob table
         assert {r[0] for r in db.execute("SELECT sha256 FROM blob")} == set(blobs)
         assert not db.execute(
             "SELECT name FROM sqlite_master WHERE name = 'blob_v2'"
