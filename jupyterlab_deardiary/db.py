@@ -470,7 +470,7 @@ class Store:
             # Give back the pages of the old blob table (a store made before
             # INCREMENTAL was the default is switched to it, once).
             if db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
-                db.execute("PRAGMA incremental_vacuum")
+                db.executescript("PRAGMA incremental_vacuum;")  # stepped to the end: execute frees one page
             else:
                 db.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 db.execute("VACUUM")
@@ -834,7 +834,7 @@ class Store:
             if time.time() - _collected.get(str(self.path), 0) > ORPHAN_AFTER / 24:
                 self._collect_orphans(db)  # at most hourly: it reads every old blob
             version = self.version_of(db)
-        db.execute("PRAGMA incremental_vacuum")
+        db.executescript("PRAGMA incremental_vacuum;")  # stepped to the end: execute frees one page
         return version
 
     # Reading many runs

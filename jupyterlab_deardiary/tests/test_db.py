@@ -11,6 +11,7 @@ import copy
 import gzip
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -488,6 +489,16 @@ def checkpointed_size(path: Path) -> int:
     finally:
         db.close()
     return path.stat().st_size
+
+
+async def test_deleting_a_run_gives_its_pages_back(jp_fetch, jp_root_dir):
+    await post_run(jp_fetch, *record("kept"))
+    big = os.urandom(300_000)  # random: stored raw
+    gone = await post_run(jp_fetch, *record("big", notebook_bytes=big))
+    db_file = jp_root_dir.joinpath(*STORE)
+    before = checkpointed_size(db_file)
+    await fetch_json(jp_fetch, "deardiary", "runs", str(gone["run"]["id"]), method="DELETE")
+    assert before - checkpointed_size(db_file) > 280_000
 
 
 async def test_orphan_uploads_go_after_a_day(jp_fetch, jp_root_dir):
