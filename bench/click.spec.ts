@@ -385,7 +385,7 @@ async function measureSize(
       memory
     };
   } finally {
-    await context.close();
+    await context.close().catch(() => undefined);
     await lab.stop();
   }
 }

@@ -22,6 +22,7 @@ the options and the store module's source) and copied from there the next time.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -383,19 +384,26 @@ def seed(out: Path, options: Options) -> Seeded:
     envs = environments(options)
     key = f"{options.runs}-{options.environments}-{options.notebooks}-{options.packages}"
     cached = CACHE / f"{key}-{module_key()}.sqlite"
-    hit = cached.exists()
-    if not hit:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        for old in CACHE.glob(f"{key}-*.sqlite*"):
-            old.unlink()
-        tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
-        insert(tmp, options, envs)
-        for suffix in ("-wal", "-shm"):
-            if Path(f"{tmp}{suffix}").exists():
-                raise RuntimeError(f"{tmp}{suffix} left behind: the store was not closed")
-        os.replace(tmp, cached)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # One seeder per shape at a time (another waits, then copies what the first made).
+    with open(CACHE / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        hit = cached.exists()
+        if not hit:
+            for old in CACHE.glob(f"{key}-*.sqlite"):
+                old.unlink()  # made by an older store module
+            tmp = cached.with_name(cached.name + f".{os.getpid()}.tmp")
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+            try:
+                insert(tmp, options, envs)
+                for suffix in ("-wal", "-shm"):
+                    if Path(f"{tmp}{suffix}").exists():
+                        raise RuntimeError(f"{tmp}{suffix} left behind: the store was not closed")
+                os.replace(tmp, cached)
+            finally:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{tmp}{suffix}").unlink(missing_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("-wal", "-shm"):
         Path(f"{out}{suffix}").unlink(missing_ok=True)
