@@ -2,8 +2,9 @@
  * Helpers for the Galata tests: notebooks with a given kernel, DearDiary settings,
  * notifications.
  */
-import { expect, galata, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { galata, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
+import { IStoredRun, listRuns } from './store';
 
 export const JULIA = 'deardiary-test-julia-1.5';
 export const SNAPSHOT = '[data-command="deardiary:snapshot"]';
@@ -98,45 +99,14 @@ export function autoCapture(mode: string) {
 }
 
 /** A run as GET /deardiary/runs lists it (the fields the tests look at). */
-export interface IServerRun {
-  id: number;
-  number: number;
-  notebook_path: string;
-  trigger: string;
-  note: string;
-}
+export type IServerRun = IStoredRun;
 
-/**
- * The runs of `notebook` as the server reads them from the store file, over the wire
- * (GET /deardiary/runs, columnar: a column is a list or {values, index}), newest first.
- */
+/** The runs of `notebook` as the server lists them (GET /deardiary/runs), newest first. */
 export async function serverRuns(
   page: Page,
   notebook: string
 ): Promise<IServerRun[]> {
-  const response = await page.request.get('/deardiary/runs');
-  expect(response.status()).toBe(200);
-  const { columns } = (await response.json()) as {
-    columns: Record<string, unknown[] | { values: unknown[]; index: number[] }>;
-  };
-  const column = (name: string): any[] => {
-    const c = columns[name];
-    return Array.isArray(c) ? c : c.index.map(i => c.values[i]);
-  };
-  const ids = column('id');
-  const [number, paths, trigger, note] = [
-    'number',
-    'notebook_path',
-    'trigger',
-    'note'
-  ].map(column);
-  return ids
-    .map((id, i) => ({
-      id,
-      number: number[i],
-      notebook_path: paths[i],
-      trigger: trigger[i],
-      note: note[i]
-    }))
-    .filter(run => run.notebook_path === notebook);
+  return (await listRuns(page.request)).filter(
+    run => run.notebook_path === notebook
+  );
 }
