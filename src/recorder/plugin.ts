@@ -18,8 +18,7 @@ import {
   nullTranslator,
   TranslationBundle
 } from '@jupyterlab/translation';
-import { LabIcon } from '@jupyterlab/ui-components';
-import diarySvg from '../../style/icons/diary.svg';
+import { diaryIcon } from '../icons';
 import { recordKernelspec } from '../kernel/kernelspec';
 import { withKernelProgress } from '../kernel/plugin';
 import { fromBase64 } from '../kernel/protocol';
@@ -35,11 +34,6 @@ import { AutoCaptureMode, NotebookRecorder } from './controller';
 import { IRecorderOptions, Recorder } from './recorder';
 import { trackUserEdits } from './unsaved';
 
-export const diaryIcon = new LabIcon({
-  name: 'deardiary:diary',
-  svgstr: diarySvg
-});
-
 const PLUGIN_ID = 'jupyterlab-deardiary:snapshot';
 
 /** The snapshot button, automatic capture and @snapshot from code. */
@@ -48,25 +42,35 @@ export const snapshotPlugin: JupyterFrontEndPlugin<void> = {
   description:
     'Records runs of Julia notebooks: button, automatic capture, @snapshot.',
   autoStart: true,
-  requires: [INotebookTracker, IKernelBridges, IDearDiaryServer, IRunStore],
-  optional: [ISettingRegistry, ICommandPalette, ITranslator],
+  requires: [
+    INotebookTracker,
+    IKernelBridges,
+    IDearDiaryServer,
+    IRunStore,
+    ISettingRegistry
+  ],
+  optional: [ICommandPalette, ITranslator],
   activate: async (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     bridges: IKernelBridges,
     server: IDearDiaryServer,
     store: IRunStore,
-    registry: ISettingRegistry | null,
+    registry: ISettingRegistry,
     palette: ICommandPalette | null,
     translator: ITranslator | null
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_deardiary');
     const contents = app.serviceManager.contents;
-    let mode: AutoCaptureMode = 'kernel-start-and-changes';
-    let options: IRecorderOptions = {
-      keepNotebook: true,
-      patchMaxBytes: 1048576
-    };
+    // The settings as the user set them over the schema's defaults (schema/snapshot.json
+    // is their only statement).
+    const settings = await registry.load(PLUGIN_ID);
+    const setting = <T>(key: string) => settings.get(key).composite as T;
+    const mode = () => setting<AutoCaptureMode>('autoCapture');
+    const options = (): IRecorderOptions => ({
+      keepNotebook: setting<boolean>('keepNotebook'),
+      patchMaxBytes: setting<number>('patchMaxBytes')
+    });
 
     const recorder = new Recorder({
       git: path => server.api.git(path),
@@ -79,7 +83,7 @@ export const snapshotPlugin: JupyterFrontEndPlugin<void> = {
         return fromBase64((model.content as string).replace(/\s/g, ''));
       },
       addRun: input => store.addRun(input),
-      options: () => options,
+      options,
       kernelspec: name =>
         recordKernelspec(
           app.serviceManager.kernelspecs.specs?.kernelspecs[name]
@@ -101,7 +105,7 @@ export const snapshotPlugin: JupyterFrontEndPlugin<void> = {
         },
         bridge: bridges.get(panel),
         recorder,
-        mode: () => mode
+        mode
       });
       controllers.set(panel, controller);
       controller.languageChanged.connect(refresh);
@@ -162,19 +166,6 @@ export const snapshotPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: CommandIDs.snapshot, category: 'DearDiary' });
-
-    if (registry) {
-      const settings = await registry.load(PLUGIN_ID);
-      const read = () => {
-        mode = settings.get('autoCapture').composite as AutoCaptureMode;
-        options = {
-          keepNotebook: settings.get('keepNotebook').composite as boolean,
-          patchMaxBytes: settings.get('patchMaxBytes').composite as number
-        };
-      };
-      read();
-      settings.changed.connect(read);
-    }
   }
 };
 

@@ -63,7 +63,7 @@ export interface IRestoreDeps {
   translator: ITranslator;
   trans: TranslationBundle;
   /** The "instantiate after reopening" setting. */
-  instantiateByDefault: () => boolean;
+  instantiateByDefault: () => Promise<boolean>;
 }
 
 /** What a restore ended with (the command's result, for scripts and tests). */
@@ -116,7 +116,7 @@ export async function restoreRun(
     kernel: run.notebook.stored
       ? ((bestKernelspec(matches) ?? matches[0])?.spec.name ?? null)
       : null,
-    instantiate: deps.instantiateByDefault(),
+    instantiate: await deps.instantiateByDefault(),
     ...(carry.length ? { carry: true } : {})
   };
   for (;;) {

@@ -32,9 +32,10 @@ export const restorePlugin: JupyterFrontEndPlugin<void> = {
     IDearDiaryServer,
     IKernelBridges,
     IDocumentManager,
-    INotebookTracker
+    INotebookTracker,
+    ISettingRegistry
   ],
-  optional: [ISettingRegistry, ICommandPalette, ITranslator],
+  optional: [ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     store: IRunStore,
@@ -42,23 +43,14 @@ export const restorePlugin: JupyterFrontEndPlugin<void> = {
     bridges: IKernelBridges,
     docManager: IDocumentManager,
     tracker: INotebookTracker,
-    registry: ISettingRegistry | null,
+    registry: ISettingRegistry,
     palette: ICommandPalette | null,
     translator: ITranslator | null
   ) => {
     translator = translator ?? nullTranslator;
     const trans = translator.load('jupyterlab_deardiary');
-    let instantiateByDefault = false;
-    if (registry) {
-      void registry.load(PLUGIN_ID).then(settings => {
-        const read = () => {
-          instantiateByDefault = settings.get('instantiateAfterReopen')
-            .composite as boolean;
-        };
-        read();
-        settings.changed.connect(read);
-      });
-    }
+    // What the user set over the schema's default (schema/restore.json states it).
+    const settings = registry.load(PLUGIN_ID);
     const deps: IRestoreDeps = {
       app,
       store,
@@ -67,7 +59,8 @@ export const restorePlugin: JupyterFrontEndPlugin<void> = {
       docManager,
       translator,
       trans,
-      instantiateByDefault: () => instantiateByDefault
+      instantiateByDefault: async () =>
+        (await settings).get('instantiateAfterReopen').composite as boolean
     };
     const flow = () => import('./flow');
     /** The run id of the arguments, or asked for. */

@@ -8,7 +8,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { Message } from '@lumino/messaging';
 import { Panel } from '@lumino/widgets';
-import { diaryIcon } from '../recorder/plugin';
+import { diaryIcon } from '../icons';
 import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
 import type { HistoryPanel } from './panel';
 import type { IHistoryDeps } from './history';
