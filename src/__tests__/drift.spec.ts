@@ -1,5 +1,17 @@
 import { ICapture } from '../kernel/protocol';
-import { drift, IDriftRun } from '../manifest/drift';
+import {
+  drift as findDrift,
+  environmentOf,
+  IEnvironment as IDriftRun
+} from '../manifest/drift';
+import { driftText } from '../manifest/words';
+import { trans } from './helpers/trans';
+
+/** drift with its changes in words, as the sidebar shows them. */
+function drift(run: IDriftRun | null, live: ICapture | null) {
+  const { state, changes } = findDrift(run, live);
+  return { state, changes: changes.map(c => driftText(trans, c)) };
+}
 
 const P = 'a'.repeat(64);
 const M = 'b'.repeat(64);
@@ -156,6 +168,31 @@ describe('drift', () => {
     expect(drift(lastRun(), l).changes).toEqual([
       'Manifest.toml moved: /work/p/Manifest.toml → /work/Manifest.toml'
     ]);
+  });
+
+  it('counts the other environments the kernel loads from, as automatic capture does', () => {
+    const stacked = (sha: string): ICapture => {
+      const l = live();
+      l.files.push({
+        role: 'env_manifest',
+        name: 'Manifest.toml',
+        path: '/home/u/.julia/environments/v1.11/Manifest.toml',
+        size: 3,
+        sha256: sha,
+        env: 1
+      });
+      return l;
+    };
+    // A run's stored capture against the same kernel: the same environment.
+    const run = environmentOf(stacked('c'.repeat(64)));
+    expect(drift(run, stacked('c'.repeat(64)))).toEqual({
+      state: 'same',
+      changes: []
+    });
+    expect(drift(run, stacked('d'.repeat(64)))).toEqual({
+      state: 'changed',
+      changes: ['the other environments the kernel loads packages from changed']
+    });
   });
 
   it('compares a run without a project to a kernel without one', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ICapture } from '../kernel/protocol';
-import { hintMessage } from '../manifest/hint-text';
+import { hintMessage } from '../manifest/words';
 import { IHint, restoreHints } from '../manifest/hints';
 import { decodeText, IManifest, parseManifest } from '../manifest/parse';
 import { RunGit } from '../store/types';

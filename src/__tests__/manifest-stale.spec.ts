@@ -14,7 +14,7 @@ import {
   semverSpec,
   specContains
 } from '../manifest/compat';
-import { hintMessage } from '../manifest/hint-text';
+import { hintMessage } from '../manifest/words';
 import { runHints } from '../manifest/hints';
 import { parseManifest } from '../manifest/parse';
 import {

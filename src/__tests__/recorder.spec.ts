@@ -1,13 +1,10 @@
 import { Signal } from '@lumino/signaling';
-import {
-  AutoCaptureMode,
-  fingerprintKey,
-  NotebookRecorder
-} from '../recorder/controller';
+import { AutoCaptureMode, NotebookRecorder } from '../recorder/controller';
 import { capPatch, IRecorderDeps, Recorder } from '../recorder/recorder';
 import { ServerError } from '../server/request';
 import { IRunInput } from '../store/types';
 import { ICapture } from '../kernel/protocol';
+import { environmentKey, environmentOf } from '../manifest/drift';
 
 function capture(manifestSha = 'a'.repeat(64)): ICapture {
   return {
@@ -429,9 +426,11 @@ describe('NotebookRecorder (automatic capture)', () => {
   });
 
   it('identifies environments by Julia, project and file hashes', () => {
-    expect(fingerprintKey(capture())).toBe(fingerprintKey(capture()));
-    expect(fingerprintKey(capture())).not.toBe(
-      fingerprintKey(capture('c'.repeat(64)))
+    expect(environmentKey(environmentOf(capture()))).toBe(
+      environmentKey(environmentOf(capture()))
+    );
+    expect(environmentKey(environmentOf(capture()))).not.toBe(
+      environmentKey(environmentOf(capture('c'.repeat(64))))
     );
   });
 });

@@ -1,44 +1,91 @@
 /**
- * Drift: does the live kernel's environment (its fingerprint) still match the last
- * recorded run of the notebook?
+ * What makes two environments the same one, defined once: automatic capture records a
+ * new run when the kernel's environment changes by it, and drift compares the live
+ * kernel with the notebook's last run by it.
  */
 import { ICapture, pathToString } from '../kernel/protocol';
 
-/** A stored file of the last run, as the store lists it. */
-export interface IDriftFile {
+/** A captured file, its path as text. */
+export interface IEnvironmentFile {
   role: string;
   name: string;
-  sha256: string;
   path: string;
+  sha256: string;
 }
 
-/** What drift needs to know about the notebook's last run. */
-export interface IDriftRun {
+/**
+ * An environment as it is compared: the Julia version, the active project file's path
+ * (null: none), and every captured file (the active project's, the stacked
+ * environments' the kernel loaded packages from, a workspace's members) by role, name,
+ * path and content (sha256). Other system facts do not count.
+ */
+export interface IEnvironment {
   julia_version: string;
-  files: readonly IDriftFile[];
-  /** The active project file path of the run, null when there was none. */
   project_path: string | null;
+  files: readonly IEnvironmentFile[];
 }
+
+/** The environment of a capture or a fingerprint (a stored run's capture too). */
+export function environmentOf(capture: ICapture): IEnvironment {
+  return {
+    julia_version: capture.julia_version,
+    project_path: capture.project ? pathToString(capture.project.path) : null,
+    files: capture.files.map(f => ({
+      role: f.role,
+      name: f.name,
+      path: pathToString(f.path),
+      sha256: f.sha256
+    }))
+  };
+}
+
+/** Equal for the same environment, and only for it. */
+export function environmentKey(env: IEnvironment): string {
+  return JSON.stringify([
+    env.julia_version,
+    env.project_path,
+    env.files.map(f => [f.role, f.name, f.path, f.sha256])
+  ]);
+}
+
+/** One difference between the last run and the kernel (the views put it in words). */
+export type DriftChange =
+  | { code: 'julia'; before: string; after: string }
+  | { code: 'project'; before: string | null; after: string | null }
+  | { code: 'appeared'; role: 'project' | 'manifest'; name: string }
+  | { code: 'gone'; role: 'project' | 'manifest'; name: string }
+  | {
+      code: 'renamed';
+      role: 'project' | 'manifest';
+      before: string;
+      after: string;
+      same_content: boolean;
+    }
+  | { code: 'changed'; name: string }
+  | { code: 'moved'; name: string; before: string; after: string }
+  /** The files of the other environments the kernel loads packages from changed. */
+  | { code: 'other-environments' };
 
 /** The outcome of drift. */
 export interface IDriftResult {
   /**
-   * 'same': nothing compared differs; 'changed': see `changes`; 'no-run': the
-   * notebook has no recorded run; 'unknown': no fingerprint of the kernel.
+   * 'same': the same environment; 'changed': see `changes`; 'no-run': the notebook has
+   * no recorded run; 'unknown': no fingerprint of the kernel.
    */
   state: 'same' | 'changed' | 'no-run' | 'unknown';
-  /** One human-readable line per difference (empty unless 'changed'). */
-  changes: string[];
+  /** The differences (empty unless 'changed'). */
+  changes: DriftChange[];
 }
 
 /**
- * Compare the last run with the kernel's fingerprint: the Julia version, the active
- * project's path, and the project and manifest files (which file is active, by name,
- * and its content, by sha256; a changed location of an unchanged file is reported
- * only when the project path is unchanged).
+ * Compare the last run with the kernel's fingerprint (`environmentKey` decides); the
+ * changes name the Julia version, the active project's path, the project and manifest
+ * files (which file is active, by name, and its content, by sha256; a changed location
+ * of an unchanged file only when the project path is unchanged), and the other
+ * environments' files as one change.
  */
 export function drift(
-  lastRun: IDriftRun | null,
+  lastRun: IEnvironment | null,
   live: ICapture | null
 ): IDriftResult {
   if (lastRun === null) {
@@ -47,40 +94,62 @@ export function drift(
   if (live === null) {
     return { state: 'unknown', changes: [] };
   }
-  const changes: string[] = [];
-  if (lastRun.julia_version !== live.julia_version) {
-    changes.push(`Julia ${lastRun.julia_version} → ${live.julia_version}`);
+  const now = environmentOf(live);
+  if (environmentKey(lastRun) === environmentKey(now)) {
+    return { state: 'same', changes: [] };
   }
-  const livePath =
-    live.project === null ? null : pathToString(live.project.path);
-  const sameProject = lastRun.project_path === livePath;
+  const changes: DriftChange[] = [];
+  if (lastRun.julia_version !== now.julia_version) {
+    changes.push({
+      code: 'julia',
+      before: lastRun.julia_version,
+      after: now.julia_version
+    });
+  }
+  const sameProject = lastRun.project_path === now.project_path;
   if (!sameProject) {
-    changes.push(
-      `active project ${lastRun.project_path ?? 'none'} → ${livePath ?? 'none'}`
-    );
+    changes.push({
+      code: 'project',
+      before: lastRun.project_path,
+      after: now.project_path
+    });
   }
   for (const role of ['project', 'manifest'] as const) {
-    const label = role === 'project' ? 'project file' : 'manifest';
     const before = lastRun.files.find(f => f.role === role);
-    const after = live.files.find(f => f.role === role);
+    const after = now.files.find(f => f.role === role);
     if (before === undefined) {
       if (after !== undefined) {
-        changes.push(`${after.name} now exists (the run had no ${label})`);
+        changes.push({ code: 'appeared', role, name: after.name });
       }
     } else if (after === undefined) {
-      changes.push(`${before.name} is gone (the kernel has no ${label})`);
+      changes.push({ code: 'gone', role, name: before.name });
     } else if (before.name !== after.name) {
-      changes.push(
-        `${label} ${before.name} → ${after.name}` +
-          (before.sha256 === after.sha256 ? ' (same content)' : '')
-      );
+      changes.push({
+        code: 'renamed',
+        role,
+        before: before.name,
+        after: after.name,
+        same_content: before.sha256 === after.sha256
+      });
     } else if (before.sha256 !== after.sha256) {
-      changes.push(`${after.name} changed`);
-    } else if (sameProject && before.path !== pathToString(after.path)) {
-      changes.push(
-        `${after.name} moved: ${before.path} → ${pathToString(after.path)}`
-      );
+      changes.push({ code: 'changed', name: after.name });
+    } else if (sameProject && before.path !== after.path) {
+      changes.push({
+        code: 'moved',
+        name: after.name,
+        before: before.path,
+        after: after.path
+      });
     }
   }
-  return { state: changes.length > 0 ? 'changed' : 'same', changes };
+  const others = (env: IEnvironment) =>
+    JSON.stringify(
+      env.files
+        .filter(f => f.role !== 'project' && f.role !== 'manifest')
+        .map(f => [f.role, f.name, f.path, f.sha256])
+    );
+  if (changes.length === 0 || others(lastRun) !== others(now)) {
+    changes.push({ code: 'other-environments' });
+  }
+  return { state: 'changed', changes };
 }

@@ -29,7 +29,7 @@ export interface IUncaptured {
 
 /**
  * One restorability hint: a code and its parameters. The words are the views' (see
- * `hintMessage` in ./hint-text, which translates them).
+ * `hintMessage` in ./words, which translates them).
  */
 export interface IHint {
   code: HintCode;

@@ -12,8 +12,9 @@ import { Kernel } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import { ISnapshotMessage, KernelBridge } from '../kernel/bridge';
-import { ICapture, pathToString } from '../kernel/protocol';
+import { ICapture } from '../kernel/protocol';
 import { sha256 } from '../kernel/sha256';
+import { environmentKey, environmentOf } from '../manifest/drift';
 import { IAddResult, RunTrigger } from '../store/types';
 import { IRecordRequest, Recorder } from './recorder';
 
@@ -90,7 +91,7 @@ export class NotebookRecorder implements IDisposable {
     const start = this._start?.stored === false ? this._start : null;
     if (start) {
       start.stored = true;
-      start.key = fingerprintKey(capture);
+      start.key = environmentKey(environmentOf(capture));
     }
     try {
       const result = await this._record({
@@ -227,7 +228,7 @@ export class NotebookRecorder implements IDisposable {
       if (!environment) {
         return;
       }
-      start.key = fingerprintKey(environment.capture);
+      start.key = environmentKey(environmentOf(environment.capture));
       if (!environment.claimed || this._mode() === 'off') {
         return;
       }
@@ -259,7 +260,7 @@ export class NotebookRecorder implements IDisposable {
     this._checking = true;
     try {
       const fingerprint = await this._bridge.fingerprint();
-      const key = fingerprintKey(fingerprint);
+      const key = environmentKey(environmentOf(fingerprint));
       if (this._start === start && key !== start.key) {
         start.key = key;
         const claim = `environment:${this._notebook.path()}:${await sha256(
@@ -383,7 +384,7 @@ interface IStart {
   stored: boolean;
   /** snapshot_id of the stored run. */
   recorded: string | null;
-  /** fingerprintKey of the environment last seen. */
+  /** environmentKey of the environment last seen. */
   key: string | null;
 }
 
@@ -391,13 +392,4 @@ interface IStart {
 interface IStartEnvironment {
   capture: ICapture;
   claimed: boolean;
-}
-
-/** What identifies an environment: Julia, project path and the files' hashes. */
-export function fingerprintKey(capture: ICapture): string {
-  return JSON.stringify([
-    capture.julia_version,
-    capture.project ? pathToString(capture.project.path) : null,
-    capture.files.map(f => [f.role, f.name, pathToString(f.path), f.sha256])
-  ]);
 }

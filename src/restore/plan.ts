@@ -3,7 +3,7 @@
  * is written, the default target folder, and the restore request built from a stored run.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
-import { hintMessage } from '../manifest/hint-text';
+import { hintMessage } from '../manifest/words';
 import { IHint } from '../manifest/hints';
 import {
   ENVIRONMENTS_FOLDER,

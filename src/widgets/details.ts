@@ -5,7 +5,7 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
-import { hintMessage } from '../manifest/hint-text';
+import { hintMessage } from '../manifest/words';
 import { IHint } from '../manifest/hints';
 import { pathToString, PathValue } from '../kernel/protocol';
 import {

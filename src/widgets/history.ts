@@ -15,8 +15,9 @@ import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
-import { drift } from '../manifest/drift';
+import { drift, environmentOf } from '../manifest/drift';
 import { StaleManifests } from '../manifest/stale';
+import { driftText } from '../manifest/words';
 import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
 import { IRunDetail, IRunSummary } from '../store/types';
 import { CompareView, loadComparison } from './compare';
@@ -127,7 +128,7 @@ export function createHistoryPanel(deps: IHistoryDeps): HistoryPanel {
       return describeDrift(
         trans,
         last ?? null,
-        drift(detail && lastRunOf(detail), live)
+        drift(detail && environmentOf(detail.capture), live)
       );
     }
   });
@@ -170,14 +171,6 @@ export async function openComparison(
   app.shell.activateById(widget.id);
 }
 
-function lastRunOf(detail: IRunDetail) {
-  return {
-    julia_version: detail.julia_version,
-    project_path: detail.project_path,
-    files: detail.files
-  };
-}
-
 function describeDrift(
   trans: TranslationBundle,
   last: IRunSummary | null,
@@ -192,7 +185,7 @@ function describeDrift(
       return trans.__(
         'The kernel changed since run #%1: %2',
         last?.number ?? '?',
-        result.changes.join('; ')
+        result.changes.map(c => driftText(trans, c)).join('; ')
       );
     default:
       return null;

@@ -1,8 +1,10 @@
 /**
- * The words of the restorability hints (./hints.ts returns codes and parameters): one
- * or two sentences each, the problem and what to do, translated. The views call this.
+ * The words of what the manifest module finds (it returns codes and parameters):
+ * restorability hints (./hints.ts), one or two sentences each, the problem and what to
+ * do; drift (./drift.ts), one phrase per change. Translated; the views call these.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
+import { DriftChange } from './drift';
 import { IHint, IUncaptured } from './hints';
 import { StaleReason } from './stale';
 import { parseVersion } from './version';
@@ -100,4 +102,62 @@ function uncapturedText(trans: TranslationBundle, u: IUncaptured): string[] {
     out.push(trans.__('binary changes to %1', u.binary.join(', ')));
   }
   return out;
+}
+
+/** One change of drift, as a phrase. */
+export function driftText(
+  trans: TranslationBundle,
+  change: DriftChange
+): string {
+  const label = (role: 'project' | 'manifest') =>
+    role === 'project' ? trans.__('project file') : trans.__('manifest');
+  switch (change.code) {
+    case 'julia':
+      return trans.__('Julia %1 → %2', change.before, change.after);
+    case 'project':
+      return trans.__(
+        'active project %1 → %2',
+        change.before ?? trans.__('none'),
+        change.after ?? trans.__('none')
+      );
+    case 'appeared':
+      return trans.__(
+        '%1 now exists (the run had no %2)',
+        change.name,
+        label(change.role)
+      );
+    case 'gone':
+      return trans.__(
+        '%1 is gone (the kernel has no %2)',
+        change.name,
+        label(change.role)
+      );
+    case 'renamed':
+      return change.same_content
+        ? trans.__(
+            '%1 %2 → %3 (same content)',
+            label(change.role),
+            change.before,
+            change.after
+          )
+        : trans.__(
+            '%1 %2 → %3',
+            label(change.role),
+            change.before,
+            change.after
+          );
+    case 'changed':
+      return trans.__('%1 changed', change.name);
+    case 'moved':
+      return trans.__(
+        '%1 moved: %2 → %3',
+        change.name,
+        change.before,
+        change.after
+      );
+    case 'other-environments':
+      return trans.__(
+        'the other environments the kernel loads packages from changed'
+      );
+  }
 }
