@@ -55,7 +55,7 @@ class BaseHandler(APIHandler):
     auth_resource = "contents"
 
     def initialize(self, config: DearDiary, git: Git | None = None) -> None:
-        self.dd = config
+        self.deardiary = config  # the DearDiary settings (c.DearDiary.*)
         self.git = git
 
     @property
@@ -178,7 +178,7 @@ class BodyHandler(BaseHandler):
 
 def configured_store(handler: BaseHandler) -> Store:
     """The store file named by DearDiary.store_path, inside the server root."""
-    return store_in(handler.root_dir, handler.dd)
+    return store_in(handler.root_dir, handler.deardiary)
 
 
 def store_in(root_dir: str, config: DearDiary) -> Store:
@@ -246,10 +246,10 @@ class BlobHandler(StoreBaseHandler, BodyHandler):
         return self.request.method == "PUT"
 
     def body_limit(self) -> int:
-        return self.dd.run_max_bytes
+        return self.deardiary.run_max_bytes
 
     def too_large_error(self) -> ApiError:
-        return too_large(self.dd)
+        return too_large(self.deardiary)
 
     async def start_body(self) -> None:
         checked_sha256(self.path_args[0])
@@ -350,7 +350,7 @@ class RunsHandler(StoreBaseHandler):
         except (ValueError, RecursionError):
             raise ApiError(400, "bad_run", "The body is not valid JSON.", field="") from None
         store = configured_store(self)
-        run, created, version = await blocking(store.add_run, record, self.dd.run_max_bytes)
+        run, created, version = await blocking(store.add_run, record, self.deardiary.run_max_bytes)
         self.set_status(201 if created else 200)
         self.set_header("ETag", etag(version))
         self.finish(json.dumps({"run": run, "created": created, "version": version}))
@@ -395,7 +395,7 @@ class IndexHandler(StoreBaseHandler):
         gzipped = "gzip" in self.request.headers.get("Accept-Encoding", "")
         version, answer = await blocking(read_index, configured_store(self), since, gzipped)
         if version is None:
-            raise ApiError(404, "no_store", f"There is no store yet at {self.dd.store_path!r}.")
+            raise ApiError(404, "no_store", f"There is no store yet at {self.deardiary.store_path!r}.")
         self.set_header("ETag", etag(version))
         self.set_header("Cache-Control", "no-cache")
         if answer is None:
@@ -461,13 +461,13 @@ class RestoreHandler(BodyHandler):
     """POST {target, files: [{name, base64, sha256}], overwrite, metadata}."""
 
     def body_limit(self) -> int:
-        return self.dd.restore_max_bytes
+        return self.deardiary.restore_max_bytes
 
     def too_large_error(self) -> ApiError:
         return ApiError(
             413,
             "too_large",
-            f"The restore request exceeds {self.dd.restore_max_bytes} bytes "
+            f"The restore request exceeds {self.deardiary.restore_max_bytes} bytes "
             "(DearDiary.restore_max_bytes).",
         )
 
@@ -521,7 +521,7 @@ class VersionHandler(BaseHandler):
                     "version": __version__,
                     "name": "jupyterlab_deardiary",
                     "api": API_VERSION,
-                    "store_path": self.dd.store_path,
+                    "store_path": self.deardiary.store_path,
                 }
             )
         )

@@ -1,5 +1,5 @@
 import { kernelPlugin } from './kernel/plugin';
-import { snapshotPlugin } from './recorder/plugin';
+import { recorderPlugin } from './recorder/plugin';
 import { restorePlugin } from './restore/plugin';
 import { serverPlugin } from './server/plugin';
 import { storePlugin } from './store/plugin';
@@ -11,7 +11,7 @@ export default [
   serverPlugin,
   kernelPlugin,
   storePlugin,
-  snapshotPlugin,
+  recorderPlugin,
   historyPlugin,
   restorePlugin
 ];

@@ -13,7 +13,7 @@ import { trans } from './helpers/trans';
 import { Signal } from '@lumino/signaling';
 import { snippetPlan } from '../restore/snippet';
 import { IRunStore } from '../tokens';
-import { createHistoryPanel } from '../widgets/history';
+import { createHistoryPanel } from '../widgets/actions';
 import { runJulia, tree } from './helpers/julia';
 import { FakeStoreAPI, makeRun, makeStore } from './helpers/sqljs';
 

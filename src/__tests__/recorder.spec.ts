@@ -1,5 +1,5 @@
 import { Signal } from '@lumino/signaling';
-import { AutoCaptureMode, NotebookRecorder } from '../recorder/controller';
+import { AutoCaptureMode, NotebookRecorder } from '../recorder/notebook-recorder';
 import { capPatch, IRecorderDeps, Recorder } from '../recorder/recorder';
 import { ServerError } from '../server/request';
 import { IRunInput } from '../store/types';

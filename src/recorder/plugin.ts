@@ -30,14 +30,16 @@ import {
 } from '../tokens';
 import { StoreSaveError } from '../store/errors';
 import { IAddResult, RunTrigger } from '../store/types';
-import { AutoCaptureMode, NotebookRecorder } from './controller';
+import { AutoCaptureMode, NotebookRecorder } from './notebook-recorder';
 import { IRecorderOptions, Recorder } from './recorder';
 import { trackUserEdits } from './unsaved';
 
+// The id names the user's settings of this plugin (schema/snapshot.json): kept as it was
+// so that they survive upgrades.
 const PLUGIN_ID = 'jupyterlab-deardiary:snapshot';
 
 /** The snapshot button, automatic capture and @snapshot from code. */
-export const snapshotPlugin: JupyterFrontEndPlugin<void> = {
+export const recorderPlugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
     'Records runs of Julia notebooks: button, automatic capture, @snapshot.',

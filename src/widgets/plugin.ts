@@ -11,7 +11,7 @@ import { Panel } from '@lumino/widgets';
 import { diaryIcon } from '../icons';
 import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
 import type { HistoryPanel } from './panel';
-import type { IHistoryDeps } from './history';
+import type { IHistoryDeps } from './actions';
 
 /** The left-area shell: the sidebar's content is loaded when it is first shown. */
 class HistoryShell extends Panel {
@@ -28,7 +28,7 @@ class HistoryShell extends Panel {
     if (!this._panel) {
       // Ask for the runs while the panel's code loads (the panel's listing shares it).
       void this._deps.store.listRuns().catch(() => undefined);
-      this._panel = import('./history').then(({ createHistoryPanel }) => {
+      this._panel = import('./actions').then(({ createHistoryPanel }) => {
         const panel = createHistoryPanel(this._deps);
         this.addWidget(panel);
         return panel;
@@ -110,7 +110,7 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
             trans.__('No such runs: %1, %2', String(args.a), String(args.b))
           );
         }
-        const { openComparison } = await import('./history');
+        const { openComparison } = await import('./actions');
         await openComparison(deps, a, b);
       }
     });
