@@ -23,7 +23,10 @@ are kept between calls, so that a call on an unchanged repository starts nothing
   cannot tell unchanged by their times (after a clone, `cp -a`, a checkout, a build that
   touched them) are re-hashed by the first call only, as `git status` does once;
 - what `git rev-parse` and `git config` told of the notebook's folder (RepoCache), used
-  while none of the files they read changed (see RepoCache).
+  while none of the files they read changed (see RepoCache);
+- the last patch, the answer again while status lists the same changes and nothing else
+  it depends on changed (the files, their attributes files, the config: _patch_inputs);
+  else the paths the last call found changed are diffed while status runs.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .config import DearDiary
 from .errors import ApiError
@@ -75,14 +78,16 @@ SAFE_ARGS = [
 ]
 # Config worth reading before status/diff: filter drivers (and git-lfs's own keys) to
 # neutralise, per-protocol allow rules to close, remotes and branch upstreams for
-# remote_url; includes, which name more files to read (RepoCache keeps nothing then).
+# remote_url; includes, which name more files to read (RepoCache keeps nothing then); the
+# files a patch depends on besides the files it shows (see Git._kept_patch).
 CONFIG_REGEXP = (
     r"^(filter|protocol|remote|branch|lfs\.extension|include|includeif)\."
-    r"|^lfs\.repositoryformatversion$"
+    r"|^lfs\.repositoryformatversion$|^core\.attributesfile$|^diff\.orderfile$"
 )
 FILTER_VARS = ("clean", "smudge", "process")
 # The top folder, the git folder, and the paths (relative to the folder git ran in) of the
-# index file, the config file and the worktree's own config file. No commit needed.
+# index file, the config file, the worktree's own config file and the repository's
+# attributes file. No commit needed.
 REPO_ARGS = [
     "rev-parse",
     "--show-toplevel",
@@ -93,6 +98,8 @@ REPO_ARGS = [
     "config",
     "--git-path",
     "config.worktree",
+    "--git-path",
+    "info/attributes",
 ]
 # A diff rewrites the index it refreshed (hence a copy of the index); a split index would
 # also freshen its shared index file in the repository when saved.
@@ -274,11 +281,16 @@ class Git:
         top_rel = relative_to_root(toplevel, root)
         cap = self.config.patch_max_bytes
         async with self._snapshot(repo.index, repo.entries, toplevel) as (copy, overrides, kept):
-            # The tracked paths the last call found changed are diffed while status runs:
-            # that patch is the answer if status lists the same paths.
-            guess = kept.changed if kept else None
-            early = None
+            # The last patch is the answer again if nothing it depends on changed (see
+            # _kept_patch). Else the tracked paths the last call found changed are diffed
+            # while status runs: that patch is the answer if status lists the same paths.
+            last = kept.patch if kept is not None and repo.key is not None else None
+            if last is not None and _patch_inputs(repo, last.paths) != last.inputs:
+                last = None
+            guess = kept.changed if kept is not None and last is None else None
+            early = early_inputs = None
             if guess:
+                early_inputs = _patch_inputs(repo, guess)
                 early = asyncio.ensure_future(self._patch(guess, toplevel, overrides, copy))
             writes = kept is not None
             try:
@@ -297,10 +309,16 @@ class Git:
                 st = parse_status(status.stdout)
                 if kept is not None:
                     kept.changed = st.tracked_paths if st.head_sha is not None else None
-                if early is not None and st.head_sha is not None and st.tracked_paths == guess:
-                    patch = await early
+                if st.head_sha is not None and last is not None and st.records == last.records:
+                    patch = last.patch
                 elif st.head_sha is not None:
-                    patch = await self._patch(st.tracked_paths, toplevel, overrides, copy)
+                    if early is not None and st.tracked_paths == guess:
+                        inputs, patch = early_inputs, await early
+                    else:
+                        inputs = _patch_inputs(repo, st.tracked_paths)
+                        patch = await self._patch(st.tracked_paths, toplevel, overrides, copy)
+                    if kept is not None:
+                        kept.patch = _kept_patch(repo, st, inputs, patch)
             finally:
                 if early is not None:  # not stopped: a git killed could leave a lock file
                     await asyncio.gather(early, return_exceptions=True)
@@ -499,6 +517,8 @@ class Repo:
     toplevel: str
     index: str  # the index file's path
     entries: list[tuple[str, str, str | None]]  # read_config's
+    attributes: tuple[str, ...] = ()  # the attributes files outside the worktree
+    key: Any = None  # RepoCache's, while these facts are kept
 
 
 class RepoCache:
@@ -541,13 +561,13 @@ class RepoCache:
         if toplevel is None:
             return None
         lines = head.stdout.split(b"\n")
-        if head.returncode != 0 or len(lines) != 6:
+        if head.returncode != 0 or len(lines) != 7:
             raise git_failed("rev-parse", head)
-        gitdir, index, config, worktree = (
-            os.path.join(directory, os.fsdecode(p)) for p in lines[1:5]
+        gitdir, index, config, worktree, info = (
+            os.path.join(directory, os.fsdecode(p)) for p in lines[1:6]
         )
         paths = (gitdir, os.path.join(gitdir, "commondir"), config, worktree, *files)
-        repo = Repo(toplevel, index, entries)
+        repo = Repo(toplevel, index, entries, self._attributes(info, entries))
         # The identities taken before git read them hold if git read the same files.
         same = found is not None and (found[1].toplevel, found[2]) == (toplevel, paths)
         if not (
@@ -558,10 +578,30 @@ class RepoCache:
             and not any(k.startswith(("include.", "includeif.")) for _, k, _ in entries)
         ):
             key = None
+        repo.key = key
         self._kept[directory] = (key, repo, paths)
         while len(self._kept) > REPOS_MAX:
             self._kept.popitem(last=False)
         return repo
+
+    def _attributes(self, info: str, entries: list[tuple[str, str, str | None]]) -> tuple[str, ...]:
+        """The attributes files git reads besides the worktree's: the repository's
+        ``info``, the user's (core.attributesFile, else $XDG_CONFIG_HOME/git/attributes or
+        ~/.config/git/attributes) and the system's (beside the system config); empty when
+        not all are known."""
+        env = self._git._env
+        home = env.get("HOME")
+        if not self._files or not home:
+            return ()
+        user = _config_value(entries, "core.attributesfile")
+        if user is None:
+            xdg = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+            user = os.path.join(xdg, "git", "attributes")
+        elif user.startswith("~/"):
+            user = os.path.join(home, user[2:])
+        elif not os.path.isabs(user):
+            return ()
+        return (info, user, os.path.join(os.path.dirname(self._files[0]), "gitattributes"))
 
     async def _config_files(self) -> tuple[str, ...]:
         """The config files git reads wherever it runs: the system one (this git tells
@@ -639,6 +679,56 @@ def _stat_id(path: str, follow: bool = True) -> tuple[int, ...] | None:
     )
 
 
+class KeptPatch(NamedTuple):
+    """A call's patch, kept with what it depends on besides the objects it names."""
+
+    inputs: Any  # _patch_inputs' when the diff started
+    paths: list[str]
+    records: list[bytes]  # status's records of the changes (modes, HEAD's and index's blobs)
+    patch: tuple[str, int, list[str]]
+
+
+def _patch_inputs(repo: Repo, paths: list[str]) -> tuple[Any, ...] | None:
+    """What `git diff HEAD` of ``paths`` reads, besides the objects its status records name
+    and the config (RepoCache's key): the files (their identities, as _stat_id), and the
+    attributes files that apply to them. None when one changed less than a second ago
+    (a change made since might leave its times as they are)."""
+    if repo.key is None or not repo.attributes:
+        return None
+    since = time.time_ns() - 1_000_000_000
+    folders = set()
+    for p in paths:
+        d = os.path.dirname(p)
+        while d not in folders:
+            folders.add(d)
+            d = os.path.dirname(d)
+    try:
+        found = [_stat_id(os.path.join(repo.toplevel, p), follow=False) for p in paths]
+        found += [
+            _stat_id(os.path.join(repo.toplevel, d, ".gitattributes"), follow=False)
+            for d in sorted(folders)
+        ]
+        found += [_stat_id(f) for f in repo.attributes]
+    except OSError:
+        return None
+    if any(i is not None and len(i) == 7 and i[6] >= since for i in found):
+        return None
+    return (repo.key, tuple(found))
+
+
+def _kept_patch(
+    repo: Repo, st: Status, inputs: Any, patch: tuple[str, int, list[str]]
+) -> KeptPatch | None:
+    """The patch to keep for the next calls, if it may be: not with submodules (their
+    section tells of another repository), conflicts, or diff.orderFile (another file)."""
+    if inputs is None or any(k == "diff.orderfile" for _, k, _ in repo.entries):
+        return None
+    for record in st.records:  # "1 XY sub mH mI mW ...", "2 ..." the same; "u ..." a conflict
+        if record[:2] == b"u " or GITLINK in record.split(b" ", 6)[3:6]:
+            return None
+    return KeptPatch(inputs, st.tracked_paths, st.records, patch)
+
+
 class KeptIndex:
     """One repository's copy of its index file, kept (and refreshed by git) between calls."""
 
@@ -651,6 +741,7 @@ class KeptIndex:
         self.gitlinks = False  # whether an entry may have a gitlink's mode
         self.status_lock = asyncio.Lock()  # held while `git status` may rewrite it
         self.changed: list[str] | None = None  # tracked paths the last call found changed
+        self.patch: KeptPatch | None = None  # the last patch, and what it depends on
 
 
 class IndexCache:
@@ -821,6 +912,7 @@ class Status:
     files: list[dict[str, Any]]  # tracked changes
     tracked_paths: list[str]  # changed tracked paths (both sides of a rename)
     untracked: list[str]  # untracked files, and folders of them as "folder/"
+    records: list[bytes]  # the tracked changes' records as status printed them
 
 
 @dataclass
@@ -899,6 +991,7 @@ def parse_status(raw: bytes) -> Status:
     files: list[dict[str, Any]] = []
     tracked: list[str] = []
     untracked: list[str] = []
+    records: list[bytes] = []
     i = 0
     while i < len(tokens):
         line = tokens[i]
@@ -914,7 +1007,9 @@ def parse_status(raw: bytes) -> Status:
             paths = [fields[-1]]
             if kind == b"2 ":
                 paths.append(tokens[i])
+                line += b"\0" + tokens[i]
                 i += 1
+            records.append(line)
             xy, short = _xy(fields[1].decode())
             files.append(
                 {
@@ -934,6 +1029,7 @@ def parse_status(raw: bytes) -> Status:
         files=files,
         tracked_paths=tracked,
         untracked=untracked,
+        records=records,
     )
 
 

@@ -575,3 +575,48 @@ async def test_the_last_changed_paths_are_diffed_while_status_runs(jp_fetch, jp_
     assert "+changed\n" in body["patch"] and "+changed too\n" in body["patch"]
     assert spy.ran("diff") == 2
     assert tree_state(repo / ".git") == before
+
+
+@pytest.mark.parametrize(
+    "change", ["content", "attributes", "subfolder attributes", "info attributes", "config"]
+)
+async def test_a_kept_patch_is_the_answer_until_what_it_depends_on_changes(
+    jp_fetch, jp_root_dir, spy, change
+):
+    """The same changes (status's records: modes, HEAD's and the index's blobs), the files
+    and the attributes files that apply to them as they were, the same config: the last
+    patch is the answer, no diff runs. Any of those changed: a diff runs again."""
+    files = {**FILES, "sub/f.txt": "one\ntwo\nthree\nfour\nfive\n"}
+    repo = make_repo(jp_root_dir / "proj", files)
+    git(repo, "update-index", "--refresh")
+    write(repo / "sub/f.txt", "one\ntwo\nthree\nfour\nFIVE\n")
+    _settle()
+    for _ in range(2):
+        body = await get_git(jp_fetch)
+    patch = body["patch"]
+    assert " three\n four\n-five\n+FIVE\n" in patch
+    spy.reset()
+    assert (await get_git(jp_fetch))["patch"] == patch
+    assert spy.commands() == ["status"]
+
+    if change == "content":  # same size, same mtime: only the ctime tells
+        st = (repo / "sub/f.txt").stat()
+        write(repo / "sub/f.txt", "one\ntwo\nthree\nfour\nfivX\n")
+        os.utime(repo / "sub/f.txt", ns=(st.st_atime_ns, st.st_mtime_ns))
+        expected = "-five\n+fivX\n"
+    elif change == "attributes":
+        write(repo / ".gitattributes", "*.txt -diff\n")
+        expected = "Binary files a/sub/f.txt and b/sub/f.txt differ\n"
+    elif change == "subfolder attributes":
+        write(repo / "sub" / ".gitattributes", "*.txt -diff\n")
+        expected = "Binary files a/sub/f.txt and b/sub/f.txt differ\n"
+    elif change == "info attributes":
+        write(repo / ".git" / "info" / "attributes", "*.txt -diff\n")
+        expected = "Binary files a/sub/f.txt and b/sub/f.txt differ\n"
+    else:
+        git(repo, "config", "diff.context", "1")
+        expected = "@@ -4,2 +4,2 @@ three\n four\n-five\n+FIVE\n"
+    spy.reset()
+    body = await get_git(jp_fetch)
+    assert spy.ran("diff") == 1
+    assert expected in body["patch"]
