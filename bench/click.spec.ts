@@ -56,7 +56,7 @@ import {
   startLab,
   tabMemory
 } from './lab';
-import { percentile, report } from './stats';
+import { percentile, report, target } from './stats';
 
 const SIZES = (process.env.DEARDIARY_BENCH_SIZES ?? '100,10000,50000')
   .split(',')
@@ -231,6 +231,43 @@ test('click → run stored and shown, store at 100 / 10,000 / 50,000 runs', asyn
         '  note',
         "today's tab is reproduced as the new one plus the whole store, so it also counts the new index (today's client had none) and the new client's run list stands for today's"
       ]
+    );
+  }
+  const allStored = sizes.every(s => s.posts.every(p => p.status === 201));
+  rows.push(
+    target(
+      'every click stored (201) and shown',
+      allStored,
+      `${sizes.reduce((n, s) => n + s.posts.length, 0)} clicks`
+    ),
+    target(
+      `S-A p50 at ${large.runs.toLocaleString('en')} ≤ 1.15 × p50 at ${small.runs.toLocaleString('en')}`,
+      p50(large) <= 1.15 * p50(small),
+      `${(p50(large) / p50(small)).toFixed(2)}×`
+    ),
+    target(
+      `S-A p50 at ${large.runs.toLocaleString('en')} ≤ ${CLICK_MS} ms`,
+      p50(large) <= CLICK_MS,
+      ms(p50(large))
+    ),
+    ...sizes.map(s =>
+      target(
+        `S-C first click after a page load ≤ 1.5 × warm (${s.runs.toLocaleString('en')} runs)`,
+        s.firstAfterLoad.ms <= 1.5 * p50(s),
+        `${(s.firstAfterLoad.ms / p50(s)).toFixed(2)}×`
+      )
+    )
+  );
+  if (mem) {
+    const r =
+      (mem.now.rendererPss - mem.base.rendererPss) /
+      (mem.today.rendererPss - mem.base.rendererPss);
+    rows.push(
+      target(
+        "S-D the store's share of the tab ≤ 1/10 of today's (PSS)",
+        r <= 0.1,
+        r.toFixed(3)
+      )
     );
   }
   report(

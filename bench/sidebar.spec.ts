@@ -36,7 +36,7 @@ import {
   seed,
   startLab
 } from './lab';
-import { percentile, report } from './stats';
+import { percentile, report, target } from './stats';
 
 const RUNS = Number(process.env.DEARDIARY_BENCH_RUNS ?? 50000);
 const FIRST_PAINT_MS = 150;
@@ -343,6 +343,44 @@ test(`sidebar: ${RUNS.toLocaleString('en')} runs over 300 environments`, async (
         ]
     )
   ];
+  rows.push(
+    target(
+      `S-E cold first paint without prefetch ≤ ${FIRST_PAINT_MS} ms`,
+      cold.rows <= FIRST_PAINT_MS,
+      ms(cold.rows)
+    ),
+    target(
+      `S-E first package query ≤ ${KEYSTROKE_MS} ms`,
+      firstPackage.dom <= KEYSTROKE_MS,
+      ms(firstPackage.dom)
+    ),
+    target(
+      `warm first paint ≤ ${FIRST_PAINT_MS} ms (median)`,
+      percentile(
+        warm.map(w => w.rows),
+        50
+      ) <= FIRST_PAINT_MS,
+      ms(
+        percentile(
+          warm.map(w => w.rows),
+          50
+        )
+      )
+    ),
+    target(
+      `package keystroke ≤ ${KEYSTROKE_MS} ms (median)`,
+      percentile(
+        pkg.map(k => k.dom),
+        50
+      ) <= KEYSTROKE_MS,
+      ms(
+        percentile(
+          pkg.map(k => k.dom),
+          50
+        )
+      )
+    )
+  );
   report(
     `S-E History sidebar, ${seeded.runs.toLocaleString('en')} runs over 300 environments (Debian Chromium)`,
     rows

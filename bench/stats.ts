@@ -18,3 +18,12 @@ export function report(title: string, rows: Array<[string, string]>): void {
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }
+
+/** A target's verdict row, as the Python benchmarks print it ("target: … OK (value)"). */
+export function target(
+  text: string,
+  ok: boolean,
+  value: string
+): [string, string] {
+  return [`target: ${text}`, `${ok ? 'OK' : 'MISSED'} (${value})`];
+}

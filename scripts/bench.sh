@@ -15,25 +15,38 @@ cd "$REPO"
 . scripts/setup.sh >/dev/null
 JULIA="$(bash scripts/get-julia.sh)"
 export DEARDIARY_TEST_JULIA="$JULIA" DEARDIARY_PYTHON="$(command -v python)"
-status=0
-python bench/bench_git.py || status=$?
-python bench/bench_store.py || status=$?
-jlpm jest -c bench/jest.config.js --runInBand 2>&1 | grep -v -E 'console\.(debug|warn)|Starting WebSocket|^\s+at |^\s*$|Connection lost' || status=$?
+benchmarks() {
+  local status=0
+  python bench/bench_git.py || status=$?
+  python bench/bench_store.py || status=$?
+  jlpm jest -c bench/jest.config.js --runInBand 2>&1 | grep -v -E 'console\.(debug|warn)|Starting WebSocket|^\s+at |^\s*$|Connection lost' || status=$?
 
-# The Playwright benchmarks: the production labextension in Debian Chromium (Galata's
-# setup; lab-load on ui-tests' server, sidebar and click on JupyterLabs of their own),
-# each in a throw-away root; then the development build is restored.
-if ! command -v chromium >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
-fi
-(cd ui-tests && { jlpm install --immutable >/dev/null 2>&1 || jlpm install; })
-jlpm build:prod >/dev/null
-export JUPYTER_PATH="$REPO/ui-tests/test-kernel${JUPYTER_PATH:+:$JUPYTER_PATH}"
-for spec in lab-load sidebar click; do
-  root="$(mktemp -d)"
-  (cd ui-tests && DEARDIARY_UI_ROOT="$root" \
-    jlpm playwright test -c ../bench/playwright.config.js "$spec" 2>&1 | grep -v '^\[WebServer\]') || status=$?
-  rm -rf "$root"
-done
-jlpm build >/dev/null
+  # The Playwright benchmarks: the production labextension in Debian Chromium (Galata's
+  # setup; lab-load on ui-tests' server, sidebar and click on JupyterLabs of their own),
+  # each in a throw-away root; then the development build is restored.
+  if ! command -v chromium >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null
+  fi
+  (cd ui-tests && { jlpm install --immutable >/dev/null 2>&1 || jlpm install; })
+  jlpm build:prod >/dev/null
+  export JUPYTER_PATH="$REPO/ui-tests/test-kernel${JUPYTER_PATH:+:$JUPYTER_PATH}"
+  for spec in lab-load sidebar click; do
+    root="$(mktemp -d)"
+    (cd ui-tests && DEARDIARY_UI_ROOT="$root" \
+      jlpm playwright test -c ../bench/playwright.config.js "$spec" 2>&1 | grep -v -E '^\[WebServer\]|\[pid=[0-9]+\]') || status=$?
+    rm -rf "$root"
+  done
+  jlpm build >/dev/null
+  return "$status"
+}
+
+# Every figure as it comes, then every target's verdict together.
+log="$(mktemp)"
+set +e
+benchmarks 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+echo
+echo "== Targets (every benchmark above)"
+grep -E '^\s*target:' "$log" | sed -E 's/^\s*/  /'
+rm -f "$log"
 exit "$status"
