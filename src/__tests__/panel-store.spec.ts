@@ -137,4 +137,25 @@ describe('the sidebar over the run store', () => {
     expect((await store.listRuns()).length).toBe(2);
     store.dispose();
   });
+
+  it('asks the server for runs recorded elsewhere when shown, and while shown', async () => {
+    jest.useFakeTimers();
+    try {
+      const store = makeStore(new FakeStoreAPI());
+      const refresh = jest.spyOn(store, 'refresh');
+      const panel = sidebar(store);
+      const { MessageLoop } = jest.requireActual('@lumino/messaging');
+      const { Widget } = jest.requireActual('@lumino/widgets');
+      MessageLoop.sendMessage(panel, Widget.Msg.AfterShow);
+      expect(refresh).toHaveBeenCalledTimes(1);
+      jest.advanceTimersByTime(10000);
+      expect(refresh).toHaveBeenCalledTimes(2);
+      MessageLoop.sendMessage(panel, Widget.Msg.BeforeHide);
+      jest.advanceTimersByTime(30000);
+      expect(refresh).toHaveBeenCalledTimes(2); // hidden: no more questions
+      panel.dispose();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

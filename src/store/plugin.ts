@@ -42,7 +42,8 @@ export const storePlugin: JupyterFrontEndPlugin<IRunStore> = {
       if (store.pendingCount > 0) {
         event.preventDefault();
         // Browsers that predate preventDefault here ask when returnValue is not empty.
-        event.returnValue = trans.__(
+        event.returnValue = trans._n(
+          '%1 run is waiting to be stored.',
           '%1 runs are waiting to be stored.',
           store.pendingCount
         );

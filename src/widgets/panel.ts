@@ -4,6 +4,7 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { SidePanel } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import { AccordionPanel, Panel, Widget } from '@lumino/widgets';
 import {
@@ -20,6 +21,8 @@ import { RunList } from './runlist';
 
 /** How many of the newest runs the first paint shows before the whole list is here. */
 const FIRST_PAINT = 200;
+/** While the sidebar is shown, how often it asks the server for runs recorded elsewhere. */
+const POLL_MS = 10000;
 
 /** A manifest without any of the packages asked for. */
 const EMPTY: RunPackages = new Map();
@@ -111,6 +114,38 @@ export class HistoryPanel extends SidePanel {
     }, this);
     _options.store.pendingChanged.connect(() => this._showWaiting(), this);
     this._showWaiting();
+  }
+
+  /**
+   * Shown: ask the server for runs recorded elsewhere (other browsers, kernels) now and
+   * every POLL_MS while the page is visible (a 304 when nothing changed).
+   */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    const ask = () => {
+      if (document.visibilityState === 'visible') {
+        void this._options.store.refresh().catch(() => undefined);
+      }
+    };
+    ask();
+    this._poll ??= setInterval(ask, POLL_MS);
+  }
+
+  protected onBeforeHide(msg: Message): void {
+    super.onBeforeHide(msg);
+    this._stopPolling();
+  }
+
+  dispose(): void {
+    this._stopPolling();
+    super.dispose();
+  }
+
+  private _stopPolling(): void {
+    if (this._poll !== null) {
+      clearInterval(this._poll);
+      this._poll = null;
+    }
   }
 
   /** The line saying how many runs wait in this browser to reach the server. */
@@ -317,6 +352,7 @@ export class HistoryPanel extends SidePanel {
   }
 
   private _refreshing: Promise<void> | null = null;
+  private _poll: ReturnType<typeof setInterval> | null = null;
   /** The list was painted once (the first paint may show the newest runs only). */
   private _painted = false;
   private _refreshAgain = false;
