@@ -38,7 +38,7 @@ import { trackUserEdits } from './unsaved';
 // so that they survive upgrades.
 const PLUGIN_ID = 'jupyterlab-deardiary:snapshot';
 
-/** The snapshot button, automatic capture and @snapshot from code. */
+/** Records runs: the toolbar button, automatic capture and @snapshot from code. */
 export const recorderPlugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
@@ -187,7 +187,7 @@ function notifySaved(
   const run = result.run;
   const message =
     trigger === 'button' || trigger === 'code'
-      ? trans.__('Snapshot #%1 saved', run.number)
+      ? trans.__('Run #%1 saved', run.number)
       : trans.__('Run #%1 recorded automatically (%2)', run.number, trigger);
   Notification.success(message, {
     autoClose: 5000,
@@ -211,15 +211,26 @@ function notifyFailed(
   }
   if (error instanceof StoreSaveError) {
     // Kept in this browser's outbox: it will be sent when the server answers.
-    Notification.warning(
-      `${trans.__('The run waits to be stored')}: ${error.message}`,
-      { autoClose: false }
+    // What matters first (a toast cuts long text): the why is behind Details.
+    const title = trans._n(
+      'Run kept in this browser: it is stored when the server answers (%1 run waiting).',
+      'Run kept in this browser: it is stored when the server answers (%1 runs waiting).',
+      error.pendingCount
     );
+    Notification.warning(title, {
+      autoClose: false,
+      actions: [
+        {
+          label: trans.__('Details'),
+          callback: () => void showErrorMessage(title, error)
+        }
+      ]
+    });
     return;
   }
   const title =
     trigger === 'button'
-      ? trans.__('The snapshot was not saved')
+      ? trans.__('The run was not saved')
       : trans.__('Automatic capture failed (%1)', trigger);
   Notification.error(`${title}: ${error.message}`, {
     autoClose: false,

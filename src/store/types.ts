@@ -60,7 +60,7 @@ export interface IRunKernel {
 export interface IRunSummary {
   id: number;
   snapshot_id: string;
-  /** Position of the run within its notebook (1, 2, ...): "Snapshot #N". */
+  /** Position of the run within its notebook (1, 2, ...): "Run #N". */
   number: number;
   notebook_path: string;
   trigger: RunTrigger;

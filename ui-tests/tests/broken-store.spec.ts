@@ -106,7 +106,7 @@ test('a store that is not SQLite: named, left alone, then kept aside byte for by
     .click();
   await expect
     .poll(() => notifications(page), { timeout: 60000 })
-    .toContain('Snapshot #1 saved');
+    .toContain('Run #1 saved');
 
   // The copy: a new file beside the store, the garbage byte for byte.
   const added = copiesAside();

@@ -51,12 +51,12 @@ test('browse, annotate, filter and compare runs', async ({ page, tmpPath }) => {
   await page.locator(SNAPSHOT).click();
   await expect
     .poll(() => notifications(page), { timeout: 60000 })
-    .toContain('Snapshot #1 saved');
+    .toContain('Run #1 saved');
   await page.notebook.runCell(0);
   await page.locator(SNAPSHOT).click();
   await expect
     .poll(() => notifications(page), { timeout: 60000 })
-    .toContain('Snapshot #2 saved');
+    .toContain('Run #2 saved');
 
   // The list: grouped by notebook, newest first.
   await page.evaluate(() =>

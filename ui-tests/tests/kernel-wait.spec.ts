@@ -36,7 +36,7 @@ async function outcome(page: IJupyterLabPageFixture): Promise<string> {
     .poll(
       async () =>
         (found = (await notices(page)).find(m =>
-          /^(Snapshot #\d+ saved|The snapshot was not saved)/.test(m)
+          /^(Run #\d+ saved|The run was not saved)/.test(m)
         )),
       { timeout: 90000 }
     )
@@ -67,7 +67,7 @@ test.describe('restart', () => {
     await page.getByRole('button', { name: 'Confirm Kernel Restart' }).click();
     await page.locator(SNAPSHOT).click();
 
-    expect(await outcome(page)).toMatch(/^Snapshot #\d+ saved$/);
+    expect(await outcome(page)).toMatch(/^Run #\d+ saved$/);
     const seen = await notices(page);
     expect(seen).toContain(RESTART_NOTICE);
     expect(seen).not.toContain(CELL_NOTICE);
@@ -104,7 +104,7 @@ test('a click behind a cell that started before the comm was open says it waits'
     timeout: 2000
   });
   expect(await notices(page)).toContain(CELL_NOTICE);
-  expect(await outcome(page)).toMatch(/^Snapshot #\d+ saved$/);
+  expect(await outcome(page)).toMatch(/^Run #\d+ saved$/);
   expect((await newRuns(notebook, known)).sort()).toEqual([
     'button',
     'kernel-start'

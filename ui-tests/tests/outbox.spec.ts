@@ -96,9 +96,9 @@ test('a run sent while the server stops is stored once when it is back', async (
 
   await stopServerWhenStoring(page);
   await page.locator(SNAPSHOT).click();
-  // (a toast shows the first 140 characters of the message)
+  // What matters first (a toast shows the first 140 characters of the message).
   await expect(toasts(page)).toContainText(
-    'The run waits to be stored: The server could not store the run',
+    'Run kept in this browser: it is stored when the server answers (1 run waiting).',
     { timeout: 60000 }
   );
   await expect(waiting).toBeVisible();
@@ -122,7 +122,7 @@ test('a run waiting when the tab is closed is stored when another tab opens', as
   await openLab(page);
   await stopServerWhenStoring(page);
   await page.locator(SNAPSHOT).click();
-  await expect(toasts(page)).toContainText('The run waits to be stored', {
+  await expect(toasts(page)).toContainText('Run kept in this browser', {
     timeout: 60000
   });
 

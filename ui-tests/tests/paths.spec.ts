@@ -39,7 +39,7 @@ async function snapshot(page: IJupyterLabPageFixture, notebook: string) {
     .toBe(1);
   await expect
     .poll(() => notifications(page))
-    .toContain(`Snapshot #${added[0].number} saved`);
+    .toContain(`Run #${added[0].number} saved`);
   return added[0];
 }
 
@@ -80,7 +80,7 @@ test('Accel+Alt+S in a Julia notebook records a run', async ({
   expect(path.basename(run.project_path)).toBe('Project.toml');
   await expect
     .poll(() => notifications(page))
-    .toContain(`Snapshot #${run.number} saved`);
+    .toContain(`Run #${run.number} saved`);
 });
 
 test('Show Kernel Environment (command palette) shows the live kernel: Julia, project, manifest, hashes', async ({

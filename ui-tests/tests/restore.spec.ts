@@ -83,7 +83,7 @@ test('restore a run into a chosen folder, reopen it and instantiate it', async (
   await page.locator(SNAPSHOT).click();
   await expect
     .poll(() => notifications(page), { timeout: 60000 })
-    .toContain('Snapshot #1 saved');
+    .toContain('Run #1 saved');
   const [run] = await readRuns(notebook);
   await page.contents.createDirectory(`${tmpPath}/restored`);
 

@@ -144,7 +144,7 @@ test.describe('snapshots (automatic capture off)', () => {
     await page.locator(SNAPSHOT).click();
     await expect
       .poll(() => notifications(page), { timeout: 60000 })
-      .toContain('Snapshot #1 saved');
+      .toContain('Run #1 saved');
 
     const runs = await readRuns(`${tmpPath}/clicked.ipynb`);
     expect(runs).toHaveLength(1);
