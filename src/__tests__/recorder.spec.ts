@@ -1,5 +1,8 @@
 import { Signal } from '@lumino/signaling';
-import { AutoCaptureMode, NotebookRecorder } from '../recorder/notebook-recorder';
+import {
+  AutoCaptureMode,
+  NotebookRecorder
+} from '../recorder/notebook-recorder';
 import { capPatch, IRecorderDeps, Recorder } from '../recorder/recorder';
 import { ServerError } from '../server/request';
 import { IRunInput } from '../store/types';
@@ -321,6 +324,34 @@ describe('NotebookRecorder (automatic capture)', () => {
     await settle();
     expect(runs.map(r => r.trigger)).toEqual(['button', 'environment-change']);
     expect(runs[1].parent_snapshot_id).toBe(runs[0].snapshot_id);
+  });
+
+  it('reads git and the notebook while the kernel captures, not after', async () => {
+    const { c, bridge, runs, start } = controller();
+    await start();
+    const order: string[] = [];
+    const recorder = (c as any)._recorder as Recorder;
+    const deps = (recorder as any)._deps as IRecorderDeps;
+    const git = deps.git;
+    deps.git = async path => {
+      order.push('git');
+      return git(path);
+    };
+    let answer: () => void = () => undefined;
+    const captured = bridge.capture.bind(bridge);
+    bridge.capture = async options => {
+      order.push('capture asked');
+      await new Promise<void>(resolve => (answer = resolve));
+      order.push('capture answered');
+      return captured(options);
+    };
+    const click = c.snapshot();
+    await settle();
+    answer();
+    await click;
+    expect(order).toEqual(['git', 'capture asked', 'capture answered']);
+    expect(runs.map(r => r.trigger)).toEqual(['button']);
+    expect(runs[0].git).toMatchObject({ state: 'ok' });
   });
 
   it('carries a click over a restart and does not record the restarted kernel twice', async () => {

@@ -16,7 +16,7 @@ import { ICapture } from '../kernel/protocol';
 import { sha256 } from '../kernel/sha256';
 import { environmentKey, environmentOf } from '../manifest/drift';
 import { IAddResult, RunTrigger } from '../store/types';
-import { IRecordRequest, Recorder } from './recorder';
+import { IGathered, IRecordRequest, Recorder } from './recorder';
 
 /** off / kernel start / kernel start and environment changes. */
 export type AutoCaptureMode =
@@ -85,6 +85,7 @@ export class NotebookRecorder implements IDisposable {
    */
   async snapshot(note = '', signal?: AbortSignal): Promise<IAddResult> {
     const capturedAt = new Date();
+    const gathered = this._gather();
     const capture = await this._bridge.capture({ signal, carryOver: true });
     // Before the kernel's first execution, this run records the environment the
     // kernel started with: automatic capture must not store the same thing again.
@@ -98,7 +99,8 @@ export class NotebookRecorder implements IDisposable {
         capture,
         capturedAt,
         trigger: 'button',
-        note
+        note,
+        gathered
       });
       if (start) {
         start.recorded = result.run.snapshot_id;
@@ -268,12 +270,14 @@ export class NotebookRecorder implements IDisposable {
         )}`;
         if (await this._bridge.claim(claim)) {
           const capturedAt = new Date();
+          const gathered = this._gather();
           const capture = await this._bridge.capture();
           const result = await this._record({
             capture,
             capturedAt,
             trigger: 'environment-change',
-            parentSnapshotId: start.recorded
+            parentSnapshotId: start.recorded,
+            gathered
           });
           this._emit({ ok: true, trigger: 'environment-change', result });
         }
@@ -310,6 +314,13 @@ export class NotebookRecorder implements IDisposable {
     } catch (error) {
       this._emit({ ok: false, trigger: 'code', error: error as Error });
     }
+  }
+
+  /** Start reading the git state and the notebook while the kernel captures. */
+  private _gather(): Promise<IGathered> {
+    const gathered = this._recorder.gather(this._notebook.path());
+    gathered.catch(() => undefined); // awaited by the recording (or dropped with it)
+    return gathered;
   }
 
   private _record(

@@ -44,6 +44,14 @@ export interface IRecordRequest {
   note?: string;
   snapshotId?: string;
   parentSnapshotId?: string | null;
+  /** The git state and notebook bytes, when `gather` was started already. */
+  gathered?: Promise<IGathered>;
+}
+
+/** What a run takes from outside the kernel: the git state and the notebook's bytes. */
+export interface IGathered {
+  git: RunGit;
+  notebook: Uint8Array;
 }
 
 export class Recorder {
@@ -55,10 +63,8 @@ export class Recorder {
    */
   async record(request: IRecordRequest): Promise<IAddResult> {
     const options = this._deps.options();
-    const [git, notebook] = await Promise.all([
-      this._git(request.notebookPath, options.patchMaxBytes),
-      this._deps.readFile(request.notebookPath)
-    ]);
+    const { git, notebook } = await (request.gathered ??
+      this.gather(request.notebookPath));
     const input: IRunInput = {
       snapshot_id: request.snapshotId ?? newSnapshotId(),
       trigger: request.trigger,
@@ -81,6 +87,18 @@ export class Recorder {
       }
     };
     return this._deps.addRun(input);
+  }
+
+  /**
+   * Read the git state and the notebook's bytes (started while the kernel captures, a
+   * click waits for the slower of the two, not for both in turn).
+   */
+  async gather(notebookPath: string): Promise<IGathered> {
+    const [git, notebook] = await Promise.all([
+      this._git(notebookPath, this._deps.options().patchMaxBytes),
+      this._deps.readFile(notebookPath)
+    ]);
+    return { git, notebook };
   }
 
   private _kernelspec(name: string): IKernelspecRecord | null {
