@@ -147,6 +147,9 @@ PATHSPEC_MAX = 1000  # more changed paths than this: one diff without pathspec
 STDERR_MAX = 64 * 1024
 MAX_SUBMODULE_DEPTH = 4
 REPOS_MAX = 256  # folders whose repository facts RepoCache keeps
+# A file last changed this long before it was looked at: a change made since shows in its
+# ctime (files changed more recently are read again, as git re-hashes racily clean ones).
+SETTLED_NS = 1_000_000_000
 
 
 def find_git() -> str | None:
@@ -547,7 +550,7 @@ class RepoCache:
         key = since = None
         found = self._kept.pop(directory, None)
         if found is not None and self._files:
-            since = time.time_ns() - 1_000_000_000
+            since = time.time_ns() - SETTLED_NS
             key = _repo_key(directory, found[1].toplevel, found[2])
             if key is not None and key == found[0]:
                 self._kept[directory] = found
@@ -695,7 +698,7 @@ def _patch_inputs(repo: Repo, paths: list[str]) -> tuple[Any, ...] | None:
     (a change made since might leave its times as they are)."""
     if repo.key is None or not repo.attributes:
         return None
-    since = time.time_ns() - 1_000_000_000
+    since = time.time_ns() - SETTLED_NS
     folders = set()
     for p in paths:
         d = os.path.dirname(p)
@@ -800,7 +803,11 @@ class IndexCache:
             if stamp[0] is None:
                 kept = None
             elif kept is None or kept.stamp != stamp or not os.path.exists(kept.index):
-                kept = await self._make(source, stamp)
+                old, kept = kept, await self._make(source, stamp)
+                if old is not None and kept is not None:
+                    # Guesses for the new copy: status tells whether they still hold (the
+                    # patch depends on HEAD's blobs, not the index's entries).
+                    kept.changed, kept.patch = old.changed, old.patch
             if kept is None:
                 self._drop(key)
             else:

@@ -17,10 +17,12 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from jupyterlab_deardiary import git as gitmodule
 from jupyterlab_deardiary.git import DIFF_ARGS, Git
 
 from .utils import GIT, GIT_ENV, fetch_json, git, make_repo, tree_state, write
@@ -285,9 +287,12 @@ def _subcommand(args: list[str]) -> str:
     return ""
 
 
-async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> None:
-    """Ask the endpoint, check its answer against git's own, and the git commands it ran:
-    one status, and one diff only when there are tracked changes."""
+async def _check_against_git(
+    jp_fetch, monkeypatch, repo: Path, first: bool = True
+) -> tuple[list[str], list[dict]]:
+    """Ask the endpoint, check its answer against git's own, and (on a ``first`` call) the
+    git commands it ran: one status, and one diff only when there are tracked changes.
+    Returns those commands and the tracked changes."""
     ran: list[str] = []
     original = Git.run
 
@@ -321,7 +326,9 @@ async def _check_against_git(jp_fetch, monkeypatch, repo: Path) -> None:
     binary = [e.split(b"\t", 2)[2].decode() for e in numstat.split(b"\0") if e[:4] == b"-\t-\t"]
     assert body["binary_files"] == binary
     commands = [c for c in ran if c not in ("rev-parse", "config", "update-index")]
-    assert commands == (["status", "diff"] if files else ["status"])
+    if first:
+        assert commands == (["status", "diff"] if files else ["status"])
+    return commands, files
 
 
 @pytest.mark.parametrize("state", CASES, ids=[c.__name__ for c in CASES])
@@ -367,6 +374,30 @@ async def test_random_states_as_git_status_lists_them(jp_fetch, jp_root_dir, mon
     for _ in range(rnd.randint(2, 12)):
         _random_step(repo, rnd)
     await _check_against_git(jp_fetch, monkeypatch, repo)
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_call_after_call_as_git_status_lists_them(jp_fetch, jp_root_dir, monkeypatch, seed):
+    """Random steps, the endpoint asked after each: what it keeps between calls (the
+    repository's facts, the index copy, the last patch) never answers for an older state.
+    (Files count as settled at once here; the steps are a few clock ticks apart, so that
+    each change shows in a ctime.)"""
+    monkeypatch.setattr(gitmodule, "SETTLED_NS", 0)
+    rnd = random.Random(seed)
+    repo = make_repo(jp_root_dir / "proj", {f"d{i % 2}/f{i}.txt": f"{i}\n" * 5 for i in range(4)})
+    kept_patches = 0
+    for step in range(10):
+        time.sleep(0.03)
+        if step % 4 == 3:
+            attributes = rnd.choice(["", "*.txt -diff\n", "d0/* diff=x\n"])
+            write(repo / rnd.choice([".gitattributes", "d0/.gitattributes"]), attributes)
+        else:
+            _random_step(repo, rnd)
+        time.sleep(0.03)
+        for _ in range(2):
+            commands, files = await _check_against_git(jp_fetch, monkeypatch, repo, first=False)
+            kept_patches += bool(files) and commands == ["status"]
+    assert kept_patches  # the last patch was the answer again, at times
 
 
 async def test_linked_worktree_keeps_its_own_index(jp_fetch, jp_root_dir):
