@@ -1,7 +1,8 @@
 """The run list (GET /deardiary/runs) and the browser's index (GET /deardiary/index).
 
-Both are read with list_runs.sql, whose columns carry IRunSummary's names
-(src/store/types.ts), newest first. The run list is compact, as a browser takes ~15 ms
+The run list (and the runs of the index's deltas) is read with list_runs.sql, whose
+columns carry IRunSummary's names (src/store/types.ts), newest first; the index image
+holds only the manifests' packages (docs/store.md). The run list is compact, as a browser takes ~15 ms
 per MB to receive and parse JSON: one array per field rather than one object per run,
 and a field with few distinct values (notebooks, environments, flags) as those values
 and an index into them per run. Each answer is made once per store version.
@@ -182,18 +183,21 @@ def read_ahead(store: Store) -> None:
     future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
-# The browser's index: an SQLite image of the runs and each manifest's packages.
+# The browser's index: an SQLite image of each manifest's packages (the runs are in the
+# run list the browser holds already). A manifest is there while some run names it.
 
 INDEX_SCHEMA = """
-CREATE TABLE run (id INTEGER PRIMARY KEY, snapshot_id, number, notebook_path, trigger,
-  status, note, created_at, julia_version, git_sha, git_dirty, is_global_env,
-  has_manifest, parent_id, manifest_sha256, manifest_name, project_sha256, project_path,
-  notebook_unsaved, has_patch, patch_truncated);
-CREATE TABLE package (manifest_sha256 TEXT, name TEXT, version TEXT);
-CREATE INDEX package_by_name ON package (name COLLATE NOCASE, version);
-CREATE TABLE manifest (sha256 TEXT PRIMARY KEY, error TEXT);
+CREATE TABLE manifest (id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, error TEXT);
+CREATE TABLE package (manifest INTEGER NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL);
+CREATE INDEX package_by_name ON package (name COLLATE NOCASE);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 """
+
+#: The manifests some run names (as its `manifest` file), with their parse error.
+_REFERENCED_MANIFESTS = """SELECT m.sha256, m.error FROM manifest_index m
+  WHERE {where} EXISTS (
+    SELECT 1 FROM iteration_file f WHERE f.sha256 = m.sha256 AND f.role = 'manifest')
+  ORDER BY m.sha256"""
 
 
 def parse_version(text: str) -> tuple[str, int] | None:
@@ -205,15 +209,15 @@ def parse_version(text: str) -> tuple[str, int] | None:
 
 class Changes:
     """What changed since a seq: runs added or edited (rows), ids deleted, and the
-    package/manifest rows of manifests first indexed since."""
+    package/manifest rows of the manifests first indexed since (that a run names)."""
 
-    def __init__(self, db: sqlite3.Connection, since: int) -> None:
+    def __init__(self, db: sqlite3.Connection, since: int, with_runs: bool = True) -> None:
         last: dict[int, str] = {}
         for run_id, kind in db.execute(
             "SELECT iteration_id, kind FROM change_log WHERE seq > ? ORDER BY seq", (since,)
         ):
             last[run_id] = kind
-        ids = list(last)
+        ids = list(last) if with_runs else [i for i, kind in last.items() if kind == "delete"]
         self.names: list[str] = list(FIELDS)
         self.rows: list[tuple] = []
         present: set[int] = set()
@@ -229,15 +233,14 @@ class Changes:
             self.rows += batch
             present.update(r[0] for r in batch)
         self.deleted = [i for i in ids if i not in present]
-        self.manifests = db.execute(
-            "SELECT sha256, error FROM manifest_index WHERE seq > ? ORDER BY sha256", (since,)
+        self.manifests: list[tuple[str, str | None]] = db.execute(
+            _REFERENCED_MANIFESTS.format(where="m.seq > ? AND"), (since,)
         ).fetchall()
-        self.packages = db.execute(
-            """SELECT p.manifest_sha256, p.name, p.version
-               FROM manifest_index m CROSS JOIN package p ON p.manifest_sha256 = m.sha256
-               WHERE m.seq > ? ORDER BY p.manifest_sha256, p.name""",
-            (since,),
-        ).fetchall()
+        self.packages = [
+            (sha, name, version)
+            for sha, _ in self.manifests
+            for name, version in _packages_of(db, sha)
+        ]
 
     def delta(self, version: str) -> dict[str, Any]:
         return {
@@ -255,18 +258,11 @@ class Changes:
             },
         }
 
-    def apply(self, index: sqlite3.Connection, version: str) -> None:
-        """Bring an index image up to date with these changes."""
-        with transaction(index, "DEFERRED"):
-            index.executemany("DELETE FROM run WHERE id = ?", [(i,) for i in self.deleted])
-            index.executemany(
-                f"INSERT OR REPLACE INTO run VALUES ({','.join('?' * len(FIELDS))})", self.rows
-            )
-            shas = [(m[0],) for m in self.manifests]
-            index.executemany("DELETE FROM package WHERE manifest_sha256 = ?", shas)
-            index.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?)", self.manifests)
-            index.executemany("INSERT INTO package VALUES (?, ?, ?)", self.packages)
-            index.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
+
+def _packages_of(db: sqlite3.Connection, sha: str) -> list[tuple[str, str]]:
+    return db.execute(
+        "SELECT name, version FROM package WHERE manifest_sha256 = ? ORDER BY name", (sha,)
+    ).fetchall()
 
 
 class Index:
@@ -289,14 +285,12 @@ class Index:
                 if self.db is not None:
                     self.db.close()
                 self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-                for stmt in INDEX_SCHEMA.split(";"):
-                    if stmt.strip():
-                        self.db.execute(stmt)
+                self.db.executescript(INDEX_SCHEMA)
                 self.store_id, self.seq, self.image = store_id, -1, None
             if self.seq < 0:
                 self._fill(db, f"{store_id}.{seq}")
             elif self.seq != seq or self.image is None:
-                Changes(db, self.seq).apply(self.db, f"{store_id}.{seq}")
+                self._update(db, Changes(db, self.seq, with_runs=False), f"{store_id}.{seq}")
             if self.seq != seq or self.image is None:
                 self.seq = seq
                 self.image = self.db.serialize()
@@ -307,24 +301,50 @@ class Index:
                 self.gzipped = gzip.compress(self.image, compresslevel=1, mtime=0)
             return self.gzipped
 
+    def _add(self, manifests: list[tuple[str, str | None]], packages: Callable[[str], list]) -> None:
+        """Manifests (sha256, error) and their packages, replacing what the index had."""
+        assert self.db is not None
+        for sha, error in manifests:
+            known = self.db.execute("SELECT id FROM manifest WHERE sha256 = ?", (sha,)).fetchone()
+            if known:  # indexed again (dropped with its runs, then stored again)
+                self.db.execute("DELETE FROM package WHERE manifest = ?", known)
+                self.db.execute("UPDATE manifest SET error = ? WHERE id = ?", (error, known[0]))
+                manifest_id = known[0]
+            else:
+                manifest_id = self.db.execute(
+                    "INSERT INTO manifest (sha256, error) VALUES (?, ?)", (sha, error)
+                ).lastrowid
+            self.db.executemany(
+                "INSERT INTO package (manifest, name, version) VALUES (?, ?, ?)",
+                [(manifest_id, name, version) for name, version in packages(sha)],
+            )
 
     def _fill(self, db: sqlite3.Connection, version: str) -> None:
         """The whole index, from the store's tables (runs migrated from an older schema
         have no change log entries)."""
         assert self.db is not None
         with transaction(self.db, "DEFERRED"):
-            # in id order: the table's pages fill up (in the list's order they end half empty)
-            rows = sorted(db.execute(LIST_RUNS).fetchall(), key=itemgetter(0))
-            self.db.executemany(f"INSERT INTO run VALUES ({','.join('?' * len(FIELDS))})", rows)
-            self.db.executemany(
-                "INSERT INTO manifest VALUES (?, ?)",
-                db.execute("SELECT sha256, error FROM manifest_index"),
-            )
-            self.db.executemany(
-                "INSERT INTO package VALUES (?, ?, ?)",
-                db.execute("SELECT manifest_sha256, name, version FROM package"),
-            )
+            manifests = db.execute(_REFERENCED_MANIFESTS.format(where="")).fetchall()
+            self._add(manifests, lambda sha: _packages_of(db, sha))
             self.db.execute("INSERT INTO meta VALUES ('version', ?)", (version,))
+
+    def _update(self, db: sqlite3.Connection, changes: Changes, version: str) -> None:
+        """Bring the index up to date: new manifests in, those no run names any more out."""
+        assert self.db is not None
+        by_sha: dict[str, list[tuple[str, str]]] = {}
+        for sha, name, package_version in changes.packages:
+            by_sha.setdefault(sha, []).append((name, package_version))
+        with transaction(self.db, "DEFERRED"):
+            self._add(changes.manifests, lambda sha: by_sha.get(sha, []))
+            if changes.deleted:
+                for manifest_id, sha in self.db.execute("SELECT id, sha256 FROM manifest").fetchall():
+                    if not db.execute(
+                        "SELECT 1 FROM iteration_file WHERE sha256 = ? AND role = 'manifest'",
+                        (sha,),
+                    ).fetchone():
+                        self.db.execute("DELETE FROM package WHERE manifest = ?", (manifest_id,))
+                        self.db.execute("DELETE FROM manifest WHERE id = ?", (manifest_id,))
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
 
 
 _indexes: dict[str, Index] = {}

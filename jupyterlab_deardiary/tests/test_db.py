@@ -541,13 +541,22 @@ async def test_index_image_and_delta(jp_fetch, jp_root_dir, tmp_path):
     image.write_bytes(response.body)
     with sqlite3.connect(image) as db:
         assert db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0] == version
-        assert db.execute("SELECT id, snapshot_id, has_manifest FROM run").fetchall() == [
-            (1, "s1", 1)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"manifest", "package", "meta"}  # no runs: the run list has them
+        assert db.execute("SELECT id, sha256, error FROM manifest").fetchall() == [
+            (1, sha(medium), None)
         ]
         names = db.execute(
-            "SELECT name, version FROM package WHERE name = 'JuMP' COLLATE NOCASE"
+            """SELECT m.sha256, p.name, p.version FROM package p JOIN manifest m ON m.id = p.manifest
+               WHERE p.name = 'jump' COLLATE NOCASE"""
         ).fetchall()
-        assert names == [("JuMP", "1.18.0")]
+        assert names == [(sha(medium), "JuMP", "1.18.0")]
+        plan = " ".join(
+            r[3] for r in db.execute(
+                "EXPLAIN QUERY PLAN SELECT version FROM package WHERE name = 'jump' COLLATE NOCASE"
+            )
+        )
+        assert "package_by_name" in plan
     packed = await jp_fetch(
         "deardiary", "index", headers={"Accept-Encoding": "gzip"}, decompress_response=False
     )
@@ -580,8 +589,10 @@ async def test_index_image_and_delta(jp_fetch, jp_root_dir, tmp_path):
         assert response.headers["Content-Type"] == "application/vnd.sqlite3"
     image.write_bytes(response.body)
     with sqlite3.connect(image) as db:
-        assert [r[0] for r in db.execute("SELECT id FROM run ORDER BY created_at DESC, id DESC")] == [2, 1]
         assert {r[0] for r in db.execute("SELECT sha256 FROM manifest")} == {sha(medium), sha(small)}
+        assert db.execute(
+            "SELECT count(*) FROM package WHERE manifest NOT IN (SELECT id FROM manifest)"
+        ).fetchone()[0] == 0
 
 
 async def test_index_of_an_invalid_manifest(jp_fetch, jp_root_dir):
@@ -593,6 +604,87 @@ async def test_index_of_an_invalid_manifest(jp_fetch, jp_root_dir):
     assert delta["manifests"]["sha256"] == [sha(bad)]
     assert delta["manifests"]["error"][0].startswith("invalid TOML")
     assert delta["packages"]["name"] == []
+
+
+def generated_manifest(env: int, packages: int) -> bytes:
+    """A manifest_format 2.0 Manifest of `packages` packages, versions of `env`."""
+    lines = ['julia_version = "1.10.4"', 'manifest_format = "2.0"', ""]
+    for k in range(packages):
+        lines += [
+            f"[[deps.Package{k}]]",
+            f'uuid = "{hashlib.md5(f"{k}".encode()).hexdigest()[:8]}-0000-0000-0000-000000000000"',
+            f'version = "{(k + env) % 4}.{(k * 7 + env) % 13}.{env % 7}"',
+            "",
+        ]
+    return "\n".join(lines).encode()
+
+
+def image_tables(image: bytes, tmp_path: Path) -> dict[str, list[tuple]]:
+    path = tmp_path / f"image-{sha(image)[:8]}.sqlite"
+    path.write_bytes(image)
+    with sqlite3.connect(path) as db:
+        return {
+            "manifest": db.execute("SELECT sha256, error FROM manifest ORDER BY sha256").fetchall(),
+            "package": db.execute(
+                """SELECT m.sha256, p.name, p.version FROM package p
+                   JOIN manifest m ON m.id = p.manifest ORDER BY 1, 2, 3"""
+            ).fetchall(),
+        }
+
+
+async def test_the_index_holds_the_manifests_some_run_names(jp_fetch, jp_root_dir, tmp_path):
+    from .. import runs as runs_module
+
+    a, b = generated_manifest(1, 20), generated_manifest(2, 20)
+    await post_run(jp_fetch, *record("s1", manifest=a))
+    await post_run(jp_fetch, *record("s2", manifest=b))
+    await post_run(jp_fetch, *record("s3", manifest=b))
+    # only as another environment's manifest: not a manifest of a run
+    await post_run(jp_fetch, *record("s4", env_manifest=generated_manifest(3, 20)))
+    first = image_tables((await jp_fetch("deardiary", "index")).body, tmp_path)
+    assert [m[0] for m in first["manifest"]] == sorted([sha(a), sha(b)])
+    assert len(first["package"]) == 40
+
+    # the image kept in memory follows deletions: a manifest goes with its last run
+    await fetch_json(jp_fetch, "deardiary", "runs", "2", method="DELETE")
+    assert image_tables((await jp_fetch("deardiary", "index")).body, tmp_path) == first
+    await fetch_json(jp_fetch, "deardiary", "runs", "3", method="DELETE")
+    kept = image_tables((await jp_fetch("deardiary", "index")).body, tmp_path)
+    assert kept["manifest"] == [(sha(a), None)]
+    assert {p[0] for p in kept["package"]} == {sha(a)}
+    # and a manifest stored again comes back, the same as in an image made afresh
+    await post_run(jp_fetch, *record("s5", manifest=b))
+    followed = image_tables((await jp_fetch("deardiary", "index")).body, tmp_path)
+    runs_module._indexes.clear()
+    assert image_tables((await jp_fetch("deardiary", "index")).body, tmp_path) == followed == first
+
+
+async def test_the_index_image_does_not_grow_with_the_runs(jp_root_dir, tmp_path):
+    """Its size is that of the manifests' packages: a few hundred manifests, any runs."""
+    from ..runs import read_index
+
+    store = Store(jp_root_dir.resolve() / ".deardiary" / "deardiary.sqlite", jp_root_dir)
+    manifests = [generated_manifest(env, 40) for env in range(300)]
+
+    def add(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            rec, blobs = record(f"r{i}", manifest=manifests[i % 300], notebook_bytes=None)
+            for digest, data in blobs.items():
+                store.put_blob(digest, data)
+            store.add_run(rec, 1 << 30)
+
+    add(300, 0)
+    _, image = read_index(store, None)
+    _, packed = read_index(store, None, gzipped=True)
+    assert isinstance(image, bytes) and isinstance(packed, bytes)
+    rows = 300 * 40
+    # ~50 bytes per package row and its entry in the name index, the sha256 once
+    assert len(image) < rows * 60 + 300 * 100 + 16 * 4096, len(image)
+    assert len(packed) < len(image) / 2
+    add(600, 300)
+    _, again = read_index(store, None)
+    assert isinstance(again, bytes)
+    assert abs(len(again) - len(image)) <= 4096  # 3 times the runs, the same manifests
 
 
 async def store_version(jp_fetch) -> str:

@@ -1,14 +1,15 @@
 /**
  * The order of the run list is one rule: RUN_ORDER (src/store/runindex.ts) is the ORDER
  * BY of jupyterlab_deardiary/list_runs.sql, and the list kept in memory (compareRuns,
- * applyDelta) is in the order sql.js gives for it on the index.
+ * applyDelta) is in the order SQLite gives for it. The index follows the deltas too.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { applyDelta } from '../store/client';
+import { prepare } from '../store/prepare';
 import { compareRuns, RUN_ORDER, RunIndex } from '../store/runindex';
-import type { IRunSummary } from '../store/types';
-import { FakeStoreAPI, makeRun, SQLJS, toColumns } from './helpers/sqljs';
+import { loadSqlJs } from '../store/sqljs';
+import { FakeStoreAPI, makeRun, SQLJS } from './helpers/sqljs';
 
 /** The statement without comments, its words separated by single spaces. */
 function statement(sql: string): string {
@@ -55,19 +56,23 @@ describe('the order of the run list', () => {
     expect(RUN_ORDER).toBe('created_at DESC, id DESC');
   });
 
-  it('is the same in memory as in sql.js, ties by id', async () => {
+  it('is the same in memory as in SQLite, ties by id', async () => {
     const api = new FakeStoreAPI();
     await seeded(api, 30);
-    const image = await api.index();
-    if (image.kind !== 'image') {
-      throw new Error('expected an image');
-    }
-    const index = await RunIndex.open(image.bytes, image.version, SQLJS);
-    const fromSql = index.runs().map(r => r.id);
-    index.close();
     const list = (await api.listRuns())!.runs;
+    const SQL = await loadSqlJs(SQLJS);
+    const db = new SQL.Database();
+    db.exec('CREATE TABLE run (id INTEGER PRIMARY KEY, created_at TEXT)');
+    for (const run of [...list].sort(() => Math.random() - 0.5)) {
+      db.run('INSERT INTO run VALUES (?, ?)', [run.id, run.created_at]);
+    }
+    const fromSql = db
+      .exec(`SELECT id FROM run ORDER BY ${RUN_ORDER}`)[0]
+      .values.map(row => Number(row[0]));
+    db.close();
     const shuffled = [...list].reverse();
     expect(shuffled.sort(compareRuns).map(r => r.id)).toEqual(fromSql);
+    expect(list.map(r => r.id)).toEqual(fromSql);
     // Equal times exist, so the ids decide somewhere.
     expect(new Set(list.map(r => r.created_at)).size).toBe(3);
     expect(fromSql).toHaveLength(30);
@@ -93,26 +98,49 @@ describe('the order of the run list', () => {
     expect(merged).toHaveLength(16);
   });
 
-  it('applies the same delta to the index', async () => {
+  it('brings the index to the delta: the new manifests, no runs', async () => {
     const api = new FakeStoreAPI();
-    await seeded(api, 6);
+    const manifest = (v: string) =>
+      `julia_version = "1.10.4"\nmanifest_format = "2.0"\n\n[[deps.Foo]]\nuuid = "7876af07-990d-54b4-ab0e-23690620f79a"\nversion = "${v}"\n`;
+    await addRuns(api, [manifest('1.0.0'), manifest('1.0.0')]);
     const image = await api.index();
     if (image.kind !== 'image') {
       throw new Error('expected an image');
     }
     const index = await RunIndex.open(image.bytes, image.version, SQLJS);
-    await seeded(api, 3);
-    const first = (await api.listRuns())!.runs[0];
-    await api.deleteRun(first.id);
+    const shas = (await api.listRuns())!.runs.map(r => r.manifest_sha256!);
+    expect(index.packageVersions(['FOO'])).toEqual(
+      new Map([[shas[0], new Map([['foo', ['1.0.0']]])]])
+    );
+    await addRuns(api, [manifest('2.0.0')]);
     const answer = await api.index(index.version);
     if (answer.kind !== 'delta') {
       throw new Error('expected a delta');
     }
     index.apply(answer.delta);
-    const expected: IRunSummary[] = (await api.listRuns())!.runs;
-    expect(index.runs()).toEqual(expected);
-    expect(index.version).toBe(api.version);
-    expect(toColumns(expected).id).toEqual(expected.map(r => r.id));
+    const newest = (await api.listRuns())!.runs[0].manifest_sha256!;
+    expect(index.hasManifest(newest)).toBe(true);
+    expect(index.packageVersions(['foo']).get(newest)).toEqual(
+      new Map([['foo', ['2.0.0']]])
+    );
+    expect(index.packageVersions(['foo']).size).toBe(2);
+    // A manifest the index has, sent again: its packages replaced, not doubled.
+    index.apply({ ...answer.delta, version: `${answer.version}0` });
+    expect(index.packageVersions(['foo']).get(newest)).toEqual(
+      new Map([['foo', ['2.0.0']]])
+    );
+    expect(index.version).toBe(`${answer.version}0`);
     index.close();
   });
 });
+
+/** Runs with these manifests, stored with their blobs. */
+async function addRuns(api: FakeStoreAPI, manifests: string[]): Promise<void> {
+  for (const manifest of manifests) {
+    const { record, blobs } = await prepare(makeRun({ manifest }));
+    for (const blob of blobs) {
+      await api.putBlob(blob.sha256, blob.bytes);
+    }
+    await api.addRun(record);
+  }
+}

@@ -38,9 +38,14 @@ class CountingAPI extends DearDiaryAPI {
   /** Hold the whole index's answer until this resolves. */
   holdImage: Promise<void> | null = null;
 
+  /** Ask for the changes since a version of another store (as after a store's swap). */
+  foreign = false;
+
   async index(since: string | null = null) {
     this.indexCalls.push(since);
-    const answer = await super.index(since);
+    const answer = await super.index(
+      since && this.foreign ? '0123456789abcdef.1' : since
+    );
     if (since === null && this.holdImage) {
       await this.holdImage;
     }
@@ -422,6 +427,89 @@ describe('RunStore against a real server', () => {
       })
     );
     expect(await filter('DataFrames@1.6')).toEqual([third.run.id, old.run.id]);
+  });
+});
+
+describe('the index', () => {
+  const suite = useServer();
+
+  function client(api = new DearDiaryAPI(suite.server.settings)): RunStore {
+    return new RunStore({
+      api,
+      sqljs: { init: initSqlJs },
+      outbox: new MemoryOutbox(),
+      legacyPending: null,
+      locks: null
+    });
+  }
+
+  it('holds the packages of the manifests runs name, and no runs', async () => {
+    const store = client();
+    const runs = [];
+    for (const df of ['1.6.1', '1.6.2', '1.6.3']) {
+      runs.push(
+        (await store.addRun(makeRun({ manifest: MANIFEST(df, `# ${df}\n`) })))
+          .run
+      );
+    }
+    await store.addRun(makeRun({ manifest: MANIFEST('1.6.1', '# 1.6.1\n') }));
+    await store.addRun(makeRun({ noManifest: true }));
+    await store.deleteRun(runs[2].id); // its manifest's only run
+    const answer = await new DearDiaryAPI(suite.server.settings).index();
+    if (answer.kind !== 'image') {
+      throw new Error('expected an image');
+    }
+    const SQL = await initSqlJs();
+    const db = new SQL.Database(answer.bytes);
+    const column = (sql: string) =>
+      (db.exec(sql)[0]?.values ?? []).map(row => row[0]);
+    expect(
+      column("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")
+    ).toEqual(['manifest', 'meta', 'package']);
+    expect(column('SELECT sha256 FROM manifest ORDER BY 1')).toEqual(
+      [runs[0].manifest_sha256, runs[1].manifest_sha256].sort()
+    );
+    expect(column("SELECT value FROM meta WHERE key = 'version'")).toEqual([
+      answer.version
+    ]);
+    db.close();
+    const versions = await client().packageVersions(['dataFrames', 'CSV']);
+    expect([...versions.keys()].sort()).toEqual(
+      [runs[0].manifest_sha256, runs[1].manifest_sha256].sort()
+    );
+    expect(versions.get(runs[1].manifest_sha256!)).toEqual(
+      new Map([
+        ['dataframes', ['1.6.2']],
+        ['csv', ['0.10.14']]
+      ])
+    );
+  });
+
+  it('reads the list again when the server sends an image for it', async () => {
+    const api = new CountingAPI(suite.server.settings);
+    const store = client(api);
+    await store.listRuns();
+    const mine = await store.addRun(
+      makeRun({ manifest: MANIFEST('1.7.1', '# mine\n') })
+    );
+    await store.packageVersions(['DataFrames']);
+    const theirs = await client().addRun(
+      makeRun({ manifest: MANIFEST('1.7.2', '# theirs\n') })
+    );
+    api.foreign = true; // the list is of a store the server no longer has
+    expect(await store.refresh()).toBe(true);
+    api.foreign = false;
+    expect(await store.listRuns()).toEqual(await client().listRuns());
+    expect((await store.listRuns())[0].id).toBe(theirs.run.id);
+    api.indexCalls = [];
+    const versions = await store.packageVersions(['DataFrames']);
+    expect(api.indexCalls).toEqual([]); // the image came with the refresh
+    expect(versions.get(mine.run.manifest_sha256!)!.get('dataframes')).toEqual([
+      '1.7.1'
+    ]);
+    expect(
+      versions.get(theirs.run.manifest_sha256!)!.get('dataframes')
+    ).toEqual(['1.7.2']);
   });
 });
 

@@ -182,21 +182,25 @@ export interface IRunAdded {
   version: string;
 }
 
-/** GET /deardiary/index?since=: the changes of the browser's index since a version. */
+/**
+ * GET /deardiary/index?since=: the changes since a version, of the run list (runs,
+ * deleted) and of the browser's index (manifests, packages).
+ */
 export interface IIndexDelta {
   version: string;
-  /** The added and edited runs. */
+  /** The added and edited runs (for the run list: the index holds no runs). */
   runs: RunColumns;
   /** Ids of the deleted runs. */
   deleted: number[];
-  /** Package rows of manifests first stored since then. */
+  /** Package rows of `manifests`, by manifest sha256 ('' version: none recorded). */
   packages: { manifest_sha256: string[]; name: string[]; version: string[] };
+  /** The manifests first stored since then that a run names (error null: parsed). */
   manifests: { sha256: string[]; error: (string | null)[] };
 }
 
 /**
- * GET /deardiary/index: the whole index, the changes since a version, no change, or
- * no store yet.
+ * GET /deardiary/index: the whole index (an SQLite image of the manifests' packages,
+ * docs/store.md), the changes since a version, no change, or no store yet.
  */
 export type IndexAnswer =
   | { kind: 'image'; version: string; bytes: Uint8Array }

@@ -494,11 +494,8 @@ export class RunStore implements IRunStore {
     try {
       if (this._version === null) {
         // No store when the list was read: the list again, not the whole index.
-        const list = (await this._api.listRuns())!;
-        const changed = list.version !== null;
-        this._runs = list.runs;
-        this._version = list.version;
-        return changed;
+        await this._readList();
+        return this._version !== null;
       }
       return await this._adopt(await this._api.index(this._version));
     } catch (error) {
@@ -532,26 +529,33 @@ export class RunStore implements IRunStore {
       this._version = answer.version;
       return true;
     }
-    const index = await RunIndex.open(
-      answer.bytes,
-      answer.version,
-      this._sqljs
-    );
+    // The list's version is another store's, or older than the server's change log:
+    // the list again, and the index kept if it is at the same version.
     this._index?.close();
-    this._index = index;
-    const changed = answer.version !== this._version;
-    if (changed || !this._runs) {
-      this._runs = index.runs();
-      this._version = answer.version;
+    this._index = null;
+    const before = this._runs;
+    await this._readList();
+    if (answer.version === this._version) {
+      this._index = await RunIndex.open(
+        answer.bytes,
+        answer.version,
+        this._sqljs
+      );
     }
-    return changed;
+    return this._runs !== before;
+  }
+
+  /** The whole list from the server (GET /deardiary/runs). */
+  private async _readList(): Promise<void> {
+    const list = (await this._api.listRuns())!;
+    this._runs = list.runs;
+    this._version = list.version;
   }
 
   /**
    * The index, loaded when first needed; null while there is no store. The image is
-   * downloaded and opened outside the queue of list operations (at 50,000 runs it
-   * takes seconds: a click meanwhile must not wait for it), then brought to the list's
-   * version inside it.
+   * downloaded and opened outside the queue of list operations (a click meanwhile
+   * must not wait for it), then brought to the list's version inside it.
    */
   private async _ensureIndex(): Promise<RunIndex | null> {
     if (!this._index) {
@@ -583,14 +587,14 @@ export class RunStore implements IRunStore {
         index.close();
         return false;
       }
+      const before = this._runs;
       try {
-        const caughtUp = await this._catchUp(index);
-        if (caughtUp === null) {
+        if (await this._catchUp(index)) {
+          this._index = index;
+        } else {
           index.close();
-          return false;
         }
-        this._index = index;
-        return caughtUp;
+        return this._runs !== before;
       } catch (error) {
         index.close();
         throw this._error(error);
@@ -603,34 +607,37 @@ export class RunStore implements IRunStore {
 
   /**
    * Bring a newly opened index and the list to one version: the index to the newest,
-   * then the list to the index's. Resolves with whether the list changed, or null when
-   * they cannot agree (changes meanwhile; the index is fetched again when needed).
+   * then the list to the index's (a delta, or the whole list when the list is of no
+   * store or another one). Resolves with whether they agree; when not (changes
+   * meanwhile), the index is dropped and fetched again when needed.
    */
-  private async _catchUp(index: RunIndex): Promise<boolean | null> {
+  private async _catchUp(index: RunIndex): Promise<boolean> {
     if (!this._runs || this._version === index.version) {
-      return false;
+      return true; // no list yet: it is compared with the index when it arrives
     }
     const forIndex = await this._api.index(index.version);
     if (forIndex.kind === 'delta') {
       index.apply(forIndex.delta);
     } else if (forIndex.kind !== 'current') {
-      return null;
-    }
-    if (this._version === null) {
-      this._runs = index.runs();
-      this._version = index.version;
-      return true;
-    }
-    if (this._version === index.version) {
       return false;
     }
-    const forList = await this._api.index(this._version);
-    if (forList.kind !== 'delta' || forList.version !== index.version) {
-      return null;
+    if (this._version === index.version) {
+      return true;
     }
-    this._runs = applyDelta(this._runs, forList.delta);
-    this._version = forList.version;
-    return true;
+    if (this._version !== null && sameStore(this._version, index.version)) {
+      const forList = await this._api.index(this._version);
+      if (forList.kind === 'delta' && forList.version === index.version) {
+        this._runs = applyDelta(this._runs, forList.delta);
+        this._version = forList.version;
+        return true;
+      }
+      if (forList.kind !== 'image') {
+        return false; // changes meanwhile
+      }
+    }
+    // No store, or another one, when the list was read: the list again.
+    await this._readList();
+    return this._version === index.version;
   }
 
   /**
@@ -829,6 +836,11 @@ export function applyDelta(
     merged[k++] = changed[j++];
   }
   return merged;
+}
+
+/** Two versions (`<store_id>.<seq>`) of one store. */
+function sameStore(a: string, b: string): boolean {
+  return a.slice(0, a.lastIndexOf('.')) === b.slice(0, b.lastIndexOf('.'));
 }
 
 /** `next` is the version right after `current` (`<store_id>.<seq>`, seq + 1). */

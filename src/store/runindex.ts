@@ -1,16 +1,16 @@
 /**
- * The browser's index of the store (docs/store.md): an SQLite image the server makes
- * (runs plus each manifest's package table, no blobs), opened with sql.js and kept
- * current with the server's deltas. Package filters answer from it.
+ * The browser's index of the store (docs/store.md): an SQLite image the server makes of
+ * each manifest's package table (no runs: the run list holds them; no blobs), opened
+ * with sql.js and kept current with the server's deltas. Package filters answer from it.
  */
-import type { Database, SqlValue } from 'sql.js';
-import { fromColumns, IIndexDelta } from '../server/api';
+import type { Database } from 'sql.js';
+import type { IIndexDelta } from '../server/api';
 import { ISqlJsLoader, loadSqlJs } from './sqljs';
-import type { IRunSummary, RunTrigger } from './types';
+import type { IRunSummary } from './types';
 
 /**
  * The order of the run list, newest first: the one rule, also the ORDER BY of
- * jupyterlab_deardiary/list_runs.sql (src/__tests__/runindex.spec.ts keeps them equal).
+ * jupyterlab_deardiary/list_runs.sql (src/__tests__/runs.spec.ts keeps them equal).
  */
 export const RUN_ORDER = 'created_at DESC, id DESC';
 
@@ -24,11 +24,6 @@ export function compareRuns(a: IRunSummary, b: IRunSummary): number {
 
 /** Package name (lower-cased) -> the versions found under it (null: none recorded). */
 export type PackageVersions = ReadonlyMap<string, readonly (string | null)[]>;
-
-const RUN_COLUMNS = `id, snapshot_id, number, notebook_path, trigger, status, note,
-  created_at, julia_version, git_sha, git_dirty, is_global_env, has_manifest, parent_id,
-  manifest_sha256, manifest_name, project_sha256, project_path, notebook_unsaved,
-  has_patch, patch_truncated`;
 
 export class RunIndex {
   private constructor(
@@ -53,63 +48,51 @@ export class RunIndex {
     return this._version;
   }
 
-  /** Apply the server's changes since `version` (the caller checked it is ours). */
+  /**
+   * Apply the server's changes since `version` (the caller checked it is ours): the
+   * packages of the manifests new since then. Runs are the run list's business.
+   */
   apply(delta: IIndexDelta): void {
     const db = this._db;
+    const { manifests, packages } = delta;
     db.exec('BEGIN');
     try {
-      const runs = fromColumns(delta.runs);
-      const gone = [...delta.deleted, ...runs.map(r => r.id)];
-      const del = db.prepare('DELETE FROM run WHERE id = ?');
-      gone.forEach(id => del.run([id]));
-      del.free();
-      const ins = db.prepare(
-        `INSERT INTO run (${RUN_COLUMNS}) VALUES (${Array(21).fill('?').join(', ')})`
+      const find = db.prepare('SELECT id FROM manifest WHERE sha256 = ?');
+      const add = db.prepare(
+        'INSERT INTO manifest (sha256, error) VALUES (?, ?) RETURNING id'
       );
-      for (const r of runs) {
-        ins.run([
-          r.id,
-          r.snapshot_id,
-          r.number,
-          r.notebook_path,
-          r.trigger,
-          r.status,
-          r.note,
-          r.created_at,
-          r.julia_version,
-          r.git_sha,
-          bit(r.git_dirty),
-          bit(r.is_global_env),
-          bit(r.has_manifest),
-          r.parent_id,
-          r.manifest_sha256,
-          r.manifest_name,
-          r.project_sha256,
-          r.project_path,
-          bit(r.notebook_unsaved),
-          bit(r.has_patch),
-          bit(r.patch_truncated)
-        ]);
+      const update = db.prepare('UPDATE manifest SET error = ? WHERE id = ?');
+      const clear = db.prepare('DELETE FROM package WHERE manifest = ?');
+      const ids = new Map<string, number>();
+      try {
+        manifests.sha256.forEach((sha, i) => {
+          const error = manifests.error[i] ?? null;
+          let id = first(find, [sha]);
+          if (id !== null) {
+            // indexed again (dropped with its runs, then stored again)
+            clear.run([id]);
+            update.run([error, id]);
+          } else {
+            id = first(add, [sha, error])!;
+          }
+          ids.set(sha, id);
+        });
+      } finally {
+        [find, add, update, clear].forEach(stmt => stmt.free());
       }
-      ins.free();
-      const { manifests, packages } = delta;
-      const manifest = db.prepare(
-        'INSERT OR REPLACE INTO manifest (sha256, error) VALUES (?, ?)'
-      );
-      const clear = db.prepare('DELETE FROM package WHERE manifest_sha256 = ?');
-      manifests.sha256.forEach((sha, i) => {
-        clear.run([sha]);
-        manifest.run([sha, manifests.error[i] ?? null]);
-      });
-      manifest.free();
-      clear.free();
       const pkg = db.prepare(
-        'INSERT INTO package (manifest_sha256, name, version) VALUES (?, ?, ?)'
+        'INSERT INTO package (manifest, name, version) VALUES (?, ?, ?)'
       );
-      packages.manifest_sha256.forEach((sha, i) =>
-        pkg.run([sha, packages.name[i], packages.version[i]])
-      );
-      pkg.free();
+      try {
+        packages.manifest_sha256.forEach((sha, i) => {
+          const id = ids.get(sha);
+          if (id !== undefined) {
+            pkg.run([id, packages.name[i], packages.version[i]]);
+          }
+        });
+      } finally {
+        pkg.free();
+      }
       db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('version', ?)", [
         delta.version
       ]);
@@ -133,22 +116,6 @@ export class RunIndex {
     }
   }
 
-  /** Every run, in RUN_ORDER. */
-  runs(): IRunSummary[] {
-    const stmt = this._db.prepare(
-      `SELECT ${RUN_COLUMNS} FROM run ORDER BY ${RUN_ORDER}`
-    );
-    const runs: IRunSummary[] = [];
-    try {
-      while (stmt.step()) {
-        runs.push(toSummary(stmt.get()));
-      }
-    } finally {
-      stmt.free();
-    }
-    return runs;
-  }
-
   /**
    * For each manifest that has one of these packages (names in any case), the versions
    * of those packages in it. A version the manifest does not record ('' in the index,
@@ -157,7 +124,8 @@ export class RunIndex {
   packageVersions(names: readonly string[]): Map<string, PackageVersions> {
     const result = new Map<string, Map<string, (string | null)[]>>();
     const stmt = this._db.prepare(
-      'SELECT manifest_sha256, version FROM package WHERE name = ? COLLATE NOCASE'
+      `SELECT m.sha256, p.version FROM package p JOIN manifest m ON m.id = p.manifest
+       WHERE p.name = ? COLLATE NOCASE`
     );
     try {
       for (const name of new Set(names.map(n => n.toLowerCase()))) {
@@ -191,37 +159,15 @@ export class RunIndex {
   private _version: string;
 }
 
-function bit(value: boolean | null): number | null {
-  return value === null ? null : Number(value);
-}
-
-function text(value: SqlValue): string | null {
-  return value === null ? null : String(value);
-}
-
-/** A row of RUN_COLUMNS as a summary. */
-function toSummary(row: SqlValue[]): IRunSummary {
-  return {
-    id: Number(row[0]),
-    snapshot_id: String(row[1]),
-    number: Number(row[2]),
-    notebook_path: String(row[3]),
-    trigger: String(row[4]) as RunTrigger,
-    status: String(row[5]),
-    note: String(row[6] ?? ''),
-    created_at: String(row[7]),
-    julia_version: String(row[8] ?? ''),
-    git_sha: text(row[9]),
-    git_dirty: row[10] === null ? null : row[10] === 1,
-    is_global_env: row[11] === 1,
-    has_manifest: row[12] === 1,
-    parent_id: row[13] === null ? null : Number(row[13]),
-    manifest_sha256: text(row[14]),
-    manifest_name: text(row[15]),
-    project_sha256: text(row[16]),
-    project_path: text(row[17]),
-    notebook_unsaved: row[18] === 1,
-    has_patch: row[19] === 1,
-    patch_truncated: row[20] === 1
-  };
+/** The first column of the statement's first row (null: no row); the statement is reset. */
+function first(
+  stmt: ReturnType<Database['prepare']>,
+  params: (string | number | null)[]
+): number | null {
+  try {
+    stmt.bind(params);
+    return stmt.step() ? Number(stmt.get()[0]) : null;
+  } finally {
+    stmt.reset();
+  }
 }

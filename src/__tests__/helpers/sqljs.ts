@@ -3,7 +3,6 @@
  * resolves, its wasm read from disk), the store endpoints in memory, runs.
  */
 import { createHash, randomUUID } from 'crypto';
-import type { SqlValue } from 'sql.js';
 import * as fs from 'fs';
 import * as path from 'path';
 import { pathToString } from '../../kernel/protocol';
@@ -255,17 +254,17 @@ export class FakeStoreAPI implements IStoreAPI {
     const SQL = await loadSqlJs(SQLJS);
     const db = new SQL.Database();
     db.exec(INDEX_SCHEMA);
-    const keys = Object.keys(runs[0] ?? {}) as (keyof IRunSummary)[];
-    for (const run of runs) {
-      db.run(
-        `INSERT INTO run (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`,
-        keys.map(k =>
-          typeof run[k] === 'boolean' ? Number(run[k]) : (run[k] as SqlValue)
-        )
-      );
-    }
-    for (const row of this._packageRows(runs)) {
-      db.run('INSERT INTO package VALUES (?, ?, ?)', row);
+    const ids = new Map<string, number>();
+    for (const [manifest, name, version] of this._packageRows(runs)) {
+      if (!ids.has(manifest)) {
+        db.run('INSERT INTO manifest (sha256) VALUES (?)', [manifest]);
+        ids.set(manifest, ids.size + 1);
+      }
+      db.run('INSERT INTO package VALUES (?, ?, ?)', [
+        ids.get(manifest)!,
+        name,
+        version
+      ]);
     }
     db.run("INSERT INTO meta VALUES ('version', ?)", [this.version]);
     const bytes = db.export();
@@ -324,14 +323,10 @@ export class FakeStoreAPI implements IStoreAPI {
 }
 
 /** The index schema of docs/store.md. */
-const INDEX_SCHEMA = `
-CREATE TABLE run (id INTEGER PRIMARY KEY, snapshot_id, number, notebook_path, trigger,
-  status, note, created_at, julia_version, git_sha, git_dirty, is_global_env,
-  has_manifest, parent_id, manifest_sha256, manifest_name, project_sha256, project_path,
-  notebook_unsaved, has_patch, patch_truncated);
-CREATE TABLE package (manifest_sha256 TEXT, name TEXT, version TEXT);
-CREATE INDEX package_by_name ON package (name COLLATE NOCASE, version);
-CREATE TABLE manifest (sha256 TEXT PRIMARY KEY, error TEXT);
+export const INDEX_SCHEMA = `
+CREATE TABLE manifest (id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, error TEXT);
+CREATE TABLE package (manifest INTEGER NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL);
+CREATE INDEX package_by_name ON package (name COLLATE NOCASE);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);`;
 
 /** The blobs a record references (what the server checks before storing it). */
