@@ -9,7 +9,7 @@
  */
 import { createHash } from 'crypto';
 import { DearDiaryAPI } from '../src/server/api';
-import { toBase64 } from '../src/restore/plan';
+import { toBase64 } from '../src/bytes';
 import { ITestServer, startServer } from '../src/__tests__/helpers/server';
 import { manifest } from './manifest';
 import { percentile, report } from './stats';

@@ -9,9 +9,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Session } from '@jupyterlab/services';
 import { KernelBridge } from '../kernel/bridge';
-import { fromBase64, pathToString } from '../kernel/protocol';
+import { pathToString } from '../kernel/protocol';
 import { GENERATIONS } from './helpers/generations';
 import { REPO, useServer } from './helpers/server';
+import { fromBase64 } from '../bytes';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const MANIFEST = Buffer.concat([

@@ -12,8 +12,7 @@ import {
   notebookName,
   preflight,
   restoreRequest,
-  runName,
-  toBase64
+  runName
 } from '../restore/plan';
 import { activateCode } from '../restore/execute';
 import { resultBody, stripAnsi, worktreeBody } from '../restore/views';
@@ -26,6 +25,7 @@ import {
   makeStore,
   sha
 } from './helpers/sqljs';
+import { toBase64 } from '../bytes';
 
 const spec = (name: string, display_name: string, language = 'julia') => ({
   name,

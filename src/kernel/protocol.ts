@@ -1,9 +1,8 @@
-import { sha256 } from './sha256';
-
 /**
  * The `deardiary` comm protocol, frontend side: types and the validation of every
  * message that comes from a kernel. See PROTOCOL.md beside this file.
  */
+import { fromBase64, sha256 } from '../bytes';
 
 /** The protocol version this frontend injects and expects. */
 export const PROTOCOL_VERSION = 1;
@@ -377,16 +376,6 @@ function validateLoaded(
     out.loaded_error = str(c.loaded_error, 'loaded_error');
   }
   return out;
-}
-
-/** Decode base64 into bytes. */
-export function fromBase64(b64: string): Uint8Array {
-  const binary = atob(b64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) {
-    bytes[i] = binary.charCodeAt(i);
-  }
-  return bytes;
 }
 
 /** A path for display: invalid UTF-8 is shown with replacement characters. */

@@ -13,10 +13,10 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 import { ISnapshotMessage, KernelBridge } from '../kernel/bridge';
 import { ICapture } from '../kernel/protocol';
-import { sha256 } from '../kernel/sha256';
 import { environmentKey, environmentOf } from '../manifest/drift';
 import { IAddResult, RunTrigger } from '../store/types';
 import { IGathered, IRecordRequest, Recorder } from './recorder';
+import { sha256 } from '../bytes';
 
 /** off / kernel start / kernel start and environment changes. */
 export type AutoCaptureMode =

@@ -21,7 +21,6 @@ import {
 import { diaryIcon } from '../icons';
 import { recordKernelspec } from '../kernel/kernelspec';
 import { withKernelProgress } from '../kernel/plugin';
-import { fromBase64 } from '../kernel/protocol';
 import {
   CommandIDs,
   IDearDiaryServer,
@@ -33,6 +32,7 @@ import { IAddResult, RunTrigger } from '../store/types';
 import { AutoCaptureMode, NotebookRecorder } from './notebook-recorder';
 import { IRecorderOptions, Recorder } from './recorder';
 import { trackUserEdits } from './unsaved';
+import { fromBase64 } from '../bytes';
 
 // The id names the user's settings of this plugin (schema/snapshot.json): kept as it was
 // so that they survive upgrades.

@@ -4,10 +4,10 @@
  */
 import { IKernelspecRecord } from '../kernel/kernelspec';
 import { ICapture } from '../kernel/protocol';
-import { sha256 } from '../kernel/sha256';
 import { ServerError } from '../server/request';
-import { IGitState } from '../server/api';
+import { IGitState } from '../store/types';
 import { IAddResult, IRunInput, RunGit, RunTrigger } from '../store/types';
+import { sha256 } from '../bytes';
 
 /** What the recorder needs from the rest of the extension (each a tested seam). */
 export interface IRecorderDeps {

@@ -6,7 +6,7 @@
  */
 import { environmentTarget, IOutsideEnvironment } from '../manifest/loaded';
 import { IRestoreRequest } from '../server/api';
-import { toBase64 } from './plan';
+import { toBase64 } from '../bytes';
 
 /**
  * The restore request that writes a carried environment's files (by their recorded

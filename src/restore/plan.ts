@@ -18,6 +18,7 @@ import {
   workspaceFinding,
   workspaceLayout
 } from './workspace';
+import { toBase64 } from '../bytes';
 
 /** One finding of the pre-flight. */
 export interface IFinding {
@@ -351,13 +352,4 @@ export async function restoreRequest(
       entrypoint: run.notebook.stored ? notebookName(run) : null
     }
   };
-}
-
-/** Standard base64 of bytes (chunked: no argument-count limit on large files). */
-export function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
 }

@@ -21,7 +21,8 @@ import {
 } from '../server/api';
 import { IRunDetail } from '../store/types';
 import { isPlainFileName } from './names';
-import { notebookName, toBase64 } from './plan';
+import { notebookName } from './plan';
+import { toBase64 } from '../bytes';
 
 /** One file of the workspace layout. */
 export interface ILayoutFile {

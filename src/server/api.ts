@@ -1,5 +1,10 @@
 import { ServerConnection } from '@jupyterlab/services';
-import type { IRunDetail, IRunRecord, IRunSummary } from '../store/types';
+import type {
+  IGitState,
+  IRunDetail,
+  IRunRecord,
+  IRunSummary
+} from '../store/types';
 import {
   requestJSON,
   requestRaw,
@@ -17,41 +22,6 @@ export interface IVersionInfo {
   api: number;
   /** The store file, relative to the server root (c.DearDiary.store_path). */
   store_path: string;
-}
-
-/** One changed path of `git status`. */
-export interface IDirtyFile {
-  path: string;
-  /** One letter: M, A, D, R, C, U, T or ?? for untracked. */
-  status: string;
-  /** The two-letter porcelain code (index, worktree). */
-  xy: string;
-  /** The former path of a rename or copy. */
-  orig_path: string | null;
-  submodule: boolean;
-}
-
-/** GET /deardiary/git?path= */
-export interface IGitState {
-  path: string;
-  repo: boolean;
-  head_sha?: string;
-  branch?: string | null;
-  detached?: boolean;
-  remote_name?: string | null;
-  remote_url?: string | null;
-  dirty?: boolean;
-  dirty_files?: IDirtyFile[];
-  /** The list stops at 1000 entries. */
-  dirty_files_truncated?: boolean;
-  untracked_count?: number;
-  patch?: string;
-  patch_bytes?: number;
-  truncated?: boolean;
-  binary_files?: string[];
-  /** Relative to the server root ('' for the root itself), null when outside it. */
-  toplevel?: string | null;
-  toplevel_outside_root?: boolean;
 }
 
 /** One file of a restore request. */

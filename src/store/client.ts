@@ -32,8 +32,8 @@ import {
 import { IPreparedRun, prepare } from './prepare';
 import { compareRuns, PackageVersions, RunIndex } from './runindex';
 import type { ISqlJsLoader } from './sqljs';
-import { fromBase64 } from '../kernel/protocol';
 import type { IAddResult, IRunDetail, IRunInput, IRunSummary } from './types';
+import { fromBase64 } from '../bytes';
 
 /** The endpoints the store uses (DearDiaryAPI's). */
 export type IStoreAPI = Pick<

@@ -3,10 +3,9 @@
  * every byte verified against its declared size and sha256, the record to POST and the
  * blobs it names.
  */
-import { fromBase64 } from '../kernel/protocol';
-import { sha256 } from '../kernel/sha256';
 import { RunInputError } from './errors';
 import type { IRunInput, IRunRecord, RunRecordGit } from './types';
+import { fromBase64, sha256 } from '../bytes';
 
 /** Exact bytes and their sha256 (hex). */
 export interface IBlob {

@@ -25,7 +25,7 @@ import { juliaSnippet, snippetPlan } from '../restore/snippet';
 import { HistoryPanel } from './panel';
 import { showStaleManifests } from './runlist';
 import '../../style/views.css';
-import { toBase64 } from '../restore/plan';
+import { toBase64 } from '../bytes';
 
 export interface IHistoryDeps {
   app: JupyterFrontEnd;

@@ -1,4 +1,8 @@
 /**
+ * Bytes: their SHA-256 and base64, for the kernel's captures, the store and the views.
+ */
+
+/**
  * SHA-256 of bytes as lower-case hex. WebCrypto when the page has it; a plain
  * implementation otherwise, because browsers hide `crypto.subtle` on pages that are not
  * a secure context (JupyterLab served over http from another host).
@@ -90,4 +94,23 @@ export function sha256Sync(data: Uint8Array): Uint8Array {
   const outView = new DataView(out.buffer);
   h.forEach((v, i) => outView.setUint32(i * 4, v));
   return out;
+}
+
+/** Decode base64 into bytes. */
+export function fromBase64(b64: string): Uint8Array {
+  const binary = atob(b64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) {
+    bytes[i] = binary.charCodeAt(i);
+  }
+  return bytes;
+}
+
+/** Standard base64 of bytes (chunked: no argument-count limit on large files). */
+export function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
 }

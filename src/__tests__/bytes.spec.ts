@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'crypto';
-import { sha256, sha256Sync } from '../kernel/sha256';
+import { sha256, sha256Sync } from '../bytes';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const node = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
