@@ -101,9 +101,9 @@ REPO_ARGS = [
     "--git-path",
     "info/attributes",
 ]
-# A diff rewrites the index it refreshed (hence a copy of the index); a split index would
-# also freshen its shared index file in the repository when saved.
-REFRESH_ARGS = ["-c", "diff.autoRefreshIndex=true", "-c", "core.splitIndex=false"]
+# For git commands that may rewrite the index they refreshed (a copy of the index): a split
+# index would also freshen its shared index file in the repository when saved.
+REFRESH_ARGS = ["-c", "core.splitIndex=false"]
 # HEAD, the branch, tracked changes (as the user's `git status` lists them) and untracked
 # files (folders holding only untracked files as "folder/"), in one process. Ahead/behind
 # counts are not computed (a walk of the history). Where it may, status refreshes and
@@ -385,7 +385,13 @@ class Git:
         # whole index), which halves the cost on a large repository.
         few = len(paths) <= PATHSPEC_MAX
         pathspec = ["--", *(paths if few else [])]
-        args = [*(["-c", "core.preloadIndex=false"] if few else []), *REFRESH_ARGS]
+        # Only status rewrites the copy (a diff may run while it does).
+        args = [
+            *(["-c", "core.preloadIndex=false"] if few else []),
+            *REFRESH_ARGS,
+            "-c",
+            "diff.autoRefreshIndex=false",
+        ]
         cap = self.config.patch_max_bytes
         out = await self.run([*args, *DIFF_ARGS, *pathspec], toplevel, overrides, cap, index=index)
         if out.returncode != 0:
