@@ -30,10 +30,10 @@ from pathlib import Path
 # this was written (the closing report of issue 14 lists them). Raise them as tests are
 # added; a runner that ran fewer fails. The one-test checks (lint, check_auth, wheel) need 1.
 MINIMUM = {
-    "jest.json": 330,  # jest tests (340)
+    "jest.json": 310,  # jest tests (315; the whole-file store's sql.js tests went with it)
     "julia.log": 9500,  # Julia @test assertions, all IJulia generations together (9741)
-    "pytest.xml": 420,  # pytest tests (433)
-    "playwright.json": 20,  # Playwright tests, all projects together (22)
+    "pytest.xml": 490,  # pytest tests (500)
+    "playwright.json": 24,  # Playwright tests, all projects together (24)
 }
 DEFAULT_MINIMUM = 1
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
