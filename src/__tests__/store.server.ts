@@ -349,12 +349,14 @@ describe('RunStore against a real server', () => {
   });
 
   it('records while the index downloads, and the index then agrees with the list', async () => {
+    const tag = `${Date.now()}`;
+    // A store exists (this test may run alone): there is an image to hold.
+    await client().addRun(makeRun({ notebook: `dl${tag}-first.ipynb` }));
     const api = new CountingAPI(suite.server.settings);
     const store = client(api);
     await store.listRuns();
     let release = () => {};
     api.holdImage = new Promise(resolve => (release = resolve));
-    const tag = `${Date.now()}`;
     const loading = store.packageVersions(['DataFrames']);
     await new Promise(resolve => setTimeout(resolve, 200)); // the image is held
     // A click and another client's run meanwhile: not held up by the index.
