@@ -171,7 +171,9 @@ describe('the stale-manifest badge, as the sidebar shows it', () => {
       )
     );
     expect(badge.textContent).toBe('stale manifest');
-    expect(badge.title).toContain('Zzz is in Project.toml but not in it');
+    expect(badge.title).toContain(
+      'Zzz is in Project.toml but not in the manifest'
+    );
     expect(
       panel.list.node.querySelector(
         `#jp-DearDiary-run-${fresh.run.id} .jp-DearDiary-badge-stale`

@@ -468,7 +468,7 @@ describe('the badge in the run list and the hint in the details', () => {
         runs.find(r => r.id === 2)!
       )!.title
     ).toBe(
-      'The manifest does not match Project.toml: Zzz is in Project.toml but not in it. Pkg.instantiate() may fail or install other versions; run Pkg.resolve() and record a new run.'
+      'The manifest does not match Project.toml: Zzz is in Project.toml but not in the manifest. Pkg.instantiate() may fail or install other versions than the project asks for; run Pkg.resolve() and record a new run.'
     );
     expect(
       badge(

@@ -165,14 +165,7 @@ export type RunRecordGit =
  * A run as POSTed to /deardiary/runs (docs/store.md): an IRunInput without bytes; the
  * captured files, the notebook and the git patch are blobs named by their sha256.
  */
-export interface IRunRecord {
-  snapshot_id: string;
-  trigger: RunTrigger;
-  note: string;
-  created_at: string;
-  ended_at: string;
-  parent_snapshot_id: string | null;
-  kernel: IRunKernel;
+export interface IRunRecord extends Omit<IRunInput, 'git' | 'notebook'> {
   /** Its files without base64. */
   capture: ICapture;
   git: RunRecordGit;

@@ -7,6 +7,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 import type { StaleManifests, StaleReason } from '../manifest/stale';
+import { hintMessage } from '../manifest/words';
 import { IRunSummary } from '../store/types';
 
 export const ROW_HEIGHT = 44;
@@ -454,38 +455,16 @@ export function showStaleManifests(list: RunList, stale: StaleManifests): void {
   }, list);
 }
 
-/** One sentence for the badge's tooltip and the details: what does not match. */
+/** The badge's tooltip: what does not match (the details' hint says the same). */
 export function staleSentence(
   trans: TranslationBundle,
   reasons: readonly StaleReason[]
 ): string {
-  const parts = reasons.map(reason => {
-    switch (reason.code) {
-      case 'missing':
-        return trans.__('%1 is in Project.toml but not in it', reason.name);
-      case 'compat':
-        return reason.name === 'julia'
-          ? trans.__(
-              'it was resolved by Julia %1, outside compat julia = "%2"',
-              reason.version,
-              reason.compat
-            )
-          : trans.__(
-              '%1 %2 is outside compat %1 = "%3"',
-              reason.name,
-              reason.version,
-              reason.compat
-            );
-      default:
-        return trans.__(
-          "Project.toml's [deps] or [compat] changed after it was resolved"
-        );
-    }
+  return hintMessage(trans, {
+    code: 'stale-manifest',
+    severity: 'warning',
+    reasons: [...reasons]
   });
-  return trans.__(
-    'The manifest does not match Project.toml: %1. Pkg.instantiate() may fail or install other versions; run Pkg.resolve() and record a new run.',
-    parts.join('; ')
-  );
 }
 
 function text(className: string, value: string): HTMLElement {
