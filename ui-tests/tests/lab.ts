@@ -9,14 +9,12 @@ import { IStoredRun, listRuns } from './store';
 export const JULIA = 'deardiary-test-julia-1.5';
 export const SNAPSHOT = '[data-command="deardiary:snapshot"]';
 
-/** Create a notebook whose metadata names its kernel, open it, wait for the kernel. */
-export async function openNotebook(
-  page: IJupyterLabPageFixture,
-  path: string,
+/** A notebook (nbformat 4.5) of code cells whose metadata names its kernel. */
+export function notebookJSON(
   kernel: { name: string; display_name: string; language: string },
   sources: string[] = ['']
 ) {
-  const notebook = {
+  return {
     cells: sources.map(source => ({
       cell_type: 'code',
       source,
@@ -28,6 +26,16 @@ export async function openNotebook(
     nbformat: 4,
     nbformat_minor: 5
   };
+}
+
+/** Create a notebook whose metadata names its kernel, open it, wait for the kernel. */
+export async function openNotebook(
+  page: IJupyterLabPageFixture,
+  path: string,
+  kernel: { name: string; display_name: string; language: string },
+  sources: string[] = ['']
+) {
+  const notebook = notebookJSON(kernel, sources);
   await page.contents.uploadContent(JSON.stringify(notebook), 'text', path);
   await open(page, path);
 }

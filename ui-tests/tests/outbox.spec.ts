@@ -11,7 +11,7 @@
 import { expect, Page, test } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
-import { JULIA_SPEC, open, SNAPSHOT } from './lab';
+import { JULIA_SPEC, notebookJSON, open, SNAPSHOT } from './lab';
 import { OwnServer } from './server';
 import { readRuns, writeProject } from './store';
 
@@ -24,20 +24,7 @@ test.beforeEach(async () => {
   writeProject('outbox', 'name = "Outbox"\n', server.root);
   fs.writeFileSync(
     path.join(server.root, NOTEBOOK),
-    JSON.stringify({
-      cells: [
-        {
-          cell_type: 'code',
-          source: 'x = 1',
-          metadata: {},
-          outputs: [],
-          execution_count: null
-        }
-      ],
-      metadata: { kernelspec: JULIA_SPEC },
-      nbformat: 4,
-      nbformat_minor: 5
-    })
+    JSON.stringify(notebookJSON(JULIA_SPEC, ['x = 1']))
   );
   await server.start();
 });

@@ -9,7 +9,13 @@
 import { expect, Page, test } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
-import { JULIA_SPEC, kernelIdle, serverRuns, SNAPSHOT } from '../lab';
+import {
+  JULIA_SPEC,
+  kernelIdle,
+  notebookJSON,
+  serverRuns,
+  SNAPSHOT
+} from '../lab';
 import { ROOT, writeProject } from '../store';
 
 const toasts = (page: Page) => page.locator('.Toastify');
@@ -41,20 +47,7 @@ test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', as
     data: {
       type: 'notebook',
       format: 'json',
-      content: {
-        cells: [
-          {
-            cell_type: 'code',
-            source: 'x = 1 + 1',
-            metadata: {},
-            outputs: [],
-            execution_count: null
-          }
-        ],
-        metadata: { kernelspec: JULIA_SPEC },
-        nbformat: 4,
-        nbformat_minor: 5
-      }
+      content: notebookJSON(JULIA_SPEC, ['x = 1 + 1'])
     }
   });
   expect(created.ok()).toBe(true);
