@@ -180,6 +180,10 @@ class FakeBridge {
     this.fingerprints++;
     return this.current;
   }
+  pings = 0;
+  async ping() {
+    this.pings++;
+  }
 }
 
 function controller(
@@ -264,6 +268,7 @@ describe('NotebookRecorder (automatic capture)', () => {
     await settle();
     expect(off.bridge.captures).toBe(0);
     expect(off.runs).toHaveLength(0);
+    expect(off.bridge.pings).toBe(1); // connected ahead: a click is not slower first
 
     const startOnly = controller('kernel-start');
     await startOnly.start();

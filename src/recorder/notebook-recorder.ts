@@ -194,6 +194,11 @@ export class NotebookRecorder implements IDisposable {
   private _beginStart(): void {
     this._fresh = false;
     if (this._mode() === 'off') {
+      // Nothing is recorded, but the bridge is set up now (the guarded injection is
+      // silent): the first click then costs what later ones do, and @snapshot works.
+      void this._checkLanguage()
+        .then(julia => (julia ? this._bridge.ping() : undefined))
+        .catch(() => undefined);
       return;
     }
     const start: IStart = {
