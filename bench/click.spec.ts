@@ -14,7 +14,7 @@
  *   kernel's first capture); then the page reloaded (the kernel stays), the sidebar and
  *   notebook opened again and
  *   S-C  the first click after the page load,
- *   S-A  $DEARDIARY_BENCH_CLICKS (20) warm clicks;
+ *   S-A  $DEARDIARY_BENCH_CLICKS (30) warm clicks;
  * each click timed in the page from `deardiary:snapshot` (what the toolbar button runs)
  * to its row `#jp-DearDiary-run-<id>` in the DOM, the id checked against the server's
  * 201 answer to POST /deardiary/runs (stored AND shown).
@@ -61,7 +61,7 @@ import { percentile, report, target } from './stats';
 const SIZES = (process.env.DEARDIARY_BENCH_SIZES ?? '100,10000,50000')
   .split(',')
   .map(Number);
-const CLICKS = Number(process.env.DEARDIARY_BENCH_CLICKS ?? 20);
+const CLICKS = Number(process.env.DEARDIARY_BENCH_CLICKS ?? 30);
 const MEMORY_SIZE = 50000;
 const CLICK_MS = 100;
 const NOTEBOOK = 'repo/analysis.ipynb';
