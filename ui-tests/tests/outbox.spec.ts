@@ -131,9 +131,11 @@ test('a run waiting when the tab is closed is stored when another tab opens', as
   await expect
     .poll(stored, { timeout: 120000, intervals: [500] })
     .toEqual(['button']);
-  await again.evaluate(() =>
-    window.jupyterapp.commands.execute('deardiary:open-history')
-  );
+  // (after the layout is restored, which would otherwise show the file browser again)
+  await again.evaluate(async () => {
+    await window.jupyterapp.restored;
+    await window.jupyterapp.commands.execute('deardiary:open-history');
+  });
   await expect(
     again.getByRole('listbox', { name: 'Recorded runs' }).getByRole('option')
   ).toHaveCount(1);
