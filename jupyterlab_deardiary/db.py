@@ -232,16 +232,25 @@ MIGRATIONS = [lambda db: run_script(db, V1), migrate_v2, migrate_v3]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
-def index_manifest(db: sqlite3.Connection, sha: str, seq: int) -> None:
-    """Package rows of a stored manifest blob, unless it has them already."""
+def parse_manifest(data: bytes | None) -> tuple[list[tuple[str, str, str]], str | None]:
+    """(package rows, error) of a manifest's bytes."""
+    try:
+        return manifest_packages(data or b""), None
+    except ManifestError as e:
+        return [], str(e)
+
+
+def index_manifest(
+    db: sqlite3.Connection,
+    sha: str,
+    seq: int,
+    parsed: tuple[list[tuple[str, str, str]], str | None] | None = None,
+) -> None:
+    """Package rows of a stored manifest blob (``parsed`` ahead, outside the write lock,
+    or parsed now), unless it has them already."""
     if db.execute("SELECT 1 FROM manifest_index WHERE sha256 = ?", (sha,)).fetchone():
         return
-    data = blobs.read_blob(db, sha)
-    error = None
-    try:
-        rows = manifest_packages(data or b"")
-    except ManifestError as e:
-        rows, error = [], str(e)
+    rows, error = parsed if parsed is not None else parse_manifest(blobs.read_blob(db, sha))
     db.executemany(
         "INSERT OR IGNORE INTO package (manifest_sha256, name, uuid, version) VALUES (?, ?, ?, ?)",
         [(sha, *row) for row in rows],
@@ -601,7 +610,9 @@ class Store:
         run = prepare_run(record)
         db = self.connection(create=True)
         assert db is not None
+        # CPU work before the write lock: other writers wait only for the inserts.
         env_chunks = blobs.cut(run.environment)
+        parsed = self._parse_new_manifests(db, run)
         with transaction(db):
             existing = self._find(db, run.snapshot_id)
             if existing is not None:
@@ -643,8 +654,25 @@ class Store:
             ).fetchone()[0]
             for f in run.files:
                 if f[0] == "manifest":
-                    index_manifest(db, f[4], seq)
+                    index_manifest(db, f[4], seq, parsed.get(f[4]))
             return self._summary(db, run_id), True, self.version_of(db)
+
+    @staticmethod
+    def _parse_new_manifests(
+        db: sqlite3.Connection, run: PreparedRun
+    ) -> dict[str, tuple[list[tuple[str, str, str]], str | None]]:
+        """The package rows of the run's manifests the index lacks, read in a read
+        transaction and parsed outside any (index_manifest parses again what this missed)."""
+        shas = {f[4] for f in run.files if f[0] == "manifest"}
+        with transaction(db, "DEFERRED"):
+            data = {
+                sha: blobs.read_blob(db, sha)
+                for sha in shas
+                if not db.execute(
+                    "SELECT 1 FROM manifest_index WHERE sha256 = ?", (sha,)
+                ).fetchone()
+            }
+        return {sha: parse_manifest(b) for sha, b in data.items() if b is not None}
 
     def _insert(self, db: sqlite3.Connection, run: PreparedRun) -> int:
         r = run.record
