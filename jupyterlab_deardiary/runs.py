@@ -18,7 +18,7 @@ import threading
 from operator import itemgetter
 from typing import Any, Callable
 
-from .db import LIST_RUNS, SCHEMA_VERSION, Store, transaction
+from .db import LIST_RUNS, RUNS_ORDER, RUNS_SELECT, SCHEMA_VERSION, Store, transaction
 from .errors import ApiError
 
 
@@ -102,17 +102,24 @@ class Answer:
         self.gzipped = gzip.compress(self.body, compresslevel=1, mtime=0)
 
 
-def read_run_list(store: Store, limit: int | None = None) -> Answer:
-    """The run list of the store (blocking)."""
-    version, names, rows, total = store.read_runs(limit)
+def list_answer(
+    version: str | None, names: list[str], rows: list[tuple], total: int | None = None
+) -> Answer:
+    """GET /deardiary/runs' answer for rows of list_runs.sql (``total``: of a limited list)."""
     payload: dict[str, Any] = {
         "version": version,
         "schema_version": SCHEMA_VERSION,
         "columns": columns_of(names, rows),
     }
-    if limit is not None:
+    if total is not None:
         payload["total"] = total
     return Answer(version, payload)
+
+
+def read_run_list(store: Store, limit: int | None = None) -> Answer:
+    """The run list of the store (blocking)."""
+    version, names, rows, total = store.read_runs(limit)
+    return list_answer(version, names, rows, total if limit is not None else None)
 
 
 class RunRows:
@@ -146,8 +153,7 @@ def run_list(store: Store, limit: int | None = None) -> Answer:
         version = Store.version_of(db)
         if entry.answer is not None and entry.answer.version == version:
             return entry.answer
-        store_id, _, seq_text = version.partition(".")
-        seq = int(seq_text)
+        store_id, seq = _split(version)
         if entry.store_id != store_id or entry.seq < 0 or entry.seq > seq:
             cursor = db.execute(LIST_RUNS)
             _check_names([d[0] for d in cursor.description])
@@ -159,14 +165,7 @@ def run_list(store: Store, limit: int | None = None) -> Answer:
             entry.rows.update((row[0], row) for row in changes.rows)
         entry.store_id, entry.seq = store_id, seq
         rows = sorted(entry.rows.values(), key=_NEWEST_FIRST, reverse=True)
-        entry.answer = Answer(
-            version,
-            {
-                "version": version,
-                "schema_version": SCHEMA_VERSION,
-                "columns": columns_of(list(FIELDS), rows),
-            },
-        )
+        entry.answer = list_answer(version, list(FIELDS), rows)
         return entry.answer
 
 
@@ -201,10 +200,18 @@ _REFERENCED_MANIFESTS = """SELECT m.sha256, m.error FROM manifest_index m
 
 
 def parse_version(text: str) -> tuple[str, int] | None:
+    """(store id, seq) of a version a client sent (quoted or not), None when it is not one."""
     store_id, _, seq = text.strip().strip('"').partition(".")
     if not store_id or not seq.isdigit():
         return None
     return store_id, int(seq)
+
+
+def _split(version: str) -> tuple[str, int]:
+    """(store id, seq) of a version the store made."""
+    parsed = parse_version(version)
+    assert parsed is not None, version
+    return parsed
 
 
 class Changes:
@@ -221,8 +228,6 @@ class Changes:
         self.names: list[str] = list(FIELDS)
         self.rows: list[tuple] = []
         present: set[int] = set()
-        from .db import RUNS_ORDER, RUNS_SELECT
-
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
             cursor = db.execute(
@@ -361,8 +366,7 @@ def read_index(
         return None, None
     with transaction(db, "DEFERRED"):
         version = Store.version_of(db)
-        store_id, _, seq_text = version.partition(".")
-        seq = int(seq_text)
+        store_id, seq = _split(version)
         wanted = parse_version(since) if since else None
         if wanted is not None and wanted[0] == store_id and wanted[1] <= seq:
             if wanted[1] == seq:
