@@ -762,3 +762,22 @@ def test_manifest_packages_both_formats():
     ):
         with pytest.raises(ManifestError, match=message):
             manifest_packages(bad)
+
+
+def test_the_wal_is_checkpointed_off_the_commit_path(tmp_path):
+    """The server's connections do not checkpoint in their commits (wal_autocheckpoint 0);
+    a thread of the store's does, so the WAL stays near its threshold however much is
+    written (without that thread it would hold every byte written: 12 MB here)."""
+    store = Store(tmp_path / "s.sqlite", tmp_path)
+    rng = __import__("random").Random(7)
+    for i in range(60):
+        rec, blobs = record(f"c{i}", notebook_bytes=rng.randbytes(200_000))
+        for digest, data in blobs.items():
+            store.put_blob(digest, data)
+        store.add_run(copy.deepcopy(rec), 1 << 30)
+        db = store.connection()
+        assert db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        time.sleep(0.01)  # the checkpoint thread runs beside the writers, as in the server
+    wal = tmp_path / "s.sqlite-wal"
+    assert wal.stat().st_size < 4 * db_module._Checkpointer.WAL_BYTES
+    assert store.read_runs()[3] == 60
