@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from traitlets import Float, Int, List, Unicode
+from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 MiB = 1024 * 1024
@@ -14,6 +14,16 @@ class DearDiary(Configurable):
     store_path = Unicode(
         ".deardiary/deardiary.sqlite",
         help="The SQLite store, relative to the server root (must stay inside it).",
+    ).tag(config=True)
+
+    version_store = Bool(
+        False,
+        help=(
+            "Let git see the store: when False (the default) the server writes a .gitignore "
+            "into the store's folder (everything in .deardiary/; only the store's files in a "
+            "folder of your own) so it never shows as untracked. An existing .gitignore is "
+            "never changed."
+        ),
     ).tag(config=True)
 
     run_max_bytes = Int(

@@ -26,8 +26,9 @@ from . import __version__
 from .blobs import BlobCorrupt
 from .config import DearDiary
 from .db import Store
-from .errors import ApiError, bad_request, json_object
+from .errors import ApiError, bad_request, json_object, unexpected_error
 from .git import Git, find_git
+from .gitignore import ensure_ignored
 from .paths import relative_to_root, resolve_inside
 from .restore import restore
 from .runs import bad_limit, read_ahead, read_index, run_list
@@ -90,10 +91,8 @@ class BaseHandler(APIHandler):
             reason = responses.get(status_code, "error")
             reply = {"error": reason.lower().replace(" ", "_"), "message": message or reason}
         else:
-            reply = {
-                "error": "internal_error",
-                "message": "Unexpected server error (see the server log).",
-            }
+            config = getattr(self, "deardiary", None)
+            reply = unexpected_error(exc, self.root_dir, config.store_path if config else "")
         self.finish(json.dumps(reply))
 
 
@@ -190,6 +189,7 @@ def store_in(root_dir: str, config: DearDiary) -> Store:
             "bad_store_path",
             f"DearDiary.store_path {config.store_path!r} is unusable: {e.message}",
         ) from None
+    ensure_ignored(path, root_dir, config.version_store)
     return Store(path, os.path.realpath(root_dir))
 
 
