@@ -848,6 +848,8 @@ class Store:
                     (run_id,),
                 )
             ]
+            saved_stored = any(f["role"] == NOTEBOOK_SAVED for f in files)
+            files = [f for f in files if f["role"] != NOTEBOOK_SAVED]
             git = env["git"]
             if git["state"] == "ok" and env.get("patch_sha256"):
                 patch = blobs.read_blob(db, env["patch_sha256"]) or b""
@@ -870,6 +872,13 @@ class Store:
                 "size": nb_size,
                 "unsaved_changes": details["notebook"]["unsaved_changes"],
                 "stored": nb_blob is not None,
+                # Issue 16's fields, only in runs that have them (origin absent: "file").
+                **({"origin": details["notebook"]["origin"]} if "origin" in details["notebook"] else {}),
+                **(
+                    {"saved": {**details["notebook"]["saved"], "stored": saved_stored}}
+                    if "saved" in details["notebook"]
+                    else {}
+                ),
             },
             "kernel": kernel,
         }
@@ -975,8 +984,16 @@ class PreparedRun:
             {"capture": capture, "git": env_git, "patch_sha256": self.patch_sha256}
         )
         self.environment_sha256 = hashlib.sha256(self.environment).hexdigest()
+        # Issue 16: where the notebook's bytes come from ("editor": the model at snapshot
+        # time) and the saved file when it differed; its bytes are the file row
+        # `notebook_saved` (so that they are referenced like any run file).
+        saved = notebook.get("saved")
         details: dict[str, Any] = {
-            "notebook": {"unsaved_changes": notebook["unsaved_changes"]},
+            "notebook": {
+                "unsaved_changes": notebook["unsaved_changes"],
+                **({"origin": notebook["origin"]} if notebook.get("origin") else {}),
+                **({"saved": {"sha256": saved["sha256"], "size": saved["size"]}} if saved else {}),
+            },
             "kernel_language": kernel["language"],
             "parent_snapshot_id": record["parent_snapshot_id"],
         }
@@ -995,12 +1012,17 @@ class PreparedRun:
             )
             for f in capture["files"]
         ]
+        if saved and saved["stored"]:
+            name = notebook["path"].rsplit("/", 1)[-1]
+            self.files.append((NOTEBOOK_SAVED, name, notebook["path"], saved["size"], saved["sha256"]))
         # The blobs the run references: sha256 -> (field, declared size or None).
         self.blobs: dict[str, tuple[str, int | None]] = {}
         for i, f in enumerate(capture["files"]):
             self.blobs.setdefault(f["sha256"], (f"capture.files[{i}].size", f["size"]))
         if notebook["stored"]:
             self.blobs.setdefault(notebook["sha256"], ("notebook.size", notebook["size"]))
+        if saved and saved["stored"]:
+            self.blobs.setdefault(saved["sha256"], ("notebook.saved.size", saved["size"]))
         if self.patch_sha256 is not None:
             self.blobs.setdefault(self.patch_sha256, ("git.git.patch_sha256", None))
 
@@ -1021,6 +1043,8 @@ def no_run(run_id: int) -> ApiError:
 _HEX = set("0123456789abcdef")
 TRIGGERS = ("button", "kernel-start", "environment-change", "code")
 ROLES = ("project", "manifest", "env_project", "env_manifest", "workspace_project")
+#: The iteration_file role of a run's saved notebook when the editor's differed (issue 16).
+NOTEBOOK_SAVED = "notebook_saved"
 
 
 def prepare_run(record: Any) -> PreparedRun:
@@ -1130,4 +1154,11 @@ def prepare_run(record: Any) -> PreparedRun:
     size(notebook, "size", "notebook.size")
     get(notebook, "unsaved_changes", "notebook.unsaved_changes", (bool,))
     get(notebook, "stored", "notebook.stored", (bool,))
+    if notebook.get("origin") is not None and notebook["origin"] not in ("editor", "file"):
+        raise bad_run("notebook.origin", "must be 'editor' or 'file'")
+    if notebook.get("saved") is not None:
+        saved = obj(notebook["saved"], "notebook.saved")
+        sha(saved, "sha256", "notebook.saved.sha256")
+        size(saved, "size", "notebook.saved.size")
+        get(saved, "stored", "notebook.saved.stored", (bool,))
     return PreparedRun(r)
