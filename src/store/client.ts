@@ -816,6 +816,15 @@ export function applyDelta(
   delta: IIndexDelta
 ): IRunSummary[] {
   const changed = fromColumns(delta.runs).sort(compareRuns);
+  if (
+    delta.deleted.length === 0 &&
+    changed.length > 0 &&
+    (runs.length === 0 || compareRuns(changed[changed.length - 1], runs[0]) < 0)
+  ) {
+    // New runs, newer than every run listed (a run just recorded: the usual change).
+    // A run already listed cannot sort before the first one, so none is replaced.
+    return changed.concat(runs);
+  }
   const gone = new Set([...delta.deleted, ...changed.map(r => r.id)]);
   const kept = gone.size ? runs.filter(r => !gone.has(r.id)) : [...runs];
   if (changed.length === 0) {

@@ -288,9 +288,9 @@ export class HistoryPanel extends SidePanel {
     this._list.removeClass('jp-mod-stale');
     this._list.node.removeAttribute('aria-busy');
     const started = performance.now();
-    this._shown = this._runs.filter(run =>
-      matchRun(run, query, this._packagesOf(run))
-    );
+    this._shown = query.empty
+      ? this._runs
+      : this._runs.filter(run => matchRun(run, query, this._packagesOf(run)));
     this._list.setRuns(this._shown);
     this._lastFilterMs = performance.now() - started;
     this._filtered.emit();

@@ -9,9 +9,14 @@ import { Widget } from '@lumino/widgets';
 import type { StaleManifests, StaleReason } from '../manifest/stale';
 import { hintMessage } from '../manifest/words';
 import { IRunSummary } from '../store/types';
+import { fullTime, relativeTime, shortJulia } from './humanize';
 
 export const ROW_HEIGHT = 44;
 const OVERSCAN = 8;
+/** How many of a notebook's newest runs its timeline shows. */
+export const TIMELINE_RUNS = 24;
+/** How often the relative times ("3 min. ago") are written again. */
+const CLOCK_MS = 60000;
 
 type Row =
   | { kind: 'group'; notebook: string; count: number }
@@ -32,6 +37,35 @@ export class RunList extends Widget {
     this.node.addEventListener('scroll', () => this._render());
     this.node.addEventListener('keydown', event => this._onKey(event));
     this.node.addEventListener('click', event => this._onClick(event));
+  }
+
+  /**
+   * The language of the relative times (the translator's, a BCP 47 tag); undefined: the
+   * browser's.
+   */
+  get language(): string | undefined {
+    return this._language;
+  }
+
+  set language(value: string | undefined) {
+    this._language = value;
+    this._nodes.clear();
+    this._render();
+  }
+
+  protected onAfterAttach(): void {
+    // Relative times age: write the rows in view again every minute.
+    this._clock ??= setInterval(() => {
+      this._nodes.clear();
+      this._render();
+    }, CLOCK_MS);
+  }
+
+  protected onBeforeDetach(): void {
+    if (this._clock !== null) {
+      clearInterval(this._clock);
+      this._clock = null;
+    }
   }
 
   /** The selected run changed (null: nothing selected). */
@@ -59,9 +93,14 @@ export class RunList extends Widget {
     );
   }
 
-  /** Show these runs (already filtered), grouped by notebook, newest first. */
+  /**
+   * Show these runs (already filtered, in RUN_ORDER: newest first), grouped by notebook.
+   * A notebook's first run in the list is its newest, so the groups come in order too.
+   */
   setRuns(runs: IRunSummary[]): void {
     const groups = new Map<string, IRunSummary[]>();
+    let selected: IRunSummary | null = null;
+    const marked = new Set<number>();
     for (const run of runs) {
       const group = groups.get(run.notebook_path);
       if (group) {
@@ -69,37 +108,27 @@ export class RunList extends Widget {
       } else {
         groups.set(run.notebook_path, [run]);
       }
-    }
-    const ordered = [...groups.entries()].map(([notebook, list]) => {
-      list.sort((a, b) =>
-        a.created_at < b.created_at
-          ? 1
-          : a.created_at > b.created_at
-            ? -1
-            : b.id - a.id
-      );
-      return { notebook, list };
-    });
-    ordered.sort((a, b) =>
-      a.list[0].created_at < b.list[0].created_at ? 1 : -1
-    );
-    this._rows = ordered.flatMap(({ notebook, list }) => [
-      { kind: 'group' as const, notebook, count: list.length },
-      ...list.map(run => ({ kind: 'run' as const, run }))
-    ]);
-    const ids = new Set(runs.map(r => r.id));
-    if (this._selected && !ids.has(this._selected.id)) {
-      this._select(null);
-    } else if (this._selected) {
-      this._selected = runs.find(r => r.id === this._selected!.id) ?? null;
-    }
-    const marks = this._marked.size;
-    for (const id of [...this._marked]) {
-      if (!ids.has(id)) {
-        this._marked.delete(id);
+      if (run.id === this._selected?.id) {
+        selected = run;
+      }
+      if (this._marked.has(run.id)) {
+        marked.add(run.id);
       }
     }
-    if (this._marked.size !== marks) {
+    this._rows = [];
+    for (const [notebook, list] of groups) {
+      this._rows.push({ kind: 'group', notebook, count: list.length });
+      for (const run of list) {
+        this._rows.push({ kind: 'run', run });
+      }
+    }
+    if (this._selected && !selected) {
+      this._select(null);
+    } else {
+      this._selected = selected;
+    }
+    if (marked.size !== this._marked.size) {
+      this._marked = marked;
       this._markedChanged.emit(this.marked);
     }
     this._spacer.style.height = `${this._rows.length * ROW_HEIGHT}px`;
@@ -187,11 +216,7 @@ export class RunList extends Widget {
     node.style.height = `${ROW_HEIGHT}px`;
     node.dataset.index = String(index);
     if (row.kind === 'group') {
-      node.className = 'jp-DearDiary-group';
-      node.setAttribute('role', 'presentation');
-      node.textContent = row.notebook;
-      node.title = this._trans._n('%1 run', '%1 runs', row.count);
-      return node;
+      return this._renderGroup(node, row, index);
     }
     const run = row.run;
     const selected = this._selected?.id === run.id;
@@ -221,24 +246,42 @@ export class RunList extends Widget {
       run.number,
       run.id
     );
-    top.append(
-      mark,
-      number,
-      text('jp-DearDiary-run-time', formatTime(run.created_at))
+    const time = text(
+      'jp-DearDiary-run-time',
+      relativeTime(run.created_at, new Date(), this._language)
     );
-    top.append(
-      text(
-        'jp-DearDiary-badge jp-DearDiary-badge-julia',
-        `Julia ${run.julia_version}`
-      )
-    );
+    time.title = fullTime(run.created_at, this._language);
+    top.append(mark, number, time);
     if (run.git_sha) {
-      top.append(text('jp-DearDiary-run-sha', run.git_sha.slice(0, 7)));
+      const sha = text('jp-DearDiary-run-sha', run.git_sha.slice(0, 7));
+      sha.title = this._trans.__('git commit %1', run.git_sha);
+      top.append(sha);
+    }
+    if (run.note) {
+      const note = text('jp-DearDiary-run-note', run.note);
+      note.title = run.note;
+      top.append(note);
     }
 
+    // The badges on their own line, under the title: never cut by a long note or date.
     const bottom = document.createElement('div');
     bottom.className = 'jp-DearDiary-run-bottom';
-    const badges: Array<[string, string, string]> = [];
+    const julia = shortJulia(run.julia_version);
+    const badges: Array<[string, string, string]> = [
+      ['julia', julia, this._trans.__('Julia %1', julia)]
+    ];
+    const change = this._changeOf(index);
+    if (change) {
+      badges.push([
+        'envchange',
+        this._trans.__('env changed'),
+        this._trans.__(
+          'The environment changed since run #%1: %2',
+          change.previous.number,
+          change.what.join(', ')
+        )
+      ]);
+    }
     if (run.status !== 'recorded') {
       badges.push([
         'status',
@@ -284,11 +327,6 @@ export class RunList extends Widget {
       bottom.append(badge);
     }
     bottom.append(text('jp-DearDiary-run-trigger', run.trigger));
-    if (run.note) {
-      const note = text('jp-DearDiary-run-note', run.note);
-      note.title = run.note;
-      bottom.append(note);
-    }
     node.append(top, bottom);
     node.setAttribute(
       'aria-label',
@@ -296,11 +334,90 @@ export class RunList extends Widget {
         'Run %1 of %2, %3, Julia %4',
         run.number,
         run.notebook_path,
-        formatTime(run.created_at),
-        run.julia_version
-      ) + (run.note ? `, ${run.note}` : '')
+        relativeTime(run.created_at, new Date(), this._language),
+        julia
+      ) +
+        (change
+          ? `, ${this._trans.__('environment changed: %1', change.what.join(', '))}`
+          : '') +
+        (run.note ? `, ${run.note}` : '')
     );
     return node;
+  }
+
+  /**
+   * A notebook's heading: its path, and a timeline of its newest runs (oldest left), one
+   * mark per run, its colour changing where the environment changed. A mark's title says
+   * which run and what changed; a click selects the run (keyboard: the run's own row says
+   * "environment changed").
+   */
+  private _renderGroup(
+    node: HTMLElement,
+    row: { notebook: string; count: number },
+    index: number
+  ): HTMLElement {
+    const trans = this._trans;
+    node.className = 'jp-DearDiary-group';
+    node.setAttribute('role', 'presentation');
+    const name = text('jp-DearDiary-group-name', row.notebook);
+    name.title = trans._n('%1 run', '%1 runs', row.count);
+    const timeline = document.createElement('div');
+    timeline.className = 'jp-DearDiary-timeline';
+    const shown = Math.min(row.count, TIMELINE_RUNS);
+    let era = 0;
+    let changes = 0;
+    for (let i = index + shown; i > index; i--) {
+      const run = (this._rows[i] as { run: IRunSummary }).run;
+      const change = this._changeOf(i);
+      if (change) {
+        era += 1;
+        changes += 1;
+      }
+      const mark = document.createElement('span');
+      mark.className = `jp-DearDiary-timeline-mark jp-mod-era${era % 4}`;
+      mark.classList.toggle('jp-mod-changed', change !== null);
+      mark.dataset.runId = String(run.id);
+      mark.title = change
+        ? trans.__(
+            'Run #%1, %2: the environment changed (%3)',
+            run.number,
+            relativeTime(run.created_at, new Date(), this._language),
+            change.what.join(', ')
+          )
+        : trans.__(
+            'Run #%1, %2: same environment',
+            run.number,
+            relativeTime(run.created_at, new Date(), this._language)
+          );
+      timeline.append(mark);
+    }
+    timeline.setAttribute(
+      'aria-label',
+      trans._n(
+        'Environment timeline of the last run: %2 changes',
+        'Environment timeline of the last %1 runs: %2 changes',
+        shown,
+        changes
+      )
+    );
+    node.append(name, timeline);
+    return node;
+  }
+
+  /**
+   * What changed in the environment between the run at `index` and the notebook's run
+   * before it (the next row; null: nothing, or no run before it in the list).
+   */
+  private _changeOf(
+    index: number
+  ): { previous: IRunSummary; what: string[] } | null {
+    const row = this._rows[index];
+    const next = this._rows[index + 1];
+    if (row?.kind !== 'run' || next?.kind !== 'run') {
+      return null;
+    }
+    const what = environmentChanges(this._trans, next.run, row.run);
+    return what.length ? { previous: next.run, what } : null;
   }
 
   /**
@@ -314,6 +431,14 @@ export class RunList extends Widget {
   }
 
   private _onClick(event: MouseEvent): void {
+    const mark = (event.target as HTMLElement).closest<HTMLElement>(
+      '.jp-DearDiary-timeline-mark'
+    );
+    if (mark) {
+      this.select(Number(mark.dataset.runId));
+      this.node.focus();
+      return;
+    }
     const row = (event.target as HTMLElement).closest<HTMLElement>(
       '.jp-DearDiary-run'
     );
@@ -424,6 +549,8 @@ export class RunList extends Widget {
   }
 
   private _rows: Row[] = [];
+  private _language: string | undefined = undefined;
+  private _clock: ReturnType<typeof setInterval> | null = null;
   private _empty = true;
   private _selected: IRunSummary | null = null;
   private _marked = new Set<number>();
@@ -465,6 +592,48 @@ export function staleSentence(
     severity: 'warning',
     reasons: [...reasons]
   });
+}
+
+/**
+ * What differs between the environments of two runs of a notebook (older first): the
+ * Julia version, the manifest, the project, the active project's place; [] when the same.
+ */
+export function environmentChanges(
+  trans: TranslationBundle,
+  before: IRunSummary,
+  after: IRunSummary
+): string[] {
+  const what: string[] = [];
+  if (before.julia_version !== after.julia_version) {
+    what.push(
+      trans.__(
+        'Julia %1 → %2',
+        shortJulia(before.julia_version),
+        shortJulia(after.julia_version)
+      )
+    );
+  }
+  if (before.manifest_sha256 !== after.manifest_sha256) {
+    what.push(
+      !before.manifest_sha256
+        ? trans.__('a manifest appeared')
+        : !after.manifest_sha256
+          ? trans.__('no manifest any more')
+          : trans.__(
+              'manifest %1… → %2…',
+              before.manifest_sha256.slice(0, 8),
+              after.manifest_sha256.slice(0, 8)
+            )
+    );
+  }
+  if (before.project_path !== after.project_path) {
+    what.push(
+      trans.__('project %1 → %2', before.project_path, after.project_path)
+    );
+  } else if (before.project_sha256 !== after.project_sha256) {
+    what.push(trans.__('Project.toml changed'));
+  }
+  return what;
 }
 
 function text(className: string, value: string): HTMLElement {
