@@ -9,7 +9,7 @@
 # RUN is a run's number in the list or its snapshot id. TARGET must not exist or be an
 # empty folder. The run's Project.toml and Manifest.toml, its notebook and its git patch
 # (when the bundle has them) are written there, each checked against its sha256; then the
-# project is activated and instantiated (Pkg), unless --no-instantiate.
+# project is activated and instantiated (Pkg). --no-instantiate: the checked files only.
 #
 # Needs only Julia's standard library (Julia 1.5 or later). It reads restore-index.txt
 # and blobs/<sha256> next to this file.
@@ -108,17 +108,19 @@ function restore_run(run::Run, target::AbstractString; instantiate::Bool=true)
         println("this run has no Project.toml: nothing to activate")
         return written
     end
-    recorded = tryparse(VersionNumber, run.julia_version)
+    recorded = try VersionNumber(run.julia_version) catch; nothing end  # no tryparse in 1.5
     if recorded !== nothing && VERSION < recorded
         println("note: the run was recorded with Julia $(recorded); this is Julia $(VERSION), " *
                 "whose Pkg may not read its Manifest.toml")
     end
+    if !instantiate
+        println("files only: activate with Pkg.activate($(repr(target))), then Pkg.instantiate()")
+        return written
+    end
     try
         Pkg.activate(target)
-        if instantiate
-            "manifest" in written || println("no Manifest.toml in this run: instantiate resolves anew")
-            Pkg.instantiate()
-        end
+        "manifest" in written || println("no Manifest.toml in this run: instantiate resolves anew")
+        Pkg.instantiate()
     catch e
         println(stderr, "the files are restored and checked, but Pkg failed: ", sprint(showerror, e))
         println(stderr, "run this script with the run's Julia ($(run.julia_version)) or with --no-instantiate")
