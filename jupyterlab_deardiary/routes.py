@@ -538,6 +538,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
         if path.parent.is_dir():
             remove_stale_temps(path.parent, temp_pattern(f".{path.name}."))
     base_url = web_app.settings["base_url"]
+    from .share_routes import HANDLERS as SHARE_HANDLERS  # noqa: PLC0415 (it imports this module)
     from .nbdiff import NotebookDiffHandler  # noqa: PLC0415 (nbdiff imports this module)
     options: dict[str, Any] = {"config": config, "git": Git(config, find_git())}
     web_app.add_handlers(
@@ -556,6 +557,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
                 ("restore", RestoreHandler),
                 ("worktree", WorktreeHandler),
                 ("version", VersionHandler),
+                *SHARE_HANDLERS,
                 ("nbdiff", NotebookDiffHandler),
             )
         ],
