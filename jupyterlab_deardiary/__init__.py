@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 try:
@@ -27,9 +28,12 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
     from .config import DearDiary
     from .git import find_git
     from .routes import setup_handlers
+    from .store import remove_stale_folders
 
     config = DearDiary(config=server_app.config)
     setup_handlers(server_app.web_app, config)
+    with contextlib.suppress(OSError):
+        remove_stale_folders()  # the private temporary folders of killed servers
     if find_git() is None:
         server_app.log.warning("jupyterlab_deardiary: git is not installed on the server")
     server_app.log.info("jupyterlab_deardiary %s: server extension loaded", __version__)

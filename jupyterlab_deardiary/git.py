@@ -54,6 +54,7 @@ from typing import Any, NamedTuple, TypeVar
 from .config import DearDiary
 from .errors import ApiError
 from .paths import relative_to_root
+from .store import private_folder, temporary_folder
 
 T = TypeVar("T")
 
@@ -440,7 +441,7 @@ class Git:
                 if os.path.lexists(lfs):
                     await asyncio.to_thread(shutil.rmtree, lfs, True)
         else:
-            with tempfile.TemporaryDirectory(prefix="deardiary-") as tmp:
+            with temporary_folder("git") as tmp:
                 overrides.append(("lfs.storage", os.path.join(tmp, "lfs")))
                 copy = await self._copy_index(index, tmp)
                 yield copy, overrides, None
@@ -753,6 +754,11 @@ class KeptIndex:
         self.patch: KeptPatch | None = None  # the last patch, and what it depends on
 
 
+def _remove_folder(folder: str, fd: int) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    os.close(fd)
+
+
 class IndexCache:
     """The index copies kept between calls of GET /deardiary/git, one per repository (its
     index file's real path), least recently used dropped first (DearDiary.git_index_cache).
@@ -789,8 +795,10 @@ class IndexCache:
     def folder(self) -> str:
         """The cache's folder, made on first use (again if something removed it)."""
         if self._folder is None or not os.path.isdir(self._folder):
-            self._folder = tempfile.mkdtemp(prefix="deardiary-git-")
-            weakref.finalize(self, shutil.rmtree, self._folder, True)
+            # locked while this server holds it: a later server removes it if this one is
+            # killed (store.remove_stale_folders)
+            self._folder, fd = private_folder("git")
+            weakref.finalize(self, _remove_folder, self._folder, fd)
         return self._folder
 
     def kept(self, source: str) -> KeptIndex | None:

@@ -39,6 +39,7 @@ from .store import (
     remove_stale_temps,
     required_sha256,
     temp_pattern,
+    temporary_folder,
 )
 from .worktree import create_worktree
 
@@ -417,7 +418,7 @@ class StoreHandler(StoreBaseHandler):
     @authorized
     async def get(self) -> None:
         store = configured_store(self)
-        with tempfile.TemporaryDirectory() as folder:
+        with temporary_folder("backup") as folder:  # removed by a later start if killed
             copy = Path(folder) / "backup.sqlite"
             await blocking(store.backup, copy)
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -540,6 +541,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
     base_url = web_app.settings["base_url"]
     from .share_routes import HANDLERS as SHARE_HANDLERS  # noqa: PLC0415 (it imports this module)
     from .nbdiff import NotebookDiffHandler  # noqa: PLC0415 (nbdiff imports this module)
+    from .mlflow_routes import handlers as mlflow_handlers  # noqa: PLC0415 (it imports this module)
     options: dict[str, Any] = {"config": config, "git": Git(config, find_git())}
     web_app.add_handlers(
         ".*$",
@@ -559,6 +561,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
                 ("version", VersionHandler),
                 *SHARE_HANDLERS,
                 ("nbdiff", NotebookDiffHandler),
+                *mlflow_handlers(web_app, config),
             )
         ],
     )

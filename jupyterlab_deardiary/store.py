@@ -1,13 +1,18 @@
 """Files written beside others: locked temp files (removed when a killed writer left them),
-fsync of folders, and the strict If-Match rule of issue 11."""
+the server's private temporary folders (the same), fsync of folders, and the strict
+If-Match rule of issue 11."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import shutil
 import stat
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ApiError
@@ -88,6 +93,69 @@ def remove_stale_temps(folder: str | Path | int, pattern: re.Pattern[str]) -> li
     finally:
         if not isinstance(folder, int):
             os.close(dir_fd)
+    return removed
+
+
+#: The server's private folders in the system's temporary folder (``private_folder``).
+_PRIVATE = re.compile(r"deardiary-(?:git|backup)-[A-Za-z0-9_]{8}")
+
+
+def private_folder(kind: str) -> tuple[str, int]:
+    """A new 0700 folder ``deardiary-<kind>-*`` in the system's temporary folder, and an fd
+    that locks it: while that fd is open, ``remove_stale_folders`` leaves it alone. The
+    folders killed servers left are removed first."""
+    with contextlib.suppress(OSError):
+        remove_stale_folders()
+    path = tempfile.mkdtemp(prefix=f"deardiary-{kind}-")
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return path, fd
+
+
+@contextlib.contextmanager
+def temporary_folder(kind: str) -> Iterator[str]:
+    """A private folder for one request, removed after it (or, after a kill, by the next
+    server start or private folder made)."""
+    path, fd = private_folder(kind)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        os.close(fd)
+
+
+def remove_stale_folders(parent: str | None = None) -> list[str]:
+    """Remove the private folders of killed servers from ``parent`` (the system's temporary
+    folder): ours by name and owner, older than STALE_AFTER and locked by no open fd.
+    Return their names."""
+    removed: list[str] = []
+    parent_fd = os.open(parent or tempfile.gettempdir(), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name in os.listdir(parent_fd):
+            if not _PRIVATE.fullmatch(name):
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                age = time.time() - st.st_mtime
+                if st.st_uid != getattr(os, "getuid", lambda: st.st_uid)() or age < STALE_AFTER:
+                    continue
+                if fcntl is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its server lives
+                elif age < 86400:
+                    continue
+                shutil.rmtree(name, dir_fd=parent_fd)
+                removed.append(name)
+            except OSError:  # locked (BlockingIOError), or gone meanwhile
+                pass
+            finally:
+                os.close(fd)
+    finally:
+        os.close(parent_fd)
     return removed
 
 
