@@ -2,6 +2,7 @@ import { kernelPlugin } from './kernel/plugin';
 import { recorderPlugin } from './recorder/plugin';
 import { restorePlugin } from './restore/plugin';
 import { serverPlugin } from './server/plugin';
+import { sharePlugin } from './share/plugin';
 import { storePlugin } from './store/plugin';
 import { historyPlugin } from './widgets/plugin';
 
@@ -13,5 +14,6 @@ export default [
   storePlugin,
   recorderPlugin,
   historyPlugin,
-  restorePlugin
+  restorePlugin,
+  sharePlugin
 ];
