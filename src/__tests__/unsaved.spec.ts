@@ -70,6 +70,18 @@ describe('trackUserEdits', () => {
     expect(unsaved()).toBe(false);
   });
 
+  it('ignores blank cells (run-and-advance appends one), not a cleared cell', async () => {
+    const ctx = fakeContext([code('x = 1'), code('y = 2')]);
+    const unsaved = trackUserEdits(ctx);
+    ctx.resolve();
+    await ctx.ready;
+    ctx.model.dirty = true;
+    ctx.model.notebook.cells.push(code(''), code(' \n'));
+    expect(unsaved()).toBe(false);
+    ctx.model.notebook.cells[1] = code('');
+    expect(unsaved()).toBe(true);
+  });
+
   it('treats list and string sources alike', () => {
     expect(userContent({ cells: [code(['a\n', 'b'])] })).toBe(
       userContent({ cells: [code('a\nb')] })

@@ -13,18 +13,22 @@ export interface IEditsContext {
 }
 
 /**
- * The part of a notebook the user edits: each cell's type and source.
- * Notebook metadata (kernelspec, language_info written by the kernel or
- * JupyterLab on open), cell ids, outputs and execution counts are left out.
+ * The part of a notebook the user edits: each cell's type and source, blank
+ * cells left out (Shift+Enter on the last cell appends an empty one: nothing
+ * the user wrote is unsaved). Notebook metadata (kernelspec, language_info
+ * written by the kernel or JupyterLab on open), cell ids, outputs and
+ * execution counts are left out too.
  */
 export function userContent(notebook: unknown): string {
   const cells = (notebook as { cells?: unknown[] } | null)?.cells ?? [];
   return JSON.stringify(
-    cells.map(cell => {
-      const c = cell as { cell_type?: string; source?: string | string[] };
-      const source = Array.isArray(c.source) ? c.source.join('') : c.source;
-      return [c.cell_type ?? '', source ?? ''];
-    })
+    cells
+      .map(cell => {
+        const c = cell as { cell_type?: string; source?: string | string[] };
+        const source = Array.isArray(c.source) ? c.source.join('') : c.source;
+        return [c.cell_type ?? '', source ?? ''];
+      })
+      .filter(([, source]) => source.trim() !== '')
   );
 }
 

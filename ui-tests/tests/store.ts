@@ -61,6 +61,8 @@ export interface IStoredRun {
   /** The active project file's path as the kernel saw it ('' when none). */
   project_path: string;
   note: string;
+  /** The user had unsaved edits when the run was recorded. */
+  notebook_unsaved: boolean;
 }
 
 type Column = unknown[] | { values: unknown[]; index: number[] };
@@ -85,7 +87,8 @@ export async function listRuns(api: APIRequestContext): Promise<IStoredRun[]> {
     'trigger',
     'parent_id',
     'project_path',
-    'note'
+    'note',
+    'notebook_unsaved'
   ] as const;
   const values = names.map(column);
   return values[0].map((_, i) => {
