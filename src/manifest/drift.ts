@@ -1,7 +1,8 @@
 /**
  * What makes two environments the same one, defined once: automatic capture records a
  * new run when the kernel's environment changes by it, and drift compares the live
- * kernel with the notebook's last run by it.
+ * kernel by it with the run the notebook's outputs come from (`metadata.deardiary`),
+ * else with the notebook's last run; by hashes only when that run is not in this store.
  */
 import { ICapture, pathToString } from '../kernel/protocol';
 
@@ -152,4 +153,69 @@ export function drift(
     changes.push({ code: 'other-environments' });
   }
   return { state: 'changed', changes };
+}
+
+/** An environment file known by name and content only. */
+export interface IHashedFile {
+  name: string;
+  sha256: string;
+}
+
+/**
+ * An environment known only by its hashes: what a notebook's `metadata.deardiary`
+ * carries when its run is not in this store (a copy from another machine).
+ */
+export interface IHashedEnvironment {
+  julia_version: string;
+  project: IHashedFile | null;
+  manifest: IHashedFile | null;
+}
+
+/**
+ * Compare an environment known by its hashes with the kernel's fingerprint: the Julia
+ * version and the active project's project and manifest files, by name and sha256
+ * (paths and the stacked environments are not known, so they do not count).
+ */
+export function driftByHashes(
+  base: IHashedEnvironment | null,
+  live: ICapture | null
+): IDriftResult {
+  if (base === null) {
+    return { state: 'no-run', changes: [] };
+  }
+  if (live === null) {
+    return { state: 'unknown', changes: [] };
+  }
+  const changes: DriftChange[] = [];
+  if (base.julia_version !== live.julia_version) {
+    changes.push({
+      code: 'julia',
+      before: base.julia_version,
+      after: live.julia_version
+    });
+  }
+  for (const role of ['project', 'manifest'] as const) {
+    const before = base[role];
+    const after = live.files.find(f => f.role === role);
+    if (!before) {
+      if (after) {
+        changes.push({ code: 'appeared', role, name: after.name });
+      }
+    } else if (!after) {
+      changes.push({ code: 'gone', role, name: before.name });
+    } else if (before.name !== after.name) {
+      changes.push({
+        code: 'renamed',
+        role,
+        before: before.name,
+        after: after.name,
+        same_content: before.sha256 === after.sha256
+      });
+    } else if (before.sha256 !== after.sha256) {
+      changes.push({ code: 'changed', name: after.name });
+    }
+  }
+  return changes.length
+    ? { state: 'changed', changes }
+    : { state: 'same', changes: [] };
 }

@@ -16,6 +16,7 @@ import { ICapture } from '../kernel/protocol';
 import { environmentKey, environmentOf } from '../manifest/drift';
 import { IAddResult, RunTrigger } from '../store/types';
 import { IGathered, IRecordRequest, Recorder } from './recorder';
+import { IRunMetadata, runMetadata } from './run-metadata';
 import { sha256 } from '../bytes';
 
 /** off / kernel start / kernel start and environment changes. */
@@ -27,8 +28,18 @@ export interface INotebookHandle {
   readonly sessionContext: ISessionContext;
   /** The notebook's path relative to the server root. */
   path(): string;
-  /** The notebook has unsaved changes. */
+  /** The user has unsaved edits (not metadata: see unsaved.ts). */
   unsaved(): boolean;
+  /**
+   * The notebook model's JSON now, as a save would send it: the run keeps it. Absent:
+   * the saved file is recorded.
+   */
+  content?(): unknown;
+  /**
+   * Write the run the outputs come from into the model (`metadata.deardiary`), after
+   * the run was recorded: never part of what it recorded, and not a user edit.
+   */
+  markRun?(metadata: IRunMetadata): void;
 }
 
 /** A recorded run, or a recording that failed. */
@@ -321,27 +332,43 @@ export class NotebookRecorder implements IDisposable {
     }
   }
 
-  /** Start reading the git state and the notebook while the kernel captures. */
+  /**
+   * Start reading the git state and the notebook while the kernel captures (the
+   * editor's content is taken now).
+   */
   private _gather(): Promise<IGathered> {
-    const gathered = this._recorder.gather(this._notebook.path());
+    const gathered = this._recorder.gather(
+      this._notebook.path(),
+      this._notebook.content?.()
+    );
     gathered.catch(() => undefined); // awaited by the recording (or dropped with it)
     return gathered;
   }
 
-  private _record(
+  private async _record(
     request: Omit<IRecordRequest, 'notebookPath' | 'unsaved' | 'kernel'>
   ): Promise<IAddResult> {
     const context = this._notebook.sessionContext;
-    return this._recorder.record({
+    const unsaved = this._notebook.unsaved();
+    const result = await this._recorder.record({
       ...request,
+      gathered: request.gathered ?? this._gather(),
       notebookPath: this._notebook.path(),
-      unsaved: this._notebook.unsaved(),
+      unsaved,
       kernel: {
         name: context.session?.kernel?.name ?? '',
         display_name: context.kernelDisplayName,
         language: 'julia'
       }
     });
+    if (!this._disposed) {
+      try {
+        this._notebook.markRun?.(runMetadata(result.run, request.capture));
+      } catch {
+        // the run is stored; a model that cannot take metadata only loses the link
+      }
+    }
+    return result;
   }
 
   private async _checkLanguage(): Promise<boolean> {

@@ -32,6 +32,7 @@ import { IAddResult, RunTrigger } from '../store/types';
 import { AutoCaptureMode, NotebookRecorder } from './notebook-recorder';
 import { IRecorderOptions, Recorder } from './recorder';
 import { trackUserEdits } from './unsaved';
+import { METADATA_KEY, sameMetadata } from './run-metadata';
 import { fromBase64 } from '../bytes';
 
 // The id names the user's settings of this plugin (schema/snapshot.json): kept as it was
@@ -103,7 +104,19 @@ export const recorderPlugin: JupyterFrontEndPlugin<void> = {
         notebook: {
           sessionContext: panel.sessionContext,
           path: () => contents.localPath(panel.context.path),
-          unsaved: trackUserEdits(panel.context)
+          unsaved: trackUserEdits(panel.context),
+          content: () => panel.model?.toJSON(),
+          markRun: metadata => {
+            // Through the shared model (RTC: every client sees it); the next save
+            // writes it. Not a user edit: trackUserEdits ignores metadata.
+            const model = panel.model;
+            if (
+              model &&
+              !sameMetadata(model.getMetadata(METADATA_KEY), metadata)
+            ) {
+              model.setMetadata(METADATA_KEY, metadata);
+            }
+          }
         },
         bridge: bridges.get(panel),
         recorder,

@@ -1,13 +1,21 @@
 /**
  * The recorder: one run = a capture from the kernel + the git state of the notebook's
- * folder + the notebook's saved bytes, verified, handed to the store. No DOM.
+ * folder + the notebook as it is in the editor (and its saved file when that differs),
+ * verified, handed to the store. No DOM.
  */
 import { IKernelspecRecord } from '../kernel/kernelspec';
 import { ICapture } from '../kernel/protocol';
 import { ServerError } from '../server/request';
 import { IGitState } from '../store/types';
-import { IAddResult, IRunInput, RunGit, RunTrigger } from '../store/types';
+import {
+  IAddResult,
+  IRunInput,
+  NotebookOrigin,
+  RunGit,
+  RunTrigger
+} from '../store/types';
 import { sha256 } from '../bytes';
+import { serializeNotebook } from './notebook-bytes';
 
 /** What the recorder needs from the rest of the extension (each a tested seam). */
 export interface IRecorderDeps {
@@ -33,7 +41,7 @@ export interface IRecorderOptions {
 /** One recording request. */
 export interface IRecordRequest {
   notebookPath: string;
-  /** The notebook has unsaved changes (its saved bytes are recorded). */
+  /** The user has unsaved edits (the editor's content is recorded, the saved file too). */
   unsaved: boolean;
   kernel: IRunInput['kernel'];
   /** The capture (already taken: at kernel start, or sent by @snapshot). */
@@ -51,7 +59,11 @@ export interface IRecordRequest {
 /** What a run takes from outside the kernel: the git state and the notebook's bytes. */
 export interface IGathered {
   git: RunGit;
+  /** The editor's notebook as a save would write it ('editor'), else the saved file. */
   notebook: Uint8Array;
+  origin: NotebookOrigin;
+  /** The saved file's bytes when they differ from the editor's (null: same or unread). */
+  saved: Uint8Array | null;
 }
 
 export class Recorder {
@@ -63,7 +75,7 @@ export class Recorder {
    */
   async record(request: IRecordRequest): Promise<IAddResult> {
     const options = this._deps.options();
-    const { git, notebook } = await (request.gathered ??
+    const { git, notebook, origin, saved } = await (request.gathered ??
       this.gather(request.notebookPath));
     const input: IRunInput = {
       snapshot_id: request.snapshotId ?? newSnapshotId(),
@@ -83,7 +95,13 @@ export class Recorder {
         bytes: options.keepNotebook ? notebook : null,
         sha256: await sha256(notebook),
         size: notebook.length,
-        unsaved_changes: request.unsaved
+        unsaved_changes: request.unsaved,
+        origin,
+        saved: saved && {
+          bytes: options.keepNotebook ? saved : null,
+          sha256: await sha256(saved),
+          size: saved.length
+        }
       }
     };
     return this._deps.addRun(input);
@@ -91,14 +109,32 @@ export class Recorder {
 
   /**
    * Read the git state and the notebook's bytes (started while the kernel captures, a
-   * click waits for the slower of the two, not for both in turn).
+   * click waits for the slower of the two, not for both in turn). `content`, the
+   * notebook model's JSON at this moment, is what the run keeps (serialized as a save
+   * would write it); the saved file too when it differs. Without it, the saved file.
    */
-  async gather(notebookPath: string): Promise<IGathered> {
-    const [git, notebook] = await Promise.all([
+  async gather(notebookPath: string, content?: unknown): Promise<IGathered> {
+    // Serialized now, before any await: the editor's content at snapshot time.
+    const editor = content === undefined ? null : serializeNotebook(content);
+    const file = this._deps.readFile(notebookPath);
+    if (editor) {
+      file.catch(() => undefined);
+    }
+    const [git, saved] = await Promise.all([
       this._git(notebookPath, this._deps.options().patchMaxBytes),
-      this._deps.readFile(notebookPath)
+      // With the editor's bytes, an unreadable saved file (deleted, not saved yet)
+      // only means there is no second copy.
+      editor ? file.catch(() => null) : file
     ]);
-    return { git, notebook };
+    if (!editor) {
+      return { git, notebook: saved!, origin: 'file', saved: null };
+    }
+    return {
+      git,
+      notebook: editor,
+      origin: 'editor',
+      saved: saved && !sameBytes(saved, editor) ? saved : null
+    };
   }
 
   private _kernelspec(name: string): IKernelspecRecord | null {
@@ -141,6 +177,10 @@ export function capPatch(git: IGitState, max: number): IGitState {
     patch: cut >= 0 ? text.slice(0, cut + 1) : '',
     truncated: true
   };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** A unique id for a run recorded from this browser. */

@@ -43,11 +43,17 @@ import {
   runName
 } from './plan';
 import { workspaceLayout } from './workspace';
+import {
+  NotebookChoice,
+  NotebookChoiceBody,
+  withNotebook,
+  writtenLine,
+  writtenNotebook
+} from './notebook-choice';
 import { confirmReplace, restoreWorkspace } from './workspace-flow';
 import {
   InstantiateLog,
   IPreflightChoice,
-  PreflightBody,
   resultBody,
   stripAnsi,
   worktreeBody
@@ -119,21 +125,27 @@ export async function restoreRun(
     instantiate: await deps.instantiateByDefault(),
     ...(carry.length ? { carry: true } : {})
   };
+  // The editor's content (what the outputs came from) unless the user picks the saved file.
+  let notebookChoice: NotebookChoice = 'editor';
   for (;;) {
-    const body = new PreflightBody({
-      trans,
-      findings,
-      matches,
-      choice,
-      canReopen: run.notebook.stored,
-      canInstantiate: run.has_manifest,
-      carryLabel: carry.length
-        ? trans.__(
-            'Carry along the environments they were loaded from (into %1)',
-            carry.map(e => `${ENVIRONMENTS_FOLDER}/${e.folder}/`).join(', ')
-          )
-        : undefined
-    });
+    const body: NotebookChoiceBody = new NotebookChoiceBody(
+      {
+        trans,
+        findings,
+        matches,
+        choice,
+        canReopen: run.notebook.stored,
+        canInstantiate: run.has_manifest,
+        carryLabel: carry.length
+          ? trans.__(
+              'Carry along the environments they were loaded from (into %1)',
+              carry.map(e => `${ENVIRONMENTS_FOLDER}/${e.folder}/`).join(', ')
+            )
+          : undefined
+      },
+      run,
+      notebookChoice
+    );
     const answer = await showDialog({
       title: trans.__(
         'Restore %1 of %2',
@@ -156,6 +168,7 @@ export async function restoreRun(
       focusNodeSelector: 'input.jp-DearDiary-target'
     });
     choice = body.getValue();
+    notebookChoice = body.notebook;
     if (!answer.button.actions.includes(PICK_FOLDER)) {
       if (!answer.button.accept) {
         return none;
@@ -176,9 +189,10 @@ export async function restoreRun(
     }
   }
   const layout = workspaceLayout(run);
+  const chosen = withNotebook(run, notebookChoice);
   let result = layout
-    ? await restoreWorkspace(deps, run, layout, choice.target)
-    : await write(deps, run, choice.target);
+    ? await restoreWorkspace(deps, chosen, layout, choice.target)
+    : await write(deps, chosen, choice.target);
   if (!result) {
     return none;
   }
@@ -200,7 +214,11 @@ export async function restoreRun(
   }
   const next = await showDialog({
     title: trans.__('Run #%1 (iteration %2) restored', run.number, run.id),
-    body: resultBody(trans, result),
+    body: withWrittenNotebook(
+      resultBody(trans, result),
+      result.entrypoint ? writtenNotebook(trans, run, notebookChoice) : null,
+      trans
+    ),
     buttons
   });
   if (next.button.actions.includes(RESTORE_CODE)) {
@@ -215,6 +233,18 @@ export async function restoreRun(
     await instantiateIn(deps, reopened);
   }
   return { result, panel: reopened?.panel ?? null };
+}
+
+/** The result's body with a line saying which notebook was written (when one was). */
+function withWrittenNotebook(
+  body: ReturnType<typeof resultBody>,
+  written: string | null,
+  trans: TranslationBundle
+): ReturnType<typeof resultBody> {
+  if (written) {
+    body.node.append(writtenLine(written, trans));
+  }
+  return body;
 }
 
 /**

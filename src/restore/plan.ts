@@ -187,13 +187,26 @@ export function preflight(
       ? {
           code: 'notebook',
           severity: 'ok',
-          message: trans.__(
-            'The notebook is written beside them as %1, as it was saved when the run was recorded%2.',
-            notebookName(run),
-            run.notebook.unsaved_changes
-              ? trans.__(' (it had unsaved changes then, which are not in it)')
-              : ''
-          )
+          message:
+            run.notebook.origin === 'editor'
+              ? trans.__(
+                  'The notebook is written beside them as %1, as it was in the editor when the run was recorded (what its outputs came from)%2.',
+                  notebookName(run),
+                  run.notebook.saved?.stored
+                    ? trans.__(
+                        '; the saved file differed and can be written instead'
+                      )
+                    : ''
+                )
+              : trans.__(
+                  'The notebook is written beside them as %1, as it was saved when the run was recorded%2.',
+                  notebookName(run),
+                  run.notebook.unsaved_changes
+                    ? trans.__(
+                        ' (it had unsaved changes then, which are not in it)'
+                      )
+                    : ''
+                )
         }
       : {
           code: 'no-notebook',

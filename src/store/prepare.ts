@@ -38,6 +38,16 @@ export async function prepare(input: IRunInput): Promise<IPreparedRun> {
     await verify(notebook.path, notebook.bytes, notebook.size, notebook.sha256);
     blobs.set(notebook.sha256, notebook.bytes);
   }
+  const { bytes, saved, ...notebookFacts } = notebook;
+  if (saved?.bytes) {
+    await verify(
+      `${notebook.path} (saved)`,
+      saved.bytes,
+      saved.size,
+      saved.sha256
+    );
+    blobs.set(saved.sha256, saved.bytes);
+  }
   let recordGit: RunRecordGit;
   if (git.state === 'ok' && git.git.patch) {
     // The patch is a blob of its own (an empty one stays as it is, as before).
@@ -51,7 +61,6 @@ export async function prepare(input: IRunInput): Promise<IPreparedRun> {
   } else {
     recordGit = git;
   }
-  const { bytes, ...notebookFacts } = notebook;
   const record: IRunRecord = {
     snapshot_id: input.snapshot_id,
     trigger: input.trigger,
@@ -65,7 +74,20 @@ export async function prepare(input: IRunInput): Promise<IPreparedRun> {
       files: input.capture.files.map(({ base64, ...file }) => file)
     },
     git: recordGit,
-    notebook: { ...notebookFacts, stored: bytes !== null }
+    notebook: {
+      ...notebookFacts,
+      stored: bytes !== null,
+      // Only when there is one: a run without stays as older servers take it.
+      ...(saved
+        ? {
+            saved: {
+              sha256: saved.sha256,
+              size: saved.size,
+              stored: saved.bytes !== null
+            }
+          }
+        : {})
+    }
   };
   return {
     record,

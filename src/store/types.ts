@@ -51,15 +51,41 @@ export type RunGit =
   | { state: 'ok'; git: IGitState } // git.repo false: "no repository"
   | { state: 'unknown'; error_code: string; message: string };
 
+/**
+ * Where a run's notebook bytes come from: 'editor', the notebook's model at snapshot time
+ * as a save would write it (what the outputs came from); 'file', the saved file (runs
+ * recorded before issue 16).
+ */
+export type NotebookOrigin = 'editor' | 'file';
+
 /** The notebook as it was when the run was recorded. */
 export interface IRunNotebook {
   path: string;
-  /** The saved .ipynb bytes, or null when the setting says not to keep them. */
+  /** The notebook's bytes (see `origin`), or null when the setting says not to keep them. */
   bytes: Uint8Array | null;
   sha256: string;
   size: number;
-  /** The notebook had unsaved changes: the bytes are the last saved version. */
+  /** The user had unsaved edits (the saved file, when kept, is `saved`). */
   unsaved_changes: boolean;
+  /** Absent: 'file' (runs recorded before the editor's content was captured). */
+  origin?: NotebookOrigin;
+  /** The saved file when its bytes differ from the editor's; null or absent: none. */
+  saved?: ISavedNotebook | null;
+}
+
+/** The saved .ipynb file of a run whose editor content differed from it. */
+export interface ISavedNotebook {
+  /** null when the setting says not to keep the notebook's bytes. */
+  bytes: Uint8Array | null;
+  sha256: string;
+  size: number;
+}
+
+/** The saved file as posted and read back: its bytes, when kept, are the blob `sha256`. */
+export interface ISavedNotebookRecord {
+  sha256: string;
+  size: number;
+  stored: boolean;
 }
 
 /** One run, as the recorder hands it to the store. */
@@ -141,13 +167,17 @@ export interface IRunDetail extends IRunSummary {
   files: IRunFile[];
   capture: ICapture; // without bytes
   git: RunGit;
-  notebook: Omit<IRunNotebook, 'bytes'> & { stored: boolean };
+  notebook: IRunRecordNotebook;
   kernel: IRunInput['kernel'];
 }
 
 /** The notebook of a run as posted: its bytes, when kept, are the blob `sha256`. */
-export interface IRunRecordNotebook extends Omit<IRunNotebook, 'bytes'> {
+export interface IRunRecordNotebook extends Omit<
+  IRunNotebook,
+  'bytes' | 'saved'
+> {
   stored: boolean;
+  saved?: ISavedNotebookRecord | null;
 }
 
 /**

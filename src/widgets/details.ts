@@ -197,9 +197,11 @@ export class RunDetails extends Widget {
           ],
           [
             trans.__('Unsaved changes'),
-            run.notebook.unsaved_changes
-              ? trans.__('yes (the saved version was recorded)')
-              : trans.__('no')
+            !run.notebook.unsaved_changes
+              ? trans.__('no')
+              : run.notebook.origin === 'editor'
+                ? trans.__('yes (the editor\u2019s content was recorded)')
+                : trans.__('yes (the saved version was recorded)')
           ]
         ])
       )
