@@ -5,6 +5,7 @@ import { serverPlugin } from './server/plugin';
 import { sharePlugin } from './share/plugin';
 import { storePlugin } from './store/plugin';
 import { historyPlugin } from './widgets/plugin';
+import { notebookRunPlugin } from './widgets/notebook-run';
 
 export * from './tokens';
 
@@ -15,5 +16,6 @@ export default [
   recorderPlugin,
   historyPlugin,
   restorePlugin,
+  notebookRunPlugin,
   sharePlugin
 ];
