@@ -1,3 +1,4 @@
+import { Clipboard, Notification } from '@jupyterlab/apputils';
 import { trans } from './helpers/trans';
 import { runHints } from '../manifest/hints';
 import {
@@ -26,6 +27,11 @@ import {
   sha
 } from './helpers/sqljs';
 import { toBase64 } from '../bytes';
+
+jest.mock('@jupyterlab/apputils', () => ({
+  Clipboard: { copyToSystem: jest.fn() },
+  Notification: { info: jest.fn() }
+}));
 
 const spec = (name: string, display_name: string, language = 'julia') => ({
   name,
@@ -300,21 +306,33 @@ describe('views', () => {
     ]
   };
 
-  it('renders a RestoreResult with every field and file hash', () => {
-    const text = resultBody(trans, result).node.textContent ?? '';
+  it('renders a RestoreResult with every field and file hash (short, whole on hover)', () => {
+    const body = resultBody(trans, result, 'en').node;
+    const text = body.textContent ?? '';
     for (const part of [
       'work/iteration_3',
       '/srv/root/work/iteration_3',
       '1.10.4',
-      'a94a8fe5cc (dirty)',
+      'a94a8fe5ccb1 (dirty)',
       'analysis.ipynb',
       'Project.toml',
       '14 bytes',
-      'c'.repeat(64),
-      'verified'
+      'c'.repeat(12),
+      '\u2714\u00a0verified'
     ]) {
       expect(text).toContain(part);
     }
+    expect(text).not.toContain('c'.repeat(13));
+    const hash = body.querySelector<HTMLElement>(
+      '.jp-DearDiary-restoredFiles .jp-DearDiary-hash'
+    )!;
+    expect(hash.title).toBe('c'.repeat(64));
+    hash.click();
+    expect(Clipboard.copyToSystem).toHaveBeenCalledWith('c'.repeat(64));
+    expect(Notification.info).toHaveBeenCalledWith(
+      `Copied sha256 Project.toml: ${'c'.repeat(64)}`,
+      { autoClose: 3000 }
+    );
     const unverified = resultBody(trans, {
       ...result,
       files: [{ ...result.files[0], verified: false }],

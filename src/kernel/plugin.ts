@@ -19,6 +19,7 @@ import { CommandIDs, IKernelBridges } from '../tokens';
 import { KernelBridge } from './bridge';
 import { ICapture, pathToString } from './protocol';
 import { KernelBridges } from './registry';
+import { hasJuliaKernel, labelWhy, whyDisabled } from '../widgets/guidance';
 
 /** One kernel bridge per notebook, and a command that shows what the kernel is made of. */
 export const kernelPlugin: JupyterFrontEndPlugin<IKernelBridges> = {
@@ -39,7 +40,15 @@ export const kernelPlugin: JupyterFrontEndPlugin<IKernelBridges> = {
     const bridges = new KernelBridges();
 
     app.commands.addCommand(CommandIDs.showEnvironment, {
-      label: trans.__('DearDiary: Show Kernel Environment'),
+      label: () =>
+        labelWhy(
+          trans.__('DearDiary: Show Kernel Environment'),
+          whyDisabled(trans, {
+            julia: hasJuliaKernel(app.serviceManager.kernelspecs.specs),
+            notebook: tracker.currentWidget !== null,
+            enabled: tracker.currentWidget !== null
+          })
+        ),
       caption: trans.__(
         'Julia version, active project and manifest of this kernel'
       ),

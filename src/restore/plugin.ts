@@ -7,7 +7,12 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, InputDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  InputDialog,
+  showDialog
+} from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -19,6 +24,7 @@ import {
   IRunStore
 } from '../tokens';
 import type { IRestoreDeps } from './flow';
+import { hasJuliaKernel, labelWhy, whyDisabled } from '../widgets/guidance';
 
 const PLUGIN_ID = 'jupyterlab-deardiary:restore';
 
@@ -67,6 +73,16 @@ export const restorePlugin: JupyterFrontEndPlugin<void> = {
     const runId = async (args: Record<string, unknown>) => {
       if (typeof args.id === 'number') {
         return args.id;
+      }
+      if ((await store.listRuns()).length === 0) {
+        await showDialog({
+          title: trans.__('No runs to restore'),
+          body: trans.__(
+            'No run is recorded yet. Open a Julia notebook and run a cell (the first execution is recorded), or press Snapshot; its runs then show in the DearDiary sidebar, where Restore… is in each run’s details.'
+          ),
+          buttons: [Dialog.okButton()]
+        });
+        return null;
       }
       const asked = await InputDialog.getNumber({
         title: trans.__('Which run? (its id, shown in its details)')
@@ -129,9 +145,17 @@ export const restorePlugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.commands.addCommand(CommandIDs.instantiate, {
-      label: trans.__(
-        'DearDiary: Install the Packages of This Notebook (Pkg.instantiate)'
-      ),
+      label: () =>
+        labelWhy(
+          trans.__(
+            'DearDiary: Install the Packages of This Notebook (Pkg.instantiate)'
+          ),
+          whyDisabled(trans, {
+            julia: hasJuliaKernel(app.serviceManager.kernelspecs.specs),
+            notebook: tracker.currentWidget !== null,
+            enabled: tracker.currentWidget !== null
+          })
+        ),
       caption: trans.__(
         'Run Pkg.instantiate() in the current notebook\u2019s Julia kernel, never resolve or update'
       ),

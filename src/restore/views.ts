@@ -2,12 +2,13 @@
  * The restore dialogs' bodies: the pre-flight (findings, kernel, target folder) and the
  * RestoreResult; and the log of a Pkg.instantiate() run.
  */
-import type { Dialog } from '@jupyterlab/apputils';
+import { Clipboard, Dialog, Notification } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { IRestoreResult, IWorktreeResult } from '../server/api';
 import { IFinding } from './plan';
 import { ISpecMatch } from './kernelspec';
+import { humanSize, shortHash } from '../widgets/humanize';
 
 /** What the pre-flight dialog answers. */
 export interface IPreflightChoice {
@@ -129,38 +130,87 @@ export class PreflightBody
   private readonly _findings = document.createElement('ul');
 }
 
-/** A RestoreResult as a person reads it. */
+/**
+ * A RestoreResult as a person reads it: hashes short (the whole one in the title, copied
+ * on click), sizes in kB/MB (the exact count in the title), a check mark for verified.
+ */
 export function resultBody(
   trans: TranslationBundle,
-  result: IRestoreResult
+  result: IRestoreResult,
+  language?: string
 ): Widget {
   const body = new Widget();
   body.addClass('jp-DearDiary-restoreResult');
-  const rows: Array<[string, string]> = [
+  const git: Array<string | HTMLElement> = result.git_sha
+    ? [
+        hashButton(trans, result.git_sha, trans.__('git commit')),
+        result.git_dirty ? trans.__(' (dirty)') : ''
+      ]
+    : [trans.__('none')];
+  const rows: Array<[string, string | Array<string | HTMLElement>]> = [
     [trans.__('Folder'), result.target || '/'],
     [trans.__('Project'), result.project_path ?? trans.__('none')],
     ['Julia', result.julia_version ?? '?'],
-    [
-      trans.__('Git'),
-      result.git_sha
-        ? `${result.git_sha.slice(0, 10)}${result.git_dirty ? trans.__(' (dirty)') : ''}`
-        : trans.__('none')
-    ],
+    [trans.__('Git'), git],
     [trans.__('Notebook'), result.entrypoint ?? trans.__('not restored')]
   ];
-  body.node.append(table(rows.map(([k, v]) => [k, v])));
+  body.node.append(table(rows));
   const files = table(
-    result.files.map(f => [
-      f.name,
-      trans.__('%1 bytes', f.size),
-      f.sha256,
-      f.verified ? trans.__('verified') : trans.__('NOT verified')
-    ]),
+    result.files.map(f => {
+      const size = document.createElement('span');
+      size.textContent = humanSize(f.size, language);
+      size.title = trans._n('%1 byte', '%1 bytes', f.size);
+      const check = document.createElement('span');
+      check.className = f.verified
+        ? 'jp-DearDiary-verified'
+        : 'jp-DearDiary-unverified';
+      check.textContent = f.verified
+        ? `\u2714\u00a0${trans.__('verified')}`
+        : `\u2718\u00a0${trans.__('NOT verified')}`;
+      check.title = f.verified
+        ? trans.__(
+            'The server read the written file back: its sha256 is the captured one'
+          )
+        : trans.__(
+            'The written file does not have the captured sha256: do not trust it'
+          );
+      return [
+        f.name,
+        [size],
+        [hashButton(trans, f.sha256, `sha256 ${f.name}`)],
+        [check]
+      ];
+    }),
     [trans.__('File'), trans.__('Size'), 'sha256', trans.__('Check')]
   );
   files.classList.add('jp-DearDiary-restoredFiles');
   body.node.append(files);
   return body;
+}
+
+/**
+ * A short hash (SHORT_HASH hex digits) that shows the whole one on hover and copies it on
+ * click (or Enter), saying so in a notification.
+ */
+export function hashButton(
+  trans: TranslationBundle,
+  hash: string,
+  what: string
+): HTMLButtonElement {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'jp-DearDiary-hash';
+  button.textContent = shortHash(hash);
+  button.title = hash;
+  button.dataset.hash = hash;
+  button.setAttribute('aria-label', trans.__('%1 %2: copy', what, hash));
+  button.addEventListener('click', () => {
+    Clipboard.copyToSystem(hash);
+    Notification.info(trans.__('Copied %1: %2', what, hash), {
+      autoClose: 3000
+    });
+  });
+  return button;
 }
 
 /** What `git worktree` + `git apply` did, as a person reads it. */
@@ -248,7 +298,10 @@ function checkbox(input: HTMLInputElement, text: string): HTMLElement {
   return label;
 }
 
-function table(rows: string[][], head?: string[]): HTMLTableElement {
+/** A cell: text, or nodes (text between them). */
+type Cell = string | Array<string | HTMLElement>;
+
+function table(rows: Cell[][], head?: string[]): HTMLTableElement {
   const t = document.createElement('table');
   t.className = 'jp-DearDiary-resultTable';
   if (head) {
@@ -264,7 +317,11 @@ function table(rows: string[][], head?: string[]): HTMLTableElement {
     const tr = tbody.insertRow();
     row.forEach((cell, i) => {
       const td = document.createElement(i === 0 && !head ? 'th' : 'td');
-      td.textContent = cell;
+      if (typeof cell === 'string') {
+        td.textContent = cell;
+      } else {
+        td.append(...cell);
+      }
       tr.append(td);
     });
   }

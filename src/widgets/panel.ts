@@ -77,7 +77,9 @@ export class HistoryPanel extends SidePanel {
       'Mark two runs (Space, Ctrl+click or their box) to compare them'
     );
     this._compare.addEventListener('click', () => void this._compareMarked());
+    this._guidance.className = 'jp-DearDiary-guidanceSlot';
     header.node.append(
+      this._guidance,
       this._filter,
       this._waiting,
       this._drift,
@@ -146,6 +148,11 @@ export class HistoryPanel extends SidePanel {
       clearInterval(this._poll);
       this._poll = null;
     }
+  }
+
+  /** Show first-run guidance at the top of the sidebar (null: none). */
+  showGuidance(node: HTMLElement | null): void {
+    this._guidance.replaceChildren(...(node ? [node] : []));
   }
 
   /** The line saying how many runs wait in this browser to reach the server. */
@@ -366,6 +373,7 @@ export class HistoryPanel extends SidePanel {
     versions: ReadonlyMap<string, RunPackages>;
   } | null = null;
   private _waiting = document.createElement('div');
+  private _guidance = document.createElement('div');
   private _filter = document.createElement('input');
   private _status = document.createElement('div');
   private _drift = document.createElement('div');

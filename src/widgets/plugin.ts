@@ -12,10 +12,14 @@ import { diaryIcon } from '../icons';
 import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
 import type { HistoryPanel } from './panel';
 import type { IHistoryDeps } from './actions';
+import { guidanceBox, JuliaGuide } from './guidance';
 
 /** The left-area shell: the sidebar's content is loaded when it is first shown. */
 class HistoryShell extends Panel {
-  constructor(private readonly _deps: IHistoryDeps) {
+  constructor(
+    private readonly _deps: IHistoryDeps,
+    private readonly _setUp?: (panel: HistoryPanel) => void
+  ) {
     super();
     this.id = 'jp-DearDiary-history';
     this.addClass('jp-DearDiary-historyShell');
@@ -30,6 +34,7 @@ class HistoryShell extends Panel {
       void this._deps.store.listRuns().catch(() => undefined);
       this._panel = import('./actions').then(({ createHistoryPanel }) => {
         const panel = createHistoryPanel(this._deps);
+        this._setUp?.(panel);
         this.addWidget(panel);
         return panel;
       });
@@ -71,7 +76,27 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
       trans,
       icon: diaryIcon
     };
-    const shell = new HistoryShell(deps);
+    // No Julia kernel installed: the sidebar says so, and once a notification.
+    const guide = new JuliaGuide({
+      kernelspecs: app.serviceManager.kernelspecs,
+      trans
+    });
+    void app.restored.then(() => guide.notifyOnce()).catch(() => undefined);
+    const language = (translator ?? nullTranslator).languageCode;
+    const shell = new HistoryShell(deps, panel => {
+      panel.list.language = language;
+      panel.showGuidance(guidanceBox(guide));
+      const empty = () => {
+        panel.list.emptyText =
+          guide.installed === false
+            ? trans.__(
+                'No runs. Install a Julia kernel first (see above): DearDiary records Julia notebooks.'
+              )
+            : null;
+      };
+      guide.changed.connect(empty, panel);
+      empty();
+    });
     app.shell.add(shell, 'left', { rank: 650 });
     restorer?.add(shell, 'deardiary-history');
 

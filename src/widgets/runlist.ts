@@ -68,6 +68,12 @@ export class RunList extends Widget {
     }
   }
 
+  /** What the list says when it has no runs (null: how to record one). */
+  set emptyText(value: string | null) {
+    this._emptyText = value;
+    this._render();
+  }
+
   /** The selected run changed (null: nothing selected). */
   get selectionChanged(): ISignal<this, IRunSummary | null> {
     return this._selectionChanged;
@@ -205,9 +211,11 @@ export class RunList extends Widget {
   private _emptyNode(): HTMLElement {
     const node = document.createElement('div');
     node.className = 'jp-DearDiary-empty';
-    node.textContent = this._trans.__(
-      'No runs. Open a Julia notebook: its first execution is recorded, or use the Snapshot button.'
-    );
+    node.textContent =
+      this._emptyText ??
+      this._trans.__(
+        'No runs. Open a Julia notebook: its first execution is recorded, or use the Snapshot button.'
+      );
     return node;
   }
 
@@ -551,6 +559,7 @@ export class RunList extends Widget {
   private _rows: Row[] = [];
   private _language: string | undefined = undefined;
   private _clock: ReturnType<typeof setInterval> | null = null;
+  private _emptyText: string | null = null;
   private _empty = true;
   private _selected: IRunSummary | null = null;
   private _marked = new Set<number>();

@@ -143,7 +143,10 @@ test('restore a run into a chosen folder, reopen it and instantiate it', async (
   for (const name of ['Project.toml', 'Manifest.toml', 'study.ipynb']) {
     const original = sha256(fs.readFileSync(path.join(ROOT, tmpPath, name)));
     expect(await serverSha(page, `${wanted}/${name}`)).toBe(original);
-    await expect(result).toContainText(original);
+    // shown short, the whole sha256 on hover (and copied on click)
+    await expect(
+      result.locator(`.jp-DearDiary-hash[data-hash="${original}"]`)
+    ).toHaveText(original.slice(0, 12));
   }
 
   // Reopen in a new kernel: it reports the restored project active.
