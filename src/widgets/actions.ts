@@ -15,7 +15,12 @@ import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
-import { drift, environmentOf } from '../manifest/drift';
+import { drift, driftByHashes, environmentOf } from '../manifest/drift';
+import {
+  driftBaseline,
+  METADATA_KEY,
+  parseRunMetadata
+} from '../recorder/run-metadata';
 import { StaleManifests } from '../manifest/stale';
 import { driftText } from '../manifest/words';
 import { CommandIDs, IKernelBridges, IRunStore } from '../tokens';
@@ -116,19 +121,27 @@ export function createHistoryPanel(deps: IHistoryDeps): HistoryPanel {
         return null;
       }
       const path = app.serviceManager.contents.localPath(current.context.path);
-      const last = runs
-        .filter(r => r.notebook_path === path)
-        .sort((x, y) => (x.created_at < y.created_at ? 1 : -1))[0];
+      // The run behind the outputs (metadata.deardiary), else the last run.
+      const base = driftBaseline(
+        runs,
+        path,
+        parseRunMetadata(current.model?.getMetadata(METADATA_KEY))
+      );
       const bridge = bridges.get(current);
       if (!(await bridge.isJulia())) {
         return null;
       }
       const live = await bridge.fingerprint({ timeout: 5000 });
-      const detail = last ? await store.getRun(last.id) : null;
+      if (base.kind === 'hashes') {
+        return describeHashDrift(trans, driftByHashes(base.metadata, live));
+      }
+      const run = base.kind === 'run' ? base.run : null;
+      const detail = run ? await store.getRun(run.id) : null;
       return describeDrift(
         trans,
-        last ?? null,
-        drift(detail && environmentOf(detail.capture), live)
+        run,
+        drift(detail && environmentOf(detail.capture), live),
+        base.kind === 'run' && base.fromMetadata
       );
     }
   });
@@ -174,17 +187,49 @@ export async function openComparison(
 function describeDrift(
   trans: TranslationBundle,
   last: IRunSummary | null,
-  result: ReturnType<typeof drift>
+  result: ReturnType<typeof drift>,
+  outputsRun = false
 ): string | null {
   switch (result.state) {
     case 'no-run':
       return trans.__('This notebook has no recorded run yet.');
     case 'same':
-      return trans.__('The kernel still matches run #%1.', last?.number ?? '?');
+      return outputsRun
+        ? trans.__(
+            'The kernel still matches run #%1, which made these outputs.',
+            n
+          )
+        : trans.__('The kernel still matches run #%1.', n);
+    case 'changed':
+      return outputsRun
+        ? trans.__(
+            'The kernel changed since run #%1, which made these outputs: %2',
+            n,
+            result.changes.map(c => driftText(trans, c)).join('; ')
+          )
+        : trans.__(
+            'The kernel changed since run #%1: %2',
+            n,
+            result.changes.map(c => driftText(trans, c)).join('; ')
+          );
+    default:
+      return null;
+  }
+}
+
+/** Drift against a run not in this store, known by the notebook's metadata's hashes. */
+function describeHashDrift(
+  trans: TranslationBundle,
+  result: ReturnType<typeof drift>
+): string | null {
+  switch (result.state) {
+    case 'same':
+      return trans.__(
+        'The kernel matches the environment of these outputs (a run not in this store, compared by hashes).'
+      );
     case 'changed':
       return trans.__(
-        'The kernel changed since run #%1: %2',
-        last?.number ?? '?',
+        'The kernel differs from the environment of these outputs (a run not in this store, compared by hashes): %1',
         result.changes.map(c => driftText(trans, c)).join('; ')
       );
     default:
@@ -194,6 +239,7 @@ function describeDrift(
 
 /** The snippet with the run's exact bytes. */
 async function snippetOf(store: IRunStore, run: IRunDetail): Promise<string> {
+  const n = last?.number ?? '?';
   const plan = snippetPlan(run);
   const files = [];
   for (const file of plan.files) {
