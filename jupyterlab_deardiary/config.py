@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from traitlets import Bool, Float, Int, List, Unicode
+import os
+
+from traitlets import Bool, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 MiB = 1024 * 1024
@@ -69,5 +71,27 @@ class DearDiary(Configurable):
             "repository git-lfs has run in, without lfs.extension.* in its config). Every "
             "other driver is neutralised, and the worktree endpoint runs none (git-lfs "
             "files stay pointers there)."
+        ),
+    ).tag(config=True)
+
+    mlflow_tracking_uri = Unicode(
+        help=(
+            "The MLflow tracking server runs are pushed to and pulled from (e.g. "
+            "http://mlflow.example.org:5000); default: $MLFLOW_TRACKING_URI. Credentials come "
+            "from MLflow's own environment variables (MLFLOW_TRACKING_USERNAME / _PASSWORD, "
+            "MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_INSECURE_TLS). Needs the 'mlflow' extra."
+        ),
+    ).tag(config=True)
+
+    @default("mlflow_tracking_uri")
+    def _mlflow_tracking_uri_default(self) -> str:
+        return os.environ.get("MLFLOW_TRACKING_URI", "")
+
+    mlflow_auto_push = Bool(
+        False,
+        help=(
+            "Push every run to mlflow_tracking_uri once it is stored (checked every few "
+            "seconds, in the background; runs stored before the server started are pushed "
+            "on demand)."
         ),
     ).tag(config=True)

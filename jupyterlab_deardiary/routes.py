@@ -541,6 +541,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
     base_url = web_app.settings["base_url"]
     from .share_routes import HANDLERS as SHARE_HANDLERS  # noqa: PLC0415 (it imports this module)
     from .nbdiff import NotebookDiffHandler  # noqa: PLC0415 (nbdiff imports this module)
+    from .mlflow_routes import handlers as mlflow_handlers  # noqa: PLC0415 (it imports this module)
     options: dict[str, Any] = {"config": config, "git": Git(config, find_git())}
     web_app.add_handlers(
         ".*$",
@@ -560,6 +561,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
                 ("version", VersionHandler),
                 *SHARE_HANDLERS,
                 ("nbdiff", NotebookDiffHandler),
+                *mlflow_handlers(web_app, config),
             )
         ],
     )
