@@ -57,9 +57,25 @@ export interface IChange<T> {
   changed: boolean;
 }
 
+/** Which way a version moved (Julia's ordering, see version.ts). */
+export type VersionDirection = 'same' | 'upgraded' | 'downgraded';
+
+/** The changes of one kind, direct dependencies apart from transitive ones. */
+export interface IChangeGroup {
+  kind: ChangeKind;
+  /** Packages named (by UUID) in the `[deps]` of either run's Project.toml. */
+  direct: IPackageChange[];
+  /** The others: dependencies of dependencies (all of them when no project is known). */
+  transitive: IPackageChange[];
+}
+
 /** The comparison of two runs (`before` is the first argument of compareRuns). */
 export interface IRunComparison {
   julia: IChange<string | null>;
+  /** Which way Julia moved ('same' when unknown on either side). */
+  julia_direction: VersionDirection;
+  /** The manifests' format ('1.0', '2.0'); changed only when both runs have one. */
+  manifest_format: IChange<string | null>;
   git: {
     before_sha: string | null;
     after_sha: string | null;
@@ -77,6 +93,10 @@ export interface IRunComparison {
   packages_compared: boolean;
   packages: IPackageChange[];
   counts: Record<ChangeKind, number>;
+  /** `packages` by kind (CHANGE_KINDS order; kinds without a change left out). */
+  groups: IChangeGroup[];
+  /** Whether a Project.toml of either run was read, so that direct dependencies are known. */
+  direct_known: boolean;
 }
 
 /**
@@ -152,8 +172,18 @@ export function compareRuns(
   for (const p of packages) {
     counts[p.kind]++;
   }
+  const formats = pair(
+    before.manifest?.format ?? null,
+    after.manifest?.format ?? null
+  );
+  formats.changed = packagesCompared && formats.changed;
   return {
     julia: pair(before.julia_version, after.julia_version),
+    julia_direction: versionDirection(
+      before.julia_version,
+      after.julia_version
+    ),
+    manifest_format: formats,
     git: {
       before_sha: before.git_sha,
       after_sha: after.git_sha,
@@ -165,8 +195,54 @@ export function compareRuns(
     project_deps: projectDeps(before.project, after.project),
     packages_compared: packagesCompared,
     packages,
-    counts
+    counts,
+    groups: groupChanges(packages, [before.project, after.project]),
+    direct_known: before.project !== null || after.project !== null
   };
+}
+
+/**
+ * Group package changes by kind (CHANGE_KINDS order, empty kinds left out), each kind's
+ * direct dependencies (named by UUID in the `[deps]` of any of `projects`) apart from
+ * the transitive ones. The order within a group is that of `changes`.
+ */
+export function groupChanges(
+  changes: IPackageChange[],
+  projects: (IProject | null)[]
+): IChangeGroup[] {
+  const direct = new Set<string>();
+  for (const project of projects) {
+    for (const uuid of Object.values(project?.deps ?? {})) {
+      direct.add(uuid);
+    }
+  }
+  const groups: IChangeGroup[] = [];
+  for (const kind of CHANGE_KINDS) {
+    const ofKind = changes.filter(c => c.kind === kind);
+    if (ofKind.length) {
+      groups.push({
+        kind,
+        direct: ofKind.filter(c => direct.has(c.uuid)),
+        transitive: ofKind.filter(c => !direct.has(c.uuid))
+      });
+    }
+  }
+  return groups;
+}
+
+/**
+ * Which way a version moved, in Julia's ordering (1.10.0-rc1 < 1.10.0 < 1.10.0+0 <
+ * 1.10.1); 'same' when either is unknown.
+ */
+export function versionDirection(
+  before: string | null,
+  after: string | null
+): VersionDirection {
+  if (before === null || after === null) {
+    return 'same';
+  }
+  const order = compareVersions(before, after);
+  return order < 0 ? 'upgraded' : order > 0 ? 'downgraded' : 'same';
 }
 
 function change(

@@ -11,7 +11,9 @@ import {
   showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
+import type { IEditorServices } from '@jupyterlab/codeeditor';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
@@ -39,6 +41,9 @@ export interface IHistoryDeps {
   tracker: INotebookTracker;
   trans: TranslationBundle;
   icon: LabIcon;
+  /** For the compare view's notebook diff (nbdime renders outputs and editors). */
+  rendermime?: IRenderMimeRegistry | null;
+  editorServices?: IEditorServices | null;
 }
 
 export function createHistoryPanel(deps: IHistoryDeps): HistoryPanel {
@@ -175,7 +180,20 @@ export async function openComparison(
   b: IRunSummary
 ): Promise<void> {
   const { app, store, trans, icon } = deps;
-  const view = new CompareView(trans, await loadComparison(store, a, b), a, b);
+  const factory = deps.editorServices?.factoryService;
+  const view = new CompareView(
+    trans,
+    await loadComparison(store, a, b),
+    a,
+    b,
+    deps.rendermime
+      ? {
+          rendermime: deps.rendermime,
+          editorFactory: factory?.newInlineEditor.bind(factory),
+          serverSettings: app.serviceManager.serverSettings
+        }
+      : undefined
+  );
   const widget = new MainAreaWidget({ content: view });
   widget.id = `jp-DearDiary-compare-${a.id}-${b.id}`;
   widget.title.label = trans.__('Runs #%1 → #%2', a.number, b.number);

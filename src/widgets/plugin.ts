@@ -4,6 +4,8 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { Message } from '@lumino/messaging';
@@ -57,7 +59,13 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
   description: 'A sidebar that lists, compares and searches recorded runs.',
   autoStart: true,
   requires: [IRunStore, IKernelBridges, INotebookTracker],
-  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    ITranslator,
+    IRenderMimeRegistry,
+    IEditorServices
+  ],
   activate: (
     app: JupyterFrontEnd,
     store: IRunStore,
@@ -65,7 +73,9 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
     tracker: INotebookTracker,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    rendermime: IRenderMimeRegistry | null,
+    editorServices: IEditorServices | null
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_deardiary');
     const deps: IHistoryDeps = {
@@ -74,7 +84,9 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
       bridges,
       tracker,
       trans,
-      icon: diaryIcon
+      icon: diaryIcon,
+      rendermime,
+      editorServices
     };
     // No Julia kernel installed: the sidebar says so, and once a notification.
     const guide = new JuliaGuide({

@@ -116,19 +116,15 @@ test('browse, annotate, filter and compare runs', async ({ page, tmpPath }) => {
     await expect(box).toBeChecked();
   }
   await page.getByRole('button', { name: 'Compare 2 runs' }).click();
-  const diff = page.getByRole('table', { name: 'Package changes' });
+  // Grouped by kind; every package here is a direct dependency (in a Project's [deps]).
+  const diff = page.getByRole('region', { name: 'Package changes' });
   await expect(diff).toBeVisible();
-  await expect(diff.locator('tr[data-package="DataFrames"]')).toContainText(
-    'upgraded'
-  );
-  await expect(diff.locator('tr[data-package="DataFrames"]')).toContainText(
-    '1.5.0'
-  );
-  await expect(diff.locator('tr[data-package="DataFrames"]')).toContainText(
-    '1.6.1'
-  );
-  await expect(diff.locator('tr[data-package="CSV"]')).toContainText('removed');
-  await expect(diff.locator('tr[data-package="JSON"]')).toContainText('added');
+  const row = (kind: string, name: string) =>
+    diff.locator(`section[data-kind="${kind}"] tr[data-package="${name}"]`);
+  await expect(row('upgraded', 'DataFrames')).toContainText('1.5.0');
+  await expect(row('upgraded', 'DataFrames')).toContainText('1.6.1');
+  await expect(row('removed', 'CSV')).toBeVisible();
+  await expect(row('added', 'JSON')).toBeVisible();
   await page.addStyleTag({
     content: '.Toastify { display: none !important; }'
   });
