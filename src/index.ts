@@ -3,6 +3,7 @@ import { recorderPlugin } from './recorder/plugin';
 import { restorePlugin } from './restore/plugin';
 import { serverPlugin } from './server/plugin';
 import { sharePlugin } from './share/plugin';
+import { mlflowPlugin } from './share/mlflow-plugin';
 import { storePlugin } from './store/plugin';
 import { historyPlugin } from './widgets/plugin';
 import { notebookRunPlugin } from './widgets/notebook-run';
@@ -17,5 +18,6 @@ export default [
   historyPlugin,
   restorePlugin,
   notebookRunPlugin,
-  sharePlugin
+  sharePlugin,
+  mlflowPlugin
 ];
