@@ -23,8 +23,12 @@ c.ServerApp.root_dir = str(root)  # noqa: F821
 c.ServerApp.allow_root = True  # noqa: F821
 c.ServerApp.jpserver_extensions = {"jupyterlab_deardiary": True}  # noqa: F821
 
-# The TEST-ONLY Julia kernel (ui-tests/test-kernel): visible to this server only.
+# The TEST-ONLY Julia kernel (ui-tests/test-kernel): visible to this server only; none at
+# all with DEARDIARY_UI_NO_JULIA=1 (the first-run guidance test: no Julia kernelspec).
 here = Path(__file__).parent
+kernels = [] if os.environ.get("DEARDIARY_UI_NO_JULIA") else [str(here / "test-kernel")]
 os.environ["JUPYTER_PATH"] = os.pathsep.join(
-    p for p in [str(here / "test-kernel"), os.environ.get("JUPYTER_PATH", "")] if p
+    p
+    for p in [*kernels, *os.environ.get("JUPYTER_PATH", "").split(os.pathsep)]
+    if p and (kernels or Path(p).resolve() != (here / "test-kernel").resolve())
 )

@@ -32,7 +32,16 @@ export function freePort(): number {
 
 export class OwnServer implements IServer {
   /** `token: ''` serves without one (as Galata's server: its page fixtures need that). */
-  constructor(options: { token?: string; port?: number; root?: string } = {}) {
+  constructor(
+    options: {
+      token?: string;
+      port?: number;
+      root?: string;
+      /** Environment variables for the server (e.g. DEARDIARY_UI_NO_JULIA=1). */
+      env?: Record<string, string>;
+    } = {}
+  ) {
+    this._env = options.env ?? {};
     this.port = options.port ?? freePort();
     this.root =
       options.root ?? fs.mkdtempSync(path.join(os.tmpdir(), 'dd-own-server-'));
@@ -68,7 +77,8 @@ export class OwnServer implements IServer {
         env: {
           ...process.env,
           DEARDIARY_UI_PORT: String(this.port),
-          DEARDIARY_UI_ROOT: this.root
+          DEARDIARY_UI_ROOT: this.root,
+          ...this._env
         },
         stdio: ['ignore', 'pipe', 'pipe']
       }
@@ -129,6 +139,7 @@ export class OwnServer implements IServer {
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 
+  private _env: Record<string, string>;
   private _process: ChildProcess | null = null;
   private _exited: Promise<void> = Promise.resolve();
   private _output = '';
