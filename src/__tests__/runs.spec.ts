@@ -20,17 +20,21 @@ function statement(sql: string): string {
 }
 
 /** Runs with many equal times (ties go by id). */
-async function seeded(api: FakeStoreAPI, n: number): Promise<void> {
+async function seeded(
+  api: FakeStoreAPI,
+  n: number,
+  at?: string
+): Promise<void> {
   for (let i = 0; i < n; i++) {
     const run = makeRun({
-      created_at: `2025-01-0${1 + (i % 3)}T00:00:00.000Z`,
+      created_at: at ?? `2025-01-0${1 + (i % 3)}T00:00:00.000Z`,
       notebook: `nb${i % 4}.ipynb`
     });
     const record = {
       ...run,
       capture: { ...run.capture, files: [] },
       git: { state: 'unknown' as const, error_code: 'x', message: 'x' },
-      notebook: { ...run.notebook, stored: false, bytes: undefined }
+      notebook: { ...run.notebook, stored: false, bytes: undefined, saved: null }
     };
     await api.addRun(record);
   }
@@ -96,6 +100,30 @@ describe('the order of the run list', () => {
     expect(merged.some(r => r.id === victim)).toBe(false);
     expect(merged.find(r => r.id === before.runs[7].id)!.note).toBe('edited');
     expect(merged).toHaveLength(16);
+  });
+
+  it('puts new runs newer than every listed one first; an edited newest run is replaced', async () => {
+    const api = new FakeStoreAPI();
+    await seeded(api, 6);
+    const before = (await api.listRuns())!;
+    await seeded(api, 2, '2030-01-01T00:00:00.000Z');
+    const grown = await api.index(before.version);
+    if (grown.kind !== 'delta') {
+      throw new Error('expected a delta');
+    }
+    const added = applyDelta(before.runs, grown.delta);
+    const truth = (await api.listRuns())!;
+    expect(added).toEqual(truth.runs);
+    expect(added.slice(2)).toEqual(before.runs);
+    await api.updateNote(truth.runs[0].id, 'edited');
+    const edited = await api.index(truth.version);
+    if (edited.kind !== 'delta') {
+      throw new Error('expected a delta');
+    }
+    const merged = applyDelta(added, edited.delta);
+    expect(merged).toEqual((await api.listRuns())!.runs);
+    expect(merged).toHaveLength(8);
+    expect(merged[0].note).toBe('edited');
   });
 
   it('brings the index to the delta: the new manifests, no runs', async () => {
