@@ -85,9 +85,12 @@ def _file_on_the_way(path: str, root: str) -> str | None:
     return None
 
 
-def unexpected_error(exc: BaseException | None, root: str, store_path: str) -> dict[str, Any]:
+def unexpected_error(
+    exc: BaseException | None, root: str, store_path: str, reading: bool = False
+) -> dict[str, Any]:
     """The JSON of an exception no endpoint turned into an ApiError: a file system error
-    names what could not be written, why and what to do; anything else points at the log."""
+    names what could not be written (read, for a GET), why and what to do; anything else
+    points at the log."""
     root = os.path.normpath(root)
     store = os.path.normpath(os.path.join(root, store_path)) if store_path else ""
     if isinstance(exc, sqlite3.OperationalError) and store and (
@@ -114,6 +117,6 @@ def unexpected_error(exc: BaseException | None, root: str, store_path: str) -> d
         do = _DO.get(exc.errno or 0, _DO_DEFAULT)
     return {
         "error": "store_not_writable" if in_store else "not_writable",
-        "message": f"Cannot write {what}: {why}. {do}",
+        "message": f"Cannot {'read' if reading else 'write'} {what}: {why}. {do}",
         "path": _relative(target, root),
     }

@@ -93,7 +93,12 @@ class BaseHandler(APIHandler):
             reply = {"error": reason.lower().replace(" ", "_"), "message": message or reason}
         else:
             config = getattr(self, "deardiary", None)
-            reply = unexpected_error(exc, self.root_dir, config.store_path if config else "")
+            reply = unexpected_error(
+                exc,
+                self.root_dir,
+                config.store_path if config else "",
+                reading=self.request.method in ("GET", "HEAD"),
+            )
         self.finish(json.dumps(reply))
 
 

@@ -155,3 +155,12 @@ def test_messages_name_the_cause(tmp_path):
         "error": "internal_error",
         "message": "Unexpected server error (see the server log).",
     }
+
+
+async def test_a_read_says_read(jp_fetch, jp_root_dir):
+    (jp_root_dir / ".deardiary").write_text("not a folder")
+    code, reply = await fetch_json(jp_fetch, "deardiary", "runs")
+    assert code == 500, reply
+    assert reply["message"].startswith(
+        "Cannot read the store at .deardiary/deardiary.sqlite: .deardiary is a file, not a folder."
+    )

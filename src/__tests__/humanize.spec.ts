@@ -3,7 +3,8 @@ import {
   humanSize,
   relativeTime,
   shortHash,
-  shortJulia
+  shortJulia,
+  writeCause
 } from '../widgets/humanize';
 
 describe('relativeTime', () => {
@@ -81,5 +82,23 @@ describe('shortHash and shortJulia', () => {
     expect(shortJulia('Julia 1.10.4')).toBe('1.10.4');
     expect(shortJulia('1.12.0-rc1')).toBe('1.12.0-rc1');
     expect(shortJulia('v1.5.3')).toBe('1.5.3');
+  });
+});
+
+describe('writeCause', () => {
+  it("is the first sentence of the server's reason when it names a file system cause", () => {
+    const error = Object.assign(
+      new Error(
+        'Cannot write the store at .deardiary/deardiary.sqlite: permission denied. Give the user that runs Jupyter write access there.'
+      ),
+      { code: 'store_not_writable' }
+    );
+    expect(writeCause(error)).toBe(
+      'Cannot write the store at .deardiary/deardiary.sqlite: permission denied.'
+    );
+    expect(
+      writeCause(Object.assign(new Error('boom'), { code: 'internal_error' }))
+    ).toBeNull();
+    expect(writeCause(null)).toBeNull();
   });
 });

@@ -34,6 +34,8 @@ import { IRecorderOptions, Recorder } from './recorder';
 import { trackUserEdits } from './unsaved';
 import { METADATA_KEY, sameMetadata } from './run-metadata';
 import { fromBase64 } from '../bytes';
+import { hasJuliaKernel, labelWhy, whyDisabled } from '../widgets/guidance';
+import { writeCause } from '../widgets/humanize';
 
 // The id names the user's settings of this plugin (schema/snapshot.json): kept as it was
 // so that they survive upgrades.
@@ -147,7 +149,15 @@ export const recorderPlugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.commands.addCommand(CommandIDs.snapshot, {
-      label: trans.__('Snapshot Julia Environment'),
+      label: () =>
+        labelWhy(
+          trans.__('Snapshot Julia Environment'),
+          whyDisabled(trans, {
+            julia: hasJuliaKernel(app.serviceManager.kernelspecs.specs),
+            notebook: tracker.currentWidget !== null,
+            enabled: controllerOf(tracker.currentWidget)?.isJulia ?? false
+          })
+        ),
       caption: trans.__(
         'Record the exact Julia environment, notebook and git state of this run'
       ),
@@ -225,11 +235,18 @@ function notifyFailed(
   if (error instanceof StoreSaveError) {
     // Kept in this browser's outbox: it will be sent when the server answers.
     // What matters first (a toast cuts long text): the why is behind Details.
-    const title = trans._n(
-      'Run kept in this browser: it is stored when the server answers (%1 run waiting).',
-      'Run kept in this browser: it is stored when the server answers (%1 runs waiting).',
-      error.pendingCount
-    );
+    // A store the server cannot write: that cause first, in the toast's visible part.
+    const cause = writeCause(error.cause);
+    const title = cause
+      ? trans.__(
+          '%1 The run is kept in this browser; Details say how to fix it.',
+          cause
+        )
+      : trans._n(
+          'Run kept in this browser: it is stored when the server answers (%1 run waiting).',
+          'Run kept in this browser: it is stored when the server answers (%1 runs waiting).',
+          error.pendingCount
+        );
     Notification.warning(title, {
       autoClose: false,
       actions: [

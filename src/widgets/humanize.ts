@@ -92,3 +92,18 @@ export function shortHash(hash: string, length = SHORT_HASH): string {
 export function shortJulia(version: string): string {
   return version.replace(/^julia\s*/i, '').replace(/^v(?=\d)/, '');
 }
+
+/**
+ * What a toast shows first when the server could not write a run: the first sentence of
+ * its reason ("Cannot write the store at .deardiary/deardiary.sqlite: permission denied.")
+ * when it named a file system cause (errors.py unexpected_error), else null.
+ */
+export function writeCause(error: unknown): string | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code !== 'store_not_writable' && code !== 'not_writable') {
+    return null;
+  }
+  const message = String((error as Error).message ?? '');
+  const end = message.search(/\.(\s|$)/);
+  return end < 0 ? message : message.slice(0, end + 1);
+}
