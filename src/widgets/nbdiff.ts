@@ -108,7 +108,7 @@ export class NotebookDiffView extends Panel {
         unkept
           .map(side =>
             trans.__(
-              'Run #%1 kept no copy of its notebook (the setting that keeps notebooks was off), so the notebooks cannot be compared.',
+              "Run #%1 kept no copy of its notebook (the setting “Keep the notebook's bytes” was off), so the notebooks cannot be compared.",
               side.run.number
             )
           )

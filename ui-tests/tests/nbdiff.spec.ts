@@ -192,3 +192,37 @@ test('the compare view shows the notebook diff: the changed cell, both images, t
   await page.waitForTimeout(1500);
   await view.screenshot({ path: test.info().outputPath('nbdiff-dark.png') });
 });
+
+test('the compare view says why it shows no notebook diff', async ({
+  page,
+  tmpPath
+}) => {
+  const same = notebook('plot(x)', RED);
+  const kept = `${tmpPath}/kept.ipynb`;
+  const unkept = `${tmpPath}/unkept.ipynb`;
+  await addRuns([
+    makeRun({ notebook: kept, notebookBytes: same, note: 'first' }),
+    makeRun({ notebook: kept, notebookBytes: same, note: 'second' }),
+    makeRun({ notebook: unkept, notebookBytes: null })
+  ]);
+  const [a, b] = await readRuns(kept);
+  const [c] = await readRuns(unkept);
+  await page.goto(); // the page lists the runs as it loads (the store may be new)
+  const compare = async (x: number, y: number) => {
+    await page.evaluate(
+      ([x, y]) =>
+        window.jupyterapp.commands.execute('deardiary:compare-runs', {
+          a: x,
+          b: y
+        }),
+      [x, y]
+    );
+    return page.locator(`#jp-DearDiary-compare-${x}-${y} .jp-DearDiary-nbdiff`);
+  };
+  await expect((await compare(a.id, b.id)).getByRole('status')).toHaveText(
+    'The notebook is the same in both runs.'
+  );
+  await expect((await compare(a.id, c.id)).getByRole('status')).toHaveText(
+    `Run #${c.number} kept no copy of its notebook (the setting “Keep the notebook's bytes” was off), so the notebooks cannot be compared.`
+  );
+});
