@@ -238,10 +238,7 @@ function notifyFailed(
     // A store the server cannot write: that cause first, in the toast's visible part.
     const cause = writeCause(error.cause);
     const title = cause
-      ? trans.__(
-          '%1 The run is kept in this browser; Details say how to fix it.',
-          cause
-        )
+      ? trans.__('%1 The run is kept in this browser.', cause)
       : trans._n(
           'Run kept in this browser: it is stored when the server answers (%1 run waiting).',
           'Run kept in this browser: it is stored when the server answers (%1 runs waiting).',

@@ -6,8 +6,10 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import { Page, test as plain } from '@playwright/test';
+import * as fs from 'fs';
+import * as path from 'path';
 import { makeRun } from '../../src/__tests__/helpers/sqljs';
-import { autoCapture } from './lab';
+import { autoCapture, JULIA_SPEC, notebookJSON, open, SNAPSHOT } from './lab';
 import { OwnServer } from './server';
 import { addRuns, readRuns } from './store';
 
@@ -273,4 +275,71 @@ test.describe('with runs', () => {
     ).toBeVisible();
     await result.getByRole('button', { name: 'Close' }).click();
   });
+});
+
+plain.describe('a store the server cannot write', () => {
+  let server: OwnServer;
+  const NOTEBOOK = 'cause/cause.ipynb';
+
+  plain.beforeEach(async () => {
+    server = new OwnServer();
+    fs.mkdirSync(path.join(server.root, 'cause'));
+    fs.writeFileSync(
+      path.join(server.root, NOTEBOOK),
+      JSON.stringify(notebookJSON(JULIA_SPEC, ['x = 1']))
+    );
+    // The store's folder is a file: the server cannot create the store (as root too).
+    fs.writeFileSync(path.join(server.root, '.deardiary'), 'not a folder');
+    await server.start();
+  });
+
+  plain.afterEach(async ({}, testInfo) => {
+    if (testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach('server output', { body: server.output });
+    }
+    await server.dispose();
+  });
+
+  plain(
+    'the toast names the cause first; the run is stored once it is fixed',
+    async ({ page }) => {
+      plain.setTimeout(180000);
+      await page.goto(`${server.url}/lab?token=${server.token}`);
+      await page.waitForFunction(() => !!window.jupyterapp, undefined, {
+        timeout: 60000
+      });
+      await open(page, NOTEBOOK);
+      await expect(page.locator(SNAPSHOT)).toBeVisible({ timeout: 60000 });
+      await page.locator(SNAPSHOT).click();
+      const toast = page.locator('.Toastify__toast').filter({
+        hasText: 'Cannot write the store'
+      });
+      await expect(toast).toContainText(
+        'Cannot write the store at .deardiary/deardiary.sqlite: .deardiary is a file, not a folder. The run is kept in this browser.',
+        { timeout: 60000 }
+      );
+      await toast.getByRole('button', { name: 'Details' }).click();
+      const details = page.getByRole('dialog');
+      await expect(details).toContainText('Move that file away');
+      await details
+        .getByRole('button', { name: /Dismiss|Ok|Close/ })
+        .first()
+        .click();
+
+      // Fixed: the waiting run is sent (nothing lost), and git would not see the store.
+      fs.rmSync(path.join(server.root, '.deardiary'));
+      await expect
+        .poll(async () => (await readRuns(NOTEBOOK, server)).length, {
+          timeout: 120000,
+          intervals: [1000]
+        })
+        .toBe(1);
+      expect(
+        fs.readFileSync(
+          path.join(server.root, '.deardiary', '.gitignore'),
+          'utf8'
+        )
+      ).toContain('\n*\n');
+    }
+  );
 });
