@@ -89,6 +89,10 @@ class BundleImportHandler(StoreBaseHandler, BodyHandler):
                         limit=MAX_UPLOAD)
 
     async def start_body(self) -> None:
+        # Above ServerApp.max_body_size (512 MiB) for this authorised upload only.
+        connection = self.request.connection
+        if hasattr(connection, "set_max_body_size"):
+            connection.set_max_body_size(MAX_UPLOAD)
         self.spool = tempfile.TemporaryFile()
 
     def body_chunk(self, chunk: bytes) -> None:
