@@ -19,6 +19,7 @@ benchmarks() {
   local status=0
   python bench/bench_git.py || status=$?
   python bench/bench_store.py || status=$?
+  python bench/bench_mlflow.py || status=$?  # MLflow push vs MLflow's log_artifact (issue 17)
   jlpm jest -c bench/jest.config.js --runInBand 2>&1 | grep -v -E 'console\.(debug|warn)|Starting WebSocket|^\s+at |^\s*$|Connection lost' || status=$?
 
   # The Playwright benchmarks: the production labextension in Debian Chromium (Galata's
