@@ -476,3 +476,22 @@ def test_deardiary_times():
     assert deardiary_export.deardiary_time("2024-05-01T10:00:00.000Z") == "2024-05-01T10:00:00"
     assert deardiary_export.deardiary_time("2024-05-01T10:00:00.5Z") == "2024-05-01T10:00:00.500"
     assert deardiary_export.deardiary_time("2024-05-01T12:00:00.123456+02:00") == "2024-05-01T10:00:00.123"
+
+
+def test_runs_of_a_migrated_store_round_trip(tmp_path):
+    """The 11 runs the browser wrote (fixtures/store-v2.sqlite, every kind of run) leave
+    in a bundle and come back field for field."""
+    source_file = tmp_path / "old.sqlite"
+    source_file.write_bytes((Path(__file__).parent / "fixtures" / "store-v2.sqlite").read_bytes())
+    source = Store(source_file, tmp_path)
+    ids = bundle.all_run_ids(source)
+    assert len(ids) == 11
+    data = io.BytesIO()
+    bundle.export_bundle(source, ids, data)
+    target = Store(tmp_path / "new.sqlite", tmp_path)
+    data.seek(0)
+    report = bundle.import_bundle(target, data, 1 << 30, bundle.Limits())
+    assert len(report["added"]) == 11 and report["refused"] == []
+    old = {source.get_run(i)["snapshot_id"]: source.get_run(i) for i in ids}
+    for added in report["added"]:
+        assert comparable(target.get_run(added["id"])) == comparable(old[added["snapshot_id"]])
