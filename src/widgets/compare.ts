@@ -122,8 +122,11 @@ export class CompareView extends Panel {
     if (unreadable.length) {
       head.node.append(unreadableAlert(trans, unreadable));
     }
+    const packages = document.createElement('h3');
+    packages.textContent = trans.__('Packages');
     head.node.append(
       facts(trans, result, unreadable),
+      packages,
       packageSection(trans, result)
     );
     this.addWidget(head);
@@ -132,14 +135,26 @@ export class CompareView extends Panel {
       const heading = new Widget({ node: document.createElement('h3') });
       heading.node.textContent = trans.__('Notebook');
       this.addWidget(heading);
-      this.notebookReady = import('./nbdiff').then(({ NotebookDiffView }) => {
-        if (this.isDisposed) {
-          return;
+      this.notebookReady = import('./nbdiff').then(
+        ({ NotebookDiffView }) => {
+          if (this.isDisposed) {
+            return;
+          }
+          const view = new NotebookDiffView(trans, services, ...notebooks);
+          this.addWidget(view);
+          return view.ready;
+        },
+        (error: Error) => {
+          const alert = new Widget();
+          alert.addClass('jp-DearDiary-warning');
+          alert.node.setAttribute('role', 'alert');
+          alert.node.textContent = trans.__(
+            'The notebook diff could not be loaded (reload the page): %1',
+            error.message
+          );
+          this.addWidget(alert);
         }
-        const view = new NotebookDiffView(trans, services, ...notebooks);
-        this.addWidget(view);
-        return view.ready;
-      });
+      );
     }
   }
 
