@@ -125,13 +125,19 @@ function addSidebarActions(
     return;
   }
   const decorate = (panel: HistoryPanel) => {
-    for (const [name, id, icon] of [
-      ['deardiary-export-bundle', ShareCommandIDs.exportBundle, downloadIcon],
-      ['deardiary-import-bundle', ShareCommandIDs.importBundle, fileUploadIcon]
+    // Icons only (the caption is the tooltip and the accessible name): the sidebar is narrow.
+    for (const [id, icon] of [
+      [ShareCommandIDs.exportBundle, downloadIcon],
+      [ShareCommandIDs.importBundle, fileUploadIcon]
     ] as const) {
       panel.toolbar.addItem(
-        name,
-        new CommandToolbarButton({ commands: app.commands, id, icon })
+        id,
+        new CommandToolbarButton({
+          commands: app.commands,
+          id,
+          icon,
+          label: ''
+        })
       );
     }
     const changed = () =>
