@@ -1,7 +1,8 @@
 /**
  * Sharing runs (issue 17) in a real JupyterLab: the sidebar exports the selected run as a
- * bundle (a browser download), the run is deleted, and the sidebar imports the bundle
- * back (a file chosen in the browser's file chooser).
+ * bundle (a browser download) and into a DearDiary.jl store file (its path asked in a
+ * dialog), the run is deleted, and the sidebar imports the bundle back (a file chosen in
+ * the browser's file chooser), then again (recognised, nothing added).
  */
 import { expect, test } from '@jupyterlab/galata';
 import { createHash } from 'crypto';
@@ -54,6 +55,22 @@ test('export the selected run as a bundle and import it back', async ({
     expect(zip.includes(`deardiary-bundle/${name}`)).toBe(true);
   }
 
+  // The selected run into a DearDiary.jl store file: the command asks for its path.
+  const exported = page.evaluate(() =>
+    window.jupyterapp.commands.execute('deardiary:export-deardiary')
+  );
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText('Export 1 run to DearDiary');
+  await dialog.locator('input').fill(`${tmpPath}/dd.db`);
+  await dialog.getByRole('button', { name: 'Ok' }).click();
+  expect(await exported).toMatchObject({
+    path: `${tmpPath}/dd.db`,
+    added: [{ snapshot_id: input.snapshot_id, run_id: run.id }],
+    refused: []
+  });
+  await expect(dialog).toContainText('1 run added');
+  await dialog.getByRole('button', { name: 'Ok' }).click();
+
   // The run is deleted from the store, then imported back from the file.
   const deleted = await page.request.delete(`/deardiary/runs/${run.id}`);
   expect(deleted.status()).toBe(200);
@@ -65,7 +82,6 @@ test('export the selected run as a bundle and import it back', async ({
       .click()
   ]);
   await chooser.setFiles(zipPath!);
-  const dialog = page.locator('.jp-Dialog');
   await expect(dialog).toContainText('1 run added');
   await dialog.getByRole('button', { name: 'Ok' }).click();
   const back = await readRuns(notebook);
