@@ -8,15 +8,19 @@ import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
 import { juliaNotebook, notifications, serverRuns, SNAPSHOT } from './lab';
+import { unsatisfiedOfOurs } from './range';
 import { ROOT, writeProject } from './store';
 
-test.use({ autoGoto: true });
+test.use({ autoGoto: false }); // the page is loaded once the console is listened to
 
 test('smoke: capture, button, sidebar, restore and reopen', async ({
   page,
   tmpPath
 }) => {
   test.setTimeout(180000);
+  // JupyterLab's own check of the range we build against (package.json's core-meta).
+  const unsatisfied = unsatisfiedOfOurs(page);
+  await page.goto();
   writeProject(tmpPath, 'name = "Smoke"\n');
   const notebook = `${tmpPath}/smoke.ipynb`;
   await juliaNotebook(page, notebook, ['x = 1 + 1']);
@@ -26,6 +30,8 @@ test('smoke: capture, button, sidebar, restore and reopen', async ({
   const triggers = async () =>
     (await serverRuns(page, notebook)).map(r => r.trigger);
   await expect.poll(triggers, { timeout: 60000 }).toEqual(['kernel-start']);
+  // The user changed nothing (JupyterLab marks the model dirty all the same).
+  expect((await serverRuns(page, notebook))[0].notebook_unsaved).toBe(false);
 
   // The button.
   await page.locator(SNAPSHOT).click();
@@ -70,4 +76,5 @@ test('smoke: capture, button, sidebar, restore and reopen', async ({
         `The kernel runs the restored project ${projectFile}.`
       )
     );
+  expect(unsatisfied).toEqual([]);
 });

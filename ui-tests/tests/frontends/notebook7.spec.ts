@@ -16,6 +16,7 @@ import {
   serverRuns,
   SNAPSHOT
 } from '../lab';
+import { unsatisfiedOfOurs } from '../range';
 import { ROOT, writeProject } from '../store';
 
 const toasts = (page: Page) => page.locator('.Toastify');
@@ -39,6 +40,8 @@ test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', as
       process.stdout.write(`[page ${m.type()}] ${m.text()}\n`);
     }
   });
+  // JupyterLab's own check of the range we build against.
+  const unsatisfied = unsatisfiedOfOurs(page);
   const dir = `nb7-${Date.now()}`;
   fs.mkdirSync(path.join(ROOT, dir), { recursive: true });
   writeProject(dir, 'name = "Smoke"\n');
@@ -65,6 +68,8 @@ test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', as
   const triggers = async () =>
     (await serverRuns(page, notebook)).map(r => r.trigger);
   await expect.poll(triggers, { timeout: 60000 }).toEqual(['kernel-start']);
+  // The user changed nothing (Shift+Enter on the last cell appended an empty one).
+  expect((await serverRuns(page, notebook))[0].notebook_unsaved).toBe(false);
 
   // The button in Notebook 7's toolbar.
   await page.locator(SNAPSHOT).click();
@@ -130,4 +135,5 @@ test('Notebook 7: capture, button, sidebar, restore and reopen in a new tab', as
   );
   expect(restored).toHaveLength(1);
   expect(restored[0].kernel.name).toBe(JULIA_SPEC.name);
+  expect(unsatisfied).toEqual([]);
 });
