@@ -1,5 +1,5 @@
 /**
- * "Outputs from run #N · Julia X · manifest ab12…": an item in each notebook's toolbar
+ * "Outputs from run #N · Julia X · manifest ab12…": a line below each notebook's toolbar
  * when the notebook carries `metadata.deardiary` (recorder/run-metadata.ts). A click
  * shows that run in the sidebar. A run not in this store (a notebook copied from
  * another machine) is named by its manifest's hash.
@@ -25,9 +25,6 @@ import { describeLink } from './notebook-run-text';
 import { CommandIDs, IRunStore } from '../tokens';
 import '../../style/notebook-run.css';
 
-/** The toolbar item's name (a notebook toolbar has one of each). */
-export const ITEM_NAME = 'deardiary-run';
-
 /** The item of one notebook panel. */
 export class NotebookRunItem extends Widget {
   constructor(
@@ -38,10 +35,12 @@ export class NotebookRunItem extends Widget {
       show: (runId: number | null) => void;
     }
   ) {
-    super({ node: document.createElement('button') });
-    this.addClass('jp-DearDiary-notebookRun');
-    this.node.setAttribute('type', 'button');
-    this.node.addEventListener('click', () =>
+    super();
+    this.addClass('jp-DearDiary-notebookRunBar');
+    this._button.type = 'button';
+    this._button.className = 'jp-DearDiary-notebookRun';
+    this.node.append(this._button);
+    this._button.addEventListener('click', () =>
       this._o.show(this._link?.state === 'run' ? this._link.run.id : null)
     );
     this.hide();
@@ -85,16 +84,20 @@ export class NotebookRunItem extends Widget {
     }
     this._link = link;
     const words = describeLink(this._o.trans, link);
-    this.node.textContent = words?.text ?? '';
-    this.node.title = words?.title ?? '';
-    this.node.dataset.state = link?.state ?? '';
+    this._button.textContent = words?.text ?? '';
+    this._button.title = words?.title ?? '';
+    this._button.dataset.state = link?.state ?? '';
     this.setHidden(!words);
   }
 
   private _link: RunLink | null = null;
+  private readonly _button = document.createElement('button');
 }
 
-/** Adds the item to every notebook's toolbar. */
+/**
+ * The item of every notebook panel, in its content header (the line below the toolbar:
+ * always shown, never moved into the toolbar's overflow menu as a toolbar item is).
+ */
 export const notebookRunPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-deardiary:notebook-run',
   description:
@@ -120,7 +123,7 @@ export const notebookRunPlugin: JupyterFrontEndPlugin<void> = {
             id === null ? {} : { id }
           )
       });
-      panel.toolbar.addItem(ITEM_NAME, item);
+      panel.contentHeader.addWidget(item);
       panel.disposed.connect(() => item.dispose());
     });
   }
