@@ -306,7 +306,7 @@ describe('views', () => {
     ]
   };
 
-  it('renders a RestoreResult with every field and file hash (short, whole on hover)', () => {
+  it('renders a RestoreResult with every field and file hash (short, whole on hover)', async () => {
     const body = resultBody(trans, result, 'en').node;
     const text = body.textContent ?? '';
     for (const part of [
@@ -328,6 +328,7 @@ describe('views', () => {
     )!;
     expect(hash.title).toBe('c'.repeat(64));
     hash.click();
+    await new Promise(resolve => setTimeout(resolve, 0));
     expect(Clipboard.copyToSystem).toHaveBeenCalledWith('c'.repeat(64));
     expect(Notification.info).toHaveBeenCalledWith(
       `Copied sha256 Project.toml: ${'c'.repeat(64)}`,

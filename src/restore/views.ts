@@ -2,7 +2,7 @@
  * The restore dialogs' bodies: the pre-flight (findings, kernel, target folder) and the
  * RestoreResult; and the log of a Pkg.instantiate() run.
  */
-import { Clipboard, Dialog, Notification } from '@jupyterlab/apputils';
+import type { Dialog } from '@jupyterlab/apputils';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import { IRestoreResult, IWorktreeResult } from '../server/api';
@@ -204,7 +204,9 @@ export function hashButton(
   button.title = hash;
   button.dataset.hash = hash;
   button.setAttribute('aria-label', trans.__('%1 %2: copy', what, hash));
-  button.addEventListener('click', () => {
+  button.addEventListener('click', async () => {
+    // Loaded on use: these views are also rendered where apputils is not (tests).
+    const { Clipboard, Notification } = await import('@jupyterlab/apputils');
     Clipboard.copyToSystem(hash);
     Notification.info(trans.__('Copied %1: %2', what, hash), {
       autoClose: 3000

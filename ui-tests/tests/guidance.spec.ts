@@ -145,8 +145,9 @@ test.describe('with runs', () => {
     tmpPath
   }) => {
     test.setTimeout(120000);
-    const notebook = `${tmpPath}/timeline.ipynb`;
     const stamp = `timeline-${Date.now()}`;
+    // Its own notebook: a store kept from an earlier run of the tests has other runs.
+    const notebook = `${tmpPath}/${stamp}.ipynb`;
     const ago = (minutes: number) =>
       new Date(Date.now() - minutes * 60000).toISOString();
     const yesterday = new Date();
