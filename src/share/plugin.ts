@@ -184,6 +184,7 @@ export const sharePlugin: JupyterFrontEndPlugin<void> = {
 
     app.commands.addCommand(ShareCommandIDs.exportBundle, {
       label: trans.__('Export Runs as a Bundle'),
+      icon: downloadIcon,
       caption: trans.__(
         'Download the marked runs (or the selected one) as one zip: their exact files, and restore.jl for Julia without JupyterLab'
       ),
@@ -223,6 +224,7 @@ export const sharePlugin: JupyterFrontEndPlugin<void> = {
 
     app.commands.addCommand(ShareCommandIDs.importBundle, {
       label: trans.__('Import a Bundle of Runs…'),
+      icon: fileUploadIcon,
       caption: trans.__(
         'Add the runs of a bundle (zip) to this store; every file is checked first'
       ),
