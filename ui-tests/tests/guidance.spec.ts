@@ -258,9 +258,13 @@ test.describe('with runs', () => {
     const full = (await hash.getAttribute('title'))!;
     expect(full).toMatch(/^[0-9a-f]{64}$/);
     await expect(hash).toHaveText(full.slice(0, 12));
-    // Every cell on one line: no word cut in two ("verifie d", "Manifest.tom l").
+    // Every file cell and heading on one line: no word cut in two ("verifie d", "Noteboo k").
     const wrapped = await result.evaluate(node =>
-      [...node.querySelectorAll<HTMLElement>('.jp-DearDiary-restoredFiles td')]
+      [
+        ...node.querySelectorAll<HTMLElement>(
+          '.jp-DearDiary-resultTable th, .jp-DearDiary-restoredFiles td'
+        )
+      ]
         .filter(td => {
           const line = parseFloat(getComputedStyle(td).lineHeight) || 20;
           return td.getBoundingClientRect().height > 1.6 * line + 4;
