@@ -140,8 +140,14 @@ test('restore a run into a chosen folder, reopen it and instantiate it', async (
   await expect(result.locator('.jp-DearDiary-restoredFiles')).toContainText(
     'verified'
   );
+  // The notebook is the editor's content at the snapshot (issue 16), not the file.
+  const recorded = await page.request.get(`/deardiary/runs/${run.id}`);
+  const notebookSha = (await recorded.json()).notebook.sha256 as string;
   for (const name of ['Project.toml', 'Manifest.toml', 'study.ipynb']) {
-    const original = sha256(fs.readFileSync(path.join(ROOT, tmpPath, name)));
+    const original =
+      name === 'study.ipynb'
+        ? notebookSha
+        : sha256(fs.readFileSync(path.join(ROOT, tmpPath, name)));
     expect(await serverSha(page, `${wanted}/${name}`)).toBe(original);
     // shown short, the whole sha256 on hover (and copied on click)
     await expect(
