@@ -21,7 +21,6 @@ requests, and the ratios ours / baseline.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile

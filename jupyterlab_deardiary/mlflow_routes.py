@@ -15,9 +15,10 @@ import contextlib
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import os
 import re
-from typing import Any
+import time
 
 from tornado import web
 from tornado.ioloop import PeriodicCallback
@@ -27,9 +28,10 @@ from jupyter_server.auth.decorator import authorized
 from .config import DearDiary
 from .db import Store, transaction
 from .errors import ApiError, bad_request, json_object
-from .mlflow_sync import INSTALL, Jobs, mlflow_missing, not_configured, shown_uri
+from .mlflow_sync import INSTALL, Jobs, Progress, mlflow_missing, not_configured, shown_uri
 from .routes import BaseHandler, blocking, configured_store, store_in
 
+log = logging.getLogger(__name__)
 JOBS = Jobs()
 MAX_RUNS = 10_000
 AUTO_PUSH_SECONDS = 3.0
@@ -147,12 +149,19 @@ class MlflowJobHandler(BaseHandler):
 
 
 class AutoPush:
-    """Pushes each run the store gains (its change log's 'add' entries), every few seconds."""
+    """Pushes each run the store gains (its change log's 'add' entries), every few seconds.
+    The runs of a push that failed (MLflow down, credentials refused) are pushed again
+    with the next ones, at most once a minute."""
+
+    RETRY_SECONDS = 60.0
 
     def __init__(self, root_dir: str, config: DearDiary) -> None:
         self.root_dir, self.config = root_dir, config
         self.seq: int | None = None
         self.busy = False
+        self.job: Progress | None = None
+        self.job_ids: list[int] = []
+        self.retry_at = 0.0
 
     def added(self) -> list[int]:
         store = store_in(self.root_dir, self.config)
@@ -172,14 +181,27 @@ class AutoPush:
             self.seq = Store.seq_of(db)
         return [r[1] for r in rows]
 
+    def unfinished(self) -> list[int]:
+        """The runs of the last push that failed (none while it runs or when it did not)."""
+        job = self.job
+        if job is None or job.state != "error":
+            return []
+        pushed = {r["run_id"] for r in job.to_json()["results"]}
+        return [i for i in self.job_ids if i not in pushed]
+
     async def tick(self) -> None:
-        if self.busy:
+        if self.busy or (self.job is not None and self.job.state in ("queued", "running")):
             return
         self.busy = True
         try:
-            ids = await blocking(self.added)
+            retry = self.unfinished()
+            if retry and time.time() < self.retry_at:
+                return
+            ids = list(dict.fromkeys(retry + await blocking(self.added)))
             if ids:
-                JOBS.push(ready(self.config), store_in(self.root_dir, self.config), ids)
+                self.job_ids = ids
+                self.job = JOBS.push(ready(self.config), store_in(self.root_dir, self.config), ids)
+                self.retry_at = time.time() + self.RETRY_SECONDS
         except ApiError:
             pass  # no store yet, a bad store path, MLflow missing: said where they are used
         finally:
@@ -189,6 +211,10 @@ class AutoPush:
 def handlers(web_app: web.Application, config: DearDiary) -> list[tuple[str, type]]:
     """The MLflow handlers (routes.py registers them); starts the automatic push when set."""
     if config.mlflow_auto_push:
+        try:
+            ready(config)
+        except ApiError as e:
+            log.warning("jupyterlab_deardiary: DearDiary.mlflow_auto_push is set, but: %s", e.message)
         cm = web_app.settings.get("contents_manager")
         root = getattr(cm, "root_dir", None) or web_app.settings.get("server_root_dir", "")
         auto = AutoPush(os.path.abspath(os.path.expanduser(root)), config)

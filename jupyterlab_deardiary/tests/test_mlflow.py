@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -349,10 +348,18 @@ async def test_not_configured(jp_fetch, jp_root_dir):
 
 
 @pytest.mark.parametrize("deardiary_config", [{"mlflow_auto_push": True}], indirect=True)
-async def test_automatic_push(jp_fetch, jp_root_dir, mlflow_url):
+async def test_automatic_push_and_its_retry(jp_fetch, jp_root_dir, mlflow_server, proxy, monkeypatch):
+    monkeypatch.setattr(mlflow_routes.AutoPush, "RETRY_SECONDS", 0.5)
+    proxy.users = {"alice": "right"}  # the first push is refused (401)
     runs = await add_runs(jp_fetch, "auto", 2, notebook="nb/auto.ipynb")
     for _ in range(300):
-        pushed = [r for r in ours(mlflow_url, "auto-") if r.info.status == "FINISHED"]
+        if proxy.requests:
+            break
+        await asyncio.sleep(0.1)
+    assert proxy.requests and ours(mlflow_server.url, "auto-") == []
+    proxy.users = None  # the server lets it in: the same runs are pushed again
+    for _ in range(300):
+        pushed = [r for r in ours(mlflow_server.url, "auto-") if r.info.status == "FINISHED"]
         if len(pushed) == 2:
             break
         await asyncio.sleep(0.1)
