@@ -48,8 +48,9 @@ for name in "${names[@]}"; do
   else
     args=(tests/smoke.spec.ts --project ijulia-1.24); front=lab
   fi
+  rtc=0; [ "$name" = rtc ] && rtc=1   # smoke.spec.ts checks the notebook is shared (RTC) or not
   (cd "$REPO/ui-tests" && PATH="$venv/bin:$PATH" DEARDIARY_UI_PORT="$port" DEARDIARY_UI_ROOT="$root" \
-    DEARDIARY_UI_FRONTEND="$front" PLAYWRIGHT_JSON_OUTPUT_NAME="$RESULTS/frontend-$name.json" \
+    DEARDIARY_UI_FRONTEND="$front" DEARDIARY_UI_RTC="$rtc" PLAYWRIGHT_JSON_OUTPUT_NAME="$RESULTS/frontend-$name.json" \
     timeout 600 jlpm playwright test "${args[@]}" --reporter=list,json) || { echo "FAILED: $name smoke" >&2; rc=1; }
   rm -rf "$root"
 done

@@ -24,6 +24,13 @@ test('smoke: capture, button, sidebar, restore and reopen', async ({
   writeProject(tmpPath, 'name = "Smoke"\n');
   const notebook = `${tmpPath}/smoke.ipynb`;
   await juliaNotebook(page, notebook, ['x = 1 + 1']);
+  // scripts/frontends.sh's RTC run: the notebook really is shared through
+  // jupyter-collaboration's drive (a broken install would fall back silently).
+  const collaborative = await page.evaluate(
+    () =>
+      (window.jupyterapp.shell.currentWidget as any).context.model.collaborative
+  );
+  expect(collaborative).toBe(process.env.DEARDIARY_UI_RTC === '1');
 
   // Automatic capture (the default setting): the first execution records the start.
   await page.notebook.runCell(0);
