@@ -195,14 +195,16 @@ test('the sidebar says whether the live kernel still matches the last run', asyn
   const run = await snapshot(page, notebook);
   await history(page, tmpPath);
   const drift = page.locator('.jp-DearDiary-drift');
-  const matches = `The kernel still matches run #${run.number}.`;
+  // The snapshot wrote the run into the notebook (issue 16): drift names it as the
+  // run the outputs come from.
+  const matches = `The kernel still matches run #${run.number}, which made these outputs.`;
   await expect(drift).toHaveText(matches, { timeout: 30000 });
 
   // Another active project (offline: a stdlib-only project of the root).
   await page.notebook.runCell(0);
   const folder = path.join(fs.realpathSync(ROOT), tmpPath);
   await expect(drift).toHaveText(
-    `The kernel changed since run #${run.number}: active project ` +
+    `The kernel changed since run #${run.number}, which made these outputs: active project ` +
       `${path.join(folder, 'Project.toml')} → ${path.join(folder, 'other', 'Project.toml')}; ` +
       'Project.toml changed',
     { timeout: 30000 }
