@@ -208,6 +208,7 @@ function describeDrift(
   result: ReturnType<typeof drift>,
   outputsRun = false
 ): string | null {
+  const n = last?.number ?? '?';
   switch (result.state) {
     case 'no-run':
       return trans.__('This notebook has no recorded run yet.');
@@ -257,7 +258,6 @@ function describeHashDrift(
 
 /** The snippet with the run's exact bytes. */
 async function snippetOf(store: IRunStore, run: IRunDetail): Promise<string> {
-  const n = last?.number ?? '?';
   const plan = snippetPlan(run);
   const files = [];
   for (const file of plan.files) {
