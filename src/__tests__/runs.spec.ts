@@ -34,7 +34,12 @@ async function seeded(
       ...run,
       capture: { ...run.capture, files: [] },
       git: { state: 'unknown' as const, error_code: 'x', message: 'x' },
-      notebook: { ...run.notebook, stored: false, bytes: undefined, saved: null }
+      notebook: {
+        ...run.notebook,
+        stored: false,
+        bytes: undefined,
+        saved: null
+      }
     };
     await api.addRun(record);
   }
