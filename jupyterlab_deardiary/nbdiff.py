@@ -49,6 +49,10 @@ def notebook_diff(store: Any, base: str, remote: str) -> bytes:
         remote_nb = read_notebook(store.get_blob(remote), remote, "remote")
     except BlobCorrupt as e:
         raise ApiError(500, "blob_corrupt", str(e)) from None
+    for nb in (base_nb, remote_nb):
+        # Each run writes its own id there (src/recorder/run-metadata.ts): not a change
+        # the user made, so successive runs would always differ in it.
+        nb.get("metadata", {}).pop("deardiary", None)
     try:
         diff = diff_notebooks(base_nb, remote_nb)
     except Exception as e:  # a notebook valid enough to read but not to diff

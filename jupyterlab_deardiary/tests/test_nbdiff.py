@@ -69,6 +69,24 @@ async def test_diff_of_two_stored_notebooks(jp_fetch, jp_root_dir):
     assert (code, same["diff"]) == (200, [])
 
 
+async def test_the_run_ids_in_the_metadata_are_no_change(jp_fetch, jp_root_dir):
+    """metadata.deardiary (written by each run) is left out; other metadata is compared."""
+    nbs = []
+    for run, lang in ((1, "julia"), (2, "julia"), (3, "python")):
+        nb = json.loads(notebook("x", PNG_A))
+        nb["metadata"]["deardiary"] = {"run_id": run, "snapshot_id": f"s{run}"}
+        nb["metadata"]["language_info"] = {"name": lang}
+        nbs.append(json.dumps(nb).encode())
+    await upload(jp_fetch, {sha(b): b for b in nbs})
+    code, body = await nbdiff(jp_fetch, sha(nbs[0]), sha(nbs[1]))
+    assert (code, body["diff"]) == (200, [])
+    assert "deardiary" not in body["base"]["metadata"]
+    code, body = await nbdiff(jp_fetch, sha(nbs[1]), sha(nbs[2]))
+    [meta] = body["diff"]
+    assert meta["key"] == "metadata"
+    assert [e["key"] for e in meta["diff"]] == ["language_info"]
+
+
 async def test_an_older_notebook_format_is_converted(jp_fetch, jp_root_dir):
     v3 = json.dumps(
         {
