@@ -115,8 +115,10 @@ def artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> dic
 async def test_push_repush_pull_and_restore(jp_fetch, jp_root_dir, mlflow_url, mlflow_server, proxy, tmp_path):
     runs = await add_runs(jp_fetch, "rt")
     ids = [r["id"] for r in runs]
+    version = store_of(jp_root_dir).version()
     progress = await job(jp_fetch, "push", {"run_ids": ids})
     assert progress["state"] == "done", progress
+    assert store_of(jp_root_dir).version() == version  # a push reads the store only
     assert (progress["done"], progress["total"]) == (3, 3)
     assert [r["state"] for r in progress["results"]] == ["pushed"] * 3
     client = MlflowClient(mlflow_url)
