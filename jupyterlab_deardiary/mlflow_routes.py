@@ -6,7 +6,7 @@ and pull them back, as background jobs with progress (see mlflow_sync.py).
 | `GET mlflow` | | `{installed, version, configured, tracking_uri, auto_push, install}` |
 | `POST mlflow/push` | `{"run_ids": [id, ...]}` | `202 {"job": IMlflowJob}`; `501 mlflow_missing`, `409 mlflow_not_configured`, `404 no_run` |
 | `POST mlflow/pull` | `{"mlflow_run_ids": ["...", ...]}` | `202 {"job": IMlflowJob}` (same errors) |
-| `GET mlflow/jobs/<id>` | | `IMlflowJob`: `{id, kind, state: queued|running|done|error, total, done, current, bytes_sent, bytes_skipped, results, error}`; `404 no_job` |
+| `GET mlflow/jobs/<id>` | | `IMlflowJob`: `{id, kind, state: queued|running|done|error, total, done, current, bytes_sent, bytes_skipped, results (once it ends), error}`; `404 no_job` |
 """
 
 from __future__ import annotations

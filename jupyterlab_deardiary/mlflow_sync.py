@@ -294,7 +294,8 @@ class Progress:
                 "current": self.current,
                 "bytes_sent": self.bytes_sent,
                 "bytes_skipped": self.bytes_skipped,
-                "results": list(self.results),
+                # each run's result once the job ends (a poll of a long push stays small)
+                "results": list(self.results) if self.state in ("done", "error") else [],
                 "error": self.error,
             }
 

@@ -46,6 +46,7 @@ export interface IMlflowJob {
   current: string | null;
   bytes_sent: number;
   bytes_skipped: number;
+  /** Each run's result, once the job ended (empty while it runs). */
   results: IMlflowResult[];
   error: { error: string; message: string } | null;
 }
