@@ -1,8 +1,9 @@
 /**
  * MLflow (issue 17) in a real JupyterLab: the sidebar's push button sends the selected
  * run to a real `mlflow server` (started here: SQLite backend store, artifacts served by
- * it); one Notification shows the job's progress, then its result; with the MLflow
- * server gone, the same Notification says why nothing was pushed.
+ * it); one Notification shows the job's progress, then its result; the run, deleted
+ * here, is imported back by its MLflow run id (a Restore action offered); with the MLflow
+ * server gone, the Notification says why nothing was pushed.
  *
  * The spec runs its own JupyterLab (tests/server.ts) whose environment names the MLflow
  * server (MLFLOW_TRACKING_URI, the default of c.DearDiary.mlflow_tracking_uri).
@@ -141,9 +142,36 @@ test('pushing the selected run shows its progress, then the result or the refusa
     })
   });
   const found = (await search.json()) as {
-    runs: { info: { status: string } }[];
+    runs: { info: { status: string; run_id: string } }[];
   };
   expect(found.runs.map(r => r.info.status)).toEqual(['FINISHED']);
+
+  // Deleted here, imported back from MLflow by its run id: the same run, a Restore action.
+  const deleted = await fetch(
+    `${server.url}/deardiary/runs/${newest.id}?token=${server.token}`,
+    { method: 'DELETE' }
+  );
+  expect(deleted.status).toBe(200);
+  await page.evaluate(
+    ids =>
+      window.jupyterapp.commands.execute('deardiary:mlflow-pull', {
+        mlflowRunIds: ids
+      }),
+    [found.runs[0].info.run_id]
+  );
+  const imported = toast(
+    page,
+    'Imported from MLflow: 1 added, 0 already in the store'
+  );
+  await expect(imported).toBeVisible({ timeout: 60000 });
+  await expect(imported.getByRole('button', { name: 'Restore' })).toBeVisible();
+  const back = await readRuns(NOTEBOOK, server);
+  expect(back.map(r => [r.snapshot_id, r.note]).sort()).toEqual(
+    [
+      [first.snapshot_id, 'first'],
+      [second.snapshot_id, 'second']
+    ].sort()
+  );
 
   // The MLflow server gone: the Notification says why, the store keeps its runs.
   process.kill(-mlflow.pid!, 'SIGKILL');
@@ -156,7 +184,7 @@ test('pushing the selected run shows its progress, then the result or the refusa
       /Not pushed to MLflow: The MLflow server at .* cannot be reached/
     )
   ).toBeVisible({ timeout: 60000 });
-  expect((await readRuns(NOTEBOOK, server)).map(r => r.id)).toEqual(
-    runs.map(r => r.id)
+  expect((await readRuns(NOTEBOOK, server)).map(r => r.snapshot_id)).toEqual(
+    back.map(r => r.snapshot_id)
   );
 });
