@@ -366,3 +366,30 @@ async def test_automatic_push_and_its_retry(jp_fetch, jp_root_dir, mlflow_server
             break
         await asyncio.sleep(0.1)
     assert sorted(int(r.data.tags[f"{P}run_id"]) for r in pushed) == [r["id"] for r in runs]
+
+
+def test_unusual_runs_round_trip(mlflow_url, tmp_path):
+    """No notebook bytes kept, no manifest, a stacked environment's manifest, a note with
+    quotes and a snapshot id with characters a filter must quote."""
+    store = Store(tmp_path / "s.sqlite", tmp_path)
+    rec, blobs = record(
+        "odd 'snap\" id",
+        notebook="dir with space/ünïcode.ipynb",
+        notebook_bytes=None,
+        env_manifest=manifest_bytes("small"),
+        note="it's \"quoted\"",
+    )
+    for digest, data in blobs.items():
+        store.put_blob(digest, data)
+    store.add_run(rec, 1 << 30)
+    client = make_client(mlflow_url)
+    (result,) = Pusher(client, store).push_all([1])
+    assert result["state"] == "pushed"
+    assert Pusher(client, store).push_all([1])[0]["state"] == "already"
+    run = client.get_run(result["mlflow_run_id"])
+    assert sorted(artifacts(client, run.info.run_id)) == ["deardiary-run.json"]
+    assert sorted(artifacts(client, run.data.tags["mlflow.parentRunId"])) == ["Project.toml", "stack-2/Manifest.toml"]
+    fresh = Store(tmp_path / "fresh.sqlite", tmp_path)
+    back = pull(client, fresh, run.info.run_id, 1 << 30)
+    a, b = store.get_run(1), fresh.get_run(back["run_id"])
+    assert a == b
