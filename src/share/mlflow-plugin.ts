@@ -8,71 +8,10 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette, InputDialog } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { CommandToolbarButton, launchIcon } from '@jupyterlab/ui-components';
-import { Message, MessageLoop } from '@lumino/messaging';
-import { Panel, Widget } from '@lumino/widgets';
+import { launchIcon } from '@jupyterlab/ui-components';
 import { CommandIDs, IRunStore } from '../tokens';
-import type { HistoryPanel } from '../widgets/panel';
 import { MlflowCommandIDs, runJob, startPull, startPush } from './mlflow';
-
-/** The history sidebar's shell in the left area (src/widgets/plugin.ts). */
-const HISTORY_ID = 'jp-DearDiary-history';
-
-function historyPanel(app: JupyterFrontEnd): HistoryPanel | null {
-  for (const widget of app.shell.widgets('left')) {
-    if (widget.id === HISTORY_ID) {
-      return ((widget as Panel).widgets[0] as HistoryPanel) ?? null;
-    }
-  }
-  return null;
-}
-
-/** The runs marked in the sidebar, or else the one selected there. */
-function selectedIds(app: JupyterFrontEnd): number[] {
-  const list = historyPanel(app)?.list;
-  if (!list) {
-    return [];
-  }
-  if (list.marked.length) {
-    return list.marked.map(run => run.id);
-  }
-  return list.selected ? [list.selected.id] : [];
-}
-
-/** The push button joins the sidebar's toolbar once its panel exists. */
-function addSidebarAction(app: JupyterFrontEnd): void {
-  const shell = [...app.shell.widgets('left')].find(w => w.id === HISTORY_ID);
-  if (!shell) {
-    return;
-  }
-  const decorate = (panel: HistoryPanel) => {
-    panel.toolbar.addItem(
-      'deardiary-mlflow-push',
-      new CommandToolbarButton({
-        commands: app.commands,
-        id: MlflowCommandIDs.push,
-        icon: launchIcon
-      })
-    );
-    const changed = () =>
-      app.commands.notifyCommandChanged(MlflowCommandIDs.push);
-    panel.list.selectionChanged.connect(changed);
-    panel.list.markedChanged.connect(changed);
-  };
-  const panel = (shell as Panel).widgets[0] as HistoryPanel | undefined;
-  if (panel) {
-    decorate(panel);
-    return;
-  }
-  const hook = (_: unknown, msg: Message) => {
-    if (msg.type === 'child-added') {
-      MessageLoop.removeMessageHook(shell, hook);
-      decorate((msg as Widget.ChildMessage).child as HistoryPanel);
-    }
-    return true;
-  };
-  MessageLoop.installMessageHook(shell, hook);
-}
+import { addSidebarButtons, targetIds } from './sidebar';
 
 export const mlflowPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-deardiary:mlflow',
@@ -88,8 +27,6 @@ export const mlflowPlugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_deardiary');
     const settings = app.serviceManager.serverSettings;
-    const ids = (args: Record<string, unknown>) =>
-      Array.isArray(args.ids) ? (args.ids as number[]) : selectedIds(app);
 
     app.commands.addCommand(MlflowCommandIDs.push, {
       label: trans.__('Push Runs to MLflow'),
@@ -102,9 +39,14 @@ export const mlflowPlugin: JupyterFrontEndPlugin<void> = {
           properties: { ids: { type: 'array', items: { type: 'number' } } }
         }
       },
-      isEnabled: args => ids(args).length > 0,
+      isEnabled: args => targetIds(app, args).length > 0,
       execute: args =>
-        runJob(trans, 'push', () => startPush(ids(args), settings), settings)
+        runJob(
+          trans,
+          'push',
+          () => startPush(targetIds(app, args), settings),
+          settings
+        )
     });
 
     app.commands.addCommand(MlflowCommandIDs.pull, {
@@ -161,6 +103,18 @@ export const mlflowPlugin: JupyterFrontEndPlugin<void> = {
     for (const command of Object.values(MlflowCommandIDs)) {
       palette?.addItem({ command, category: 'DearDiary' });
     }
-    void app.restored.then(() => addSidebarAction(app));
+    void app.restored.then(() =>
+      addSidebarButtons(
+        app,
+        [
+          {
+            id: MlflowCommandIDs.push,
+            icon: launchIcon,
+            name: 'deardiary-mlflow-push'
+          }
+        ],
+        MlflowCommandIDs.push
+      )
+    );
   }
 };

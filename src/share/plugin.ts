@@ -14,15 +14,9 @@ import {
   nullTranslator,
   TranslationBundle
 } from '@jupyterlab/translation';
-import {
-  CommandToolbarButton,
-  downloadIcon,
-  fileUploadIcon
-} from '@jupyterlab/ui-components';
-import { Message, MessageLoop } from '@lumino/messaging';
-import { Panel, Widget } from '@lumino/widgets';
+import { downloadIcon, fileUploadIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 import { IRunStore } from '../tokens';
-import type { HistoryPanel } from '../widgets/panel';
 import {
   chooseFile,
   download,
@@ -33,35 +27,7 @@ import {
   importBundle,
   ShareCommandIDs
 } from './bundle';
-
-/** The history sidebar's shell in the left area (src/widgets/plugin.ts). */
-const HISTORY_ID = 'jp-DearDiary-history';
-
-function findShell(app: JupyterFrontEnd): Panel | null {
-  for (const widget of app.shell.widgets('left')) {
-    if (widget.id === HISTORY_ID) {
-      return widget as Panel;
-    }
-  }
-  return null;
-}
-
-/** The runs marked in the sidebar, or else the one selected there. */
-function selectedIds(app: JupyterFrontEnd): number[] {
-  const panel = findShell(app)?.widgets[0] as HistoryPanel | undefined;
-  if (!panel?.list) {
-    return [];
-  }
-  const marked = panel.list.marked;
-  if (marked.length) {
-    return marked.map(run => run.id);
-  }
-  return panel.list.selected ? [panel.list.selected.id] : [];
-}
-
-function idsArg(args: Record<string, unknown>): number[] | null {
-  return Array.isArray(args.ids) ? (args.ids as number[]) : null;
-}
+import { addSidebarButtons, targetIds } from './sidebar';
 
 /** A dialog body: one paragraph per line. */
 function lines(texts: string[]): Widget {
@@ -115,50 +81,6 @@ function deardiaryLines(
   ];
 }
 
-/** The sidebar's toolbar gets the export and import buttons once its panel exists. */
-function addSidebarActions(
-  app: JupyterFrontEnd,
-  trans: TranslationBundle
-): void {
-  const shell = findShell(app);
-  if (!shell) {
-    return;
-  }
-  const decorate = (panel: HistoryPanel) => {
-    // Icons only (the caption is the tooltip and the accessible name): the sidebar is narrow.
-    for (const [id, icon] of [
-      [ShareCommandIDs.exportBundle, downloadIcon],
-      [ShareCommandIDs.importBundle, fileUploadIcon]
-    ] as const) {
-      panel.toolbar.addItem(
-        id,
-        new CommandToolbarButton({
-          commands: app.commands,
-          id,
-          icon,
-          label: ''
-        })
-      );
-    }
-    const changed = () =>
-      app.commands.notifyCommandChanged(ShareCommandIDs.exportBundle);
-    panel.list.selectionChanged.connect(changed);
-    panel.list.markedChanged.connect(changed);
-  };
-  if (shell.widgets.length) {
-    decorate(shell.widgets[0] as HistoryPanel);
-    return;
-  }
-  const hook = (_: unknown, msg: Message) => {
-    if (msg.type === 'child-added') {
-      MessageLoop.removeMessageHook(shell, hook);
-      decorate((msg as Widget.ChildMessage).child as HistoryPanel);
-    }
-    return true;
-  };
-  MessageLoop.installMessageHook(shell, hook);
-}
-
 /** Bundles and the DearDiary export: commands and the sidebar's actions. */
 export const sharePlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-deardiary:share',
@@ -196,9 +118,9 @@ export const sharePlugin: JupyterFrontEndPlugin<void> = {
           }
         }
       },
-      isEnabled: args => (idsArg(args) ?? selectedIds(app)).length > 0,
+      isEnabled: args => targetIds(app, args).length > 0,
       execute: async args => {
-        const ids = idsArg(args) ?? selectedIds(app);
+        const ids = targetIds(app, args);
         try {
           const bundle = await exportBundle(ids, settings);
           download(bundle.data, bundle.filename);
@@ -266,7 +188,7 @@ export const sharePlugin: JupyterFrontEndPlugin<void> = {
         }
       },
       execute: async args => {
-        const chosen = idsArg(args) ?? selectedIds(app);
+        const chosen = targetIds(app, args);
         const ids = chosen.length ? chosen : null;
         let path = typeof args.path === 'string' ? args.path : null;
         if (path === null) {
@@ -310,6 +232,16 @@ export const sharePlugin: JupyterFrontEndPlugin<void> = {
     for (const command of Object.values(ShareCommandIDs)) {
       palette?.addItem({ command, category: 'DearDiary' });
     }
-    void app.restored.then(() => addSidebarActions(app, trans));
+    // Icons only (the caption is the tooltip and the accessible name): the sidebar is narrow.
+    void app.restored.then(() =>
+      addSidebarButtons(
+        app,
+        [
+          { id: ShareCommandIDs.exportBundle, icon: downloadIcon, label: '' },
+          { id: ShareCommandIDs.importBundle, icon: fileUploadIcon, label: '' }
+        ],
+        ShareCommandIDs.exportBundle
+      )
+    );
   }
 };
