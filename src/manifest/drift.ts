@@ -78,6 +78,36 @@ export interface IDriftResult {
   changes: DriftChange[];
 }
 
+function juliaChange(before: string, after: string): DriftChange[] {
+  return before === after ? [] : [{ code: 'julia', before, after }];
+}
+
+/** How the project (or manifest) file changed, by which file it is and its content. */
+function fileChange(
+  role: 'project' | 'manifest',
+  before: IHashedFile | null | undefined,
+  after: IHashedFile | undefined
+): DriftChange | null {
+  if (!before) {
+    return after ? { code: 'appeared', role, name: after.name } : null;
+  }
+  if (!after) {
+    return { code: 'gone', role, name: before.name };
+  }
+  if (before.name !== after.name) {
+    return {
+      code: 'renamed',
+      role,
+      before: before.name,
+      after: after.name,
+      same_content: before.sha256 === after.sha256
+    };
+  }
+  return before.sha256 !== after.sha256
+    ? { code: 'changed', name: after.name }
+    : null;
+}
+
 /**
  * Compare the last run with the kernel's fingerprint (`environmentKey` decides); the
  * changes name the Julia version, the active project's path, the project and manifest
@@ -99,14 +129,7 @@ export function drift(
   if (environmentKey(lastRun) === environmentKey(now)) {
     return { state: 'same', changes: [] };
   }
-  const changes: DriftChange[] = [];
-  if (lastRun.julia_version !== now.julia_version) {
-    changes.push({
-      code: 'julia',
-      before: lastRun.julia_version,
-      after: now.julia_version
-    });
-  }
+  const changes = juliaChange(lastRun.julia_version, now.julia_version);
   const sameProject = lastRun.project_path === now.project_path;
   if (!sameProject) {
     changes.push({
@@ -118,23 +141,10 @@ export function drift(
   for (const role of ['project', 'manifest'] as const) {
     const before = lastRun.files.find(f => f.role === role);
     const after = now.files.find(f => f.role === role);
-    if (before === undefined) {
-      if (after !== undefined) {
-        changes.push({ code: 'appeared', role, name: after.name });
-      }
-    } else if (after === undefined) {
-      changes.push({ code: 'gone', role, name: before.name });
-    } else if (before.name !== after.name) {
-      changes.push({
-        code: 'renamed',
-        role,
-        before: before.name,
-        after: after.name,
-        same_content: before.sha256 === after.sha256
-      });
-    } else if (before.sha256 !== after.sha256) {
-      changes.push({ code: 'changed', name: after.name });
-    } else if (sameProject && before.path !== after.path) {
+    const change = fileChange(role, before, after);
+    if (change) {
+      changes.push(change);
+    } else if (before && after && sameProject && before.path !== after.path) {
       changes.push({
         code: 'moved',
         name: after.name,
@@ -186,33 +196,15 @@ export function driftByHashes(
   if (live === null) {
     return { state: 'unknown', changes: [] };
   }
-  const changes: DriftChange[] = [];
-  if (base.julia_version !== live.julia_version) {
-    changes.push({
-      code: 'julia',
-      before: base.julia_version,
-      after: live.julia_version
-    });
-  }
+  const changes = juliaChange(base.julia_version, live.julia_version);
   for (const role of ['project', 'manifest'] as const) {
-    const before = base[role];
-    const after = live.files.find(f => f.role === role);
-    if (!before) {
-      if (after) {
-        changes.push({ code: 'appeared', role, name: after.name });
-      }
-    } else if (!after) {
-      changes.push({ code: 'gone', role, name: before.name });
-    } else if (before.name !== after.name) {
-      changes.push({
-        code: 'renamed',
-        role,
-        before: before.name,
-        after: after.name,
-        same_content: before.sha256 === after.sha256
-      });
-    } else if (before.sha256 !== after.sha256) {
-      changes.push({ code: 'changed', name: after.name });
+    const change = fileChange(
+      role,
+      base[role],
+      live.files.find(f => f.role === role)
+    );
+    if (change) {
+      changes.push(change);
     }
   }
   return changes.length
