@@ -12,7 +12,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import ApiError
@@ -60,40 +60,65 @@ def open_temp(name: str, dir_fd: int | None = None, mode: int = 0o600) -> int:
     return fd
 
 
+def _remove_stale(
+    dir_fd: int,
+    pattern: re.Pattern[str],
+    flags: int,
+    ours: Callable[[os.stat_result], bool],
+    remove: Callable[[str, os.stat_result], bool],
+) -> list[str]:
+    """Remove the entries of the folder ``dir_fd`` named by ``pattern`` (opened with
+    ``flags``, never through a symlink) that are ``ours``, older than STALE_AFTER and
+    locked by no open fd; ``remove`` says whether it removed one. Return their names."""
+    removed: list[str] = []
+    for name in os.listdir(dir_fd):
+        if not pattern.fullmatch(name):
+            continue
+        try:
+            fd = os.open(name, flags | os.O_NOFOLLOW, dir_fd=dir_fd)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            age = time.time() - st.st_mtime
+            if not ours(st) or age < STALE_AFTER:
+                continue
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its owner lives
+            elif age < 86400:
+                continue
+            if remove(name, st):
+                removed.append(name)
+        except OSError:  # locked (BlockingIOError), or gone meanwhile
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
 def remove_stale_temps(folder: str | Path | int, pattern: re.Pattern[str]) -> list[str]:
     """Remove the temp files left in ``folder`` (a path or a folder fd) by interrupted
     writes: files named by ``pattern``, older than STALE_AFTER, that no open fd locks
     (a writer holds its lock until the file is renamed or removed). Return their names."""
-    removed: list[str] = []
     dir_fd = folder if isinstance(folder, int) else os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+
+    def unlink(name: str, st: os.stat_result) -> bool:
+        if os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_ino != st.st_ino:
+            return False
+        os.unlink(name, dir_fd=dir_fd)
+        return True
+
     try:
-        for name in os.listdir(dir_fd):
-            if not pattern.fullmatch(name):
-                continue
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-            except OSError:
-                continue
-            try:
-                st = os.fstat(fd)
-                age = time.time() - st.st_mtime
-                if not stat.S_ISREG(st.st_mode) or age < STALE_AFTER:
-                    continue
-                if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a writer lives
-                elif age < 86400:
-                    continue
-                if os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_ino == st.st_ino:
-                    os.unlink(name, dir_fd=dir_fd)
-                    removed.append(name)
-            except OSError:  # locked (BlockingIOError), or gone meanwhile
-                pass
-            finally:
-                os.close(fd)
+        return _remove_stale(
+            dir_fd,
+            pattern,
+            os.O_RDONLY | os.O_NONBLOCK,
+            lambda st: stat.S_ISREG(st.st_mode),
+            unlink,
+        )
     finally:
         if not isinstance(folder, int):
             os.close(dir_fd)
-    return removed
 
 
 #: The server's private folders in the system's temporary folder (``private_folder``).
@@ -129,34 +154,22 @@ def remove_stale_folders(parent: str | None = None) -> list[str]:
     """Remove the private folders of killed servers from ``parent`` (the system's temporary
     folder): ours by name and owner, older than STALE_AFTER and locked by no open fd.
     Return their names."""
-    removed: list[str] = []
     parent_fd = os.open(parent or tempfile.gettempdir(), os.O_RDONLY | os.O_DIRECTORY)
+
+    def rmtree(name: str, _: os.stat_result) -> bool:
+        shutil.rmtree(name, dir_fd=parent_fd)
+        return True
+
     try:
-        for name in os.listdir(parent_fd):
-            if not _PRIVATE.fullmatch(name):
-                continue
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
-            except OSError:
-                continue
-            try:
-                st = os.fstat(fd)
-                age = time.time() - st.st_mtime
-                if st.st_uid != getattr(os, "getuid", lambda: st.st_uid)() or age < STALE_AFTER:
-                    continue
-                if fcntl is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its server lives
-                elif age < 86400:
-                    continue
-                shutil.rmtree(name, dir_fd=parent_fd)
-                removed.append(name)
-            except OSError:  # locked (BlockingIOError), or gone meanwhile
-                pass
-            finally:
-                os.close(fd)
+        return _remove_stale(
+            parent_fd,
+            _PRIVATE,
+            os.O_RDONLY | os.O_DIRECTORY,
+            lambda st: st.st_uid == getattr(os, "getuid", lambda: st.st_uid)(),
+            rmtree,
+        )
     finally:
         os.close(parent_fd)
-    return removed
 
 
 def parse_tags(header: str) -> list[str]:
