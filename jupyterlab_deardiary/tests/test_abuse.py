@@ -4,7 +4,6 @@ act on, never a 500 or a dropped connection, and change nothing in the store."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import math
@@ -13,7 +12,7 @@ import pytest
 
 from .test_db import STORE, post_run, record, upload
 from .test_robustness import deep
-from .utils import fetch_json
+from .utils import fetch_json, raw_request
 
 
 async def store_bytes(jp_root_dir) -> bytes:
@@ -77,24 +76,6 @@ async def test_odd_values_in_a_run_record(jp_fetch, jp_root_dir, value, where):
     # The server still answers, the first run intact.
     code, first = await fetch_json(jp_fetch, "deardiary", "runs", "1")
     assert (code, first["snapshot_id"]) == (200, "snap-1"), first
-
-
-async def raw_request(port: int, request: str, headers: dict[str, str], body: bytes, chunked: bool):
-    """(status, body bytes) of a request written by hand (HTTP clients refuse a body on GET)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    if chunked:
-        headers = {**headers, "Transfer-Encoding": "chunked"}
-        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-    else:
-        headers = {**headers, "Content-Length": str(len(body))}
-    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    writer.write(f"{request} HTTP/1.1\r\nHost: localhost\r\n{head}\r\n".encode() + body)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
-    assert answer, "the connection was dropped without an answer"
-    status, _, content = answer.partition(b"\r\n\r\n")
-    return int(status.split()[1]), content
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@ nothing behind for long."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -15,7 +14,7 @@ import time
 
 import pytest
 
-from .utils import make_repo, write
+from .utils import make_repo, raw_request, write
 
 EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 
@@ -126,25 +125,6 @@ BLOB_SHA = hashlib.sha256(BLOB).hexdigest()
 BODIES = {f"blobs/{BLOB_SHA}": BLOB, "restore": b'{"target": "x", "files": []}'}
 
 
-async def raw_request(
-    port: int, request: str, headers: dict[str, str], body: bytes, chunked: bool
-) -> tuple[int, dict]:
-    """(status, JSON answer) of a request written by hand (HTTP clients refuse a body on GET)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    if chunked:
-        headers = {**headers, "Transfer-Encoding": "chunked"}
-        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
-    else:
-        headers = {**headers, "Content-Length": str(len(body))}
-    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    writer.write(f"{request} HTTP/1.1\r\nHost: localhost\r\n{head}\r\n".encode() + body)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(), 10)
-    writer.close()
-    status, _, content = answer.partition(b"\r\n\r\n")
-    return int(status.split()[1]), json.loads(content)
-
-
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
 @pytest.mark.parametrize("endpoint", list(BODIES))
 @pytest.mark.parametrize("chunked", [False, True])
@@ -161,7 +141,7 @@ async def test_body_on_a_method_without_one(
         chunked,
     )
     assert status == 400
-    assert answer == {
+    assert json.loads(answer) == {
         "error": "unexpected_body",
         "message": f"A {method} request to this endpoint takes no body.",
     }

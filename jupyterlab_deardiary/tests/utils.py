@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -86,3 +87,23 @@ def git_lfs_install() -> None:
     is the test's own. git-lfs must be installed (CI installs it): it is not skipped."""
     assert shutil.which("git-lfs"), "git-lfs is needed (apt-get install git-lfs)"
     git(Path(os.environ["HOME"]), "lfs", "install", "--skip-repo")
+
+
+async def raw_request(
+    port: int, request: str, headers: dict[str, str], body: bytes, chunked: bool
+) -> tuple[int, bytes]:
+    """(status, body bytes) of a request written by hand (HTTP clients refuse a body on GET)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    if chunked:
+        headers = {**headers, "Transfer-Encoding": "chunked"}
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    else:
+        headers = {**headers, "Content-Length": str(len(body))}
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    writer.write(f"{request} HTTP/1.1\r\nHost: localhost\r\n{head}\r\n".encode() + body)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert answer, "the connection was dropped without an answer"
+    status, _, content = answer.partition(b"\r\n\r\n")
+    return int(status.split()[1]), content
