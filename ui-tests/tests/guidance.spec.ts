@@ -24,18 +24,10 @@ plain.describe('no Julia kernel installed', () => {
     await server.start();
   });
 
-  plain.afterEach(async ({}, testInfo) => {
-    if (testInfo.status !== testInfo.expectedStatus) {
-      await testInfo.attach('server output', { body: server.output });
-    }
-    await server.dispose();
-  });
+  plain.afterEach(({}, testInfo) => server.disposeAfter(testInfo));
 
   async function openLab(page: Page): Promise<void> {
-    await page.goto(`${server.url}/lab?token=${server.token}`);
-    await page.waitForFunction(() => !!window.jupyterapp, undefined, {
-      timeout: 60000
-    });
+    await server.openLab(page);
     await page.evaluate(async () => {
       await window.jupyterapp.restored;
       await window.jupyterapp.serviceManager.kernelspecs.ready;
@@ -298,21 +290,13 @@ plain.describe('a store the server cannot write', () => {
     await server.start();
   });
 
-  plain.afterEach(async ({}, testInfo) => {
-    if (testInfo.status !== testInfo.expectedStatus) {
-      await testInfo.attach('server output', { body: server.output });
-    }
-    await server.dispose();
-  });
+  plain.afterEach(({}, testInfo) => server.disposeAfter(testInfo));
 
   plain(
     'the toast names the cause first; the run is stored once it is fixed',
     async ({ page }) => {
       plain.setTimeout(180000);
-      await page.goto(`${server.url}/lab?token=${server.token}`);
-      await page.waitForFunction(() => !!window.jupyterapp, undefined, {
-        timeout: 60000
-      });
+      await server.openLab(page);
       await open(page, NOTEBOOK);
       await expect(page.locator(SNAPSHOT)).toBeVisible({ timeout: 60000 });
       await page.locator(SNAPSHOT).click();

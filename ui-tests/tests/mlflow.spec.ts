@@ -84,10 +84,7 @@ test.afterAll(async () => {
 });
 
 async function openSidebar(page: Page): Promise<void> {
-  await page.goto(`${server.url}/lab?token=${server.token}`);
-  await page.waitForFunction(() => !!window.jupyterapp, undefined, {
-    timeout: 60000
-  });
+  await server.openLab(page);
   await page.evaluate(async () => {
     await window.jupyterapp.restored;
     await window.jupyterapp.commands.execute('deardiary:open-history');

@@ -29,19 +29,11 @@ test.beforeEach(async () => {
   await server.start();
 });
 
-test.afterEach(async ({}, testInfo) => {
-  if (testInfo.status !== testInfo.expectedStatus) {
-    await testInfo.attach('server output', { body: server.output });
-  }
-  await server.dispose();
-});
+test.afterEach(({}, testInfo) => server.disposeAfter(testInfo));
 
 /** JupyterLab of the test's server, with the notebook open and its kernel idle. */
 async function openLab(page: Page): Promise<void> {
-  await page.goto(`${server.url}/lab?token=${server.token}`);
-  await page.waitForFunction(() => !!window.jupyterapp, undefined, {
-    timeout: 60000
-  });
+  await server.openLab(page);
   await open(page, NOTEBOOK);
   await expect(page.locator(SNAPSHOT)).toBeVisible({ timeout: 60000 });
 }

@@ -11,6 +11,7 @@ import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import type { Page, TestInfo } from '@playwright/test';
 import type { IServer } from './store';
 
 const CONFIG = path.join(__dirname, '..', 'jupyter_server_test_config.py');
@@ -137,6 +138,22 @@ export class OwnServer implements IServer {
   async dispose(): Promise<void> {
     await this.stop();
     fs.rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /** A test's end: its output joins a failed test's report, then it is disposed of. */
+  async disposeAfter(testInfo: TestInfo): Promise<void> {
+    if (testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach('server output', { body: this.output });
+    }
+    await this.dispose();
+  }
+
+  /** Open its JupyterLab (with its token) and wait until the app is on `window`. */
+  async openLab(page: Page): Promise<void> {
+    await page.goto(`${this.url}/lab?token=${this.token}`);
+    await page.waitForFunction(() => !!window.jupyterapp, undefined, {
+      timeout: 60000
+    });
   }
 
   private _env: Record<string, string>;
