@@ -3,6 +3,7 @@ import { createHash } from 'crypto';
 import { BridgeError, KernelBridge } from '../kernel/bridge';
 import { withKernelProgress } from '../kernel/plugin';
 import { FakeKernel, FakeSessionContext, frame } from './helpers/fakeKernel';
+import { LINUX } from './helpers/fixtures';
 
 // JupyterLab's own packages are ES modules that this jest setup does not load: stand in
 // for the values kernel/plugin.ts takes from them.
@@ -31,12 +32,7 @@ function captureResult(bytes: Buffer = BYTES, sha?: string) {
       }
     ],
     sys: {
-      kernel: 'Linux',
-      arch: 'x86_64',
-      machine: 'x86_64-linux-gnu',
-      cpu_threads: 2,
-      nthreads: 1,
-      bindir: '/usr/bin',
+      ...LINUX,
       depot_path: ['/d'],
       load_path: ['/p/Project.toml'],
       pwd: '/p'

@@ -5,6 +5,7 @@ import {
   IEnvironment as IDriftRun
 } from '../manifest/drift';
 import { driftText } from '../manifest/words';
+import { fingerprint } from './helpers/fixtures';
 import { trans } from './helpers/trans';
 
 /** drift with its changes in words, as the sidebar shows them. */
@@ -39,44 +40,7 @@ function lastRun(extra: Partial<IDriftRun> = {}): IDriftRun {
 }
 
 function live(extra: Partial<ICapture> = {}): ICapture {
-  return {
-    julia_version: '1.11.7',
-    project: { path: '/work/p/Project.toml', exists: true, is_global: false },
-    manifest: {
-      path: '/work/p/Manifest.toml',
-      exists: true,
-      found_by: 'julia'
-    },
-    workspace_root: null,
-    files: [
-      {
-        role: 'project',
-        name: 'Project.toml',
-        path: '/work/p/Project.toml',
-        size: 1,
-        sha256: P
-      },
-      {
-        role: 'manifest',
-        name: 'Manifest.toml',
-        path: '/work/p/Manifest.toml',
-        size: 2,
-        sha256: M
-      }
-    ],
-    sys: {
-      kernel: 'Linux',
-      arch: 'x86_64',
-      machine: 'x86_64-linux-gnu',
-      cpu_threads: 8,
-      nthreads: 1,
-      bindir: '/opt/julia/bin',
-      depot_path: [],
-      load_path: [],
-      pwd: '/work/p'
-    },
-    ...extra
-  };
+  return fingerprint({ julia: '1.11.7', project: P, manifest: M }, extra);
 }
 
 describe('drift', () => {

@@ -26,6 +26,7 @@ jest.mock('@jupyterlab/filebrowser', () => ({ FileDialog: {} }));
 
 // After jest.mock: the mocked module.
 import { Notification, showErrorMessage } from '@jupyterlab/apputils';
+import { LINUX } from './helpers/fixtures';
 
 const SHA = 'ab'.repeat(32);
 
@@ -59,12 +60,7 @@ function fingerprint(manifest: 'file' | 'none' | 'not-written') {
       ...(manifest === 'file' ? [file('manifest', 'Manifest.toml')] : [])
     ],
     sys: {
-      kernel: 'Linux',
-      arch: 'x86_64',
-      machine: 'x86_64-linux-gnu',
-      cpu_threads: 2,
-      nthreads: 1,
-      bindir: '/usr/bin',
+      ...LINUX,
       depot_path: ['/d'],
       load_path: ['@'],
       pwd: '/srv/restored'

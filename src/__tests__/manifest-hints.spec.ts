@@ -5,6 +5,7 @@ import { hintMessage } from '../manifest/words';
 import { IHint, restoreHints } from '../manifest/hints';
 import { decodeText, IManifest, parseManifest } from '../manifest/parse';
 import { RunGit } from '../store/types';
+import { fingerprint } from './helpers/fixtures';
 import { trans } from './helpers/trans';
 
 /** The words of a hint, as the views show them. */
@@ -21,44 +22,7 @@ function manifestOf(dir: string): IManifest {
 }
 
 function capture(extra: Partial<ICapture> = {}): ICapture {
-  return {
-    julia_version: '1.11.7',
-    project: { path: '/work/p/Project.toml', exists: true, is_global: false },
-    manifest: {
-      path: '/work/p/Manifest.toml',
-      exists: true,
-      found_by: 'julia'
-    },
-    workspace_root: null,
-    files: [
-      {
-        role: 'project',
-        name: 'Project.toml',
-        path: '/work/p/Project.toml',
-        size: 10,
-        sha256: 'a'.repeat(64)
-      },
-      {
-        role: 'manifest',
-        name: 'Manifest.toml',
-        path: '/work/p/Manifest.toml',
-        size: 20,
-        sha256: 'b'.repeat(64)
-      }
-    ],
-    sys: {
-      kernel: 'Linux',
-      arch: 'x86_64',
-      machine: 'x86_64-linux-gnu',
-      cpu_threads: 8,
-      nthreads: 1,
-      bindir: '/opt/julia/bin',
-      depot_path: [],
-      load_path: [],
-      pwd: '/work/p'
-    },
-    ...extra
-  };
+  return fingerprint({ julia: '1.11.7' }, extra);
 }
 
 const clean: RunGit = {

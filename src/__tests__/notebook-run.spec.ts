@@ -26,92 +26,48 @@ import { trackUserEdits } from '../recorder/unsaved';
 import { prepare } from '../store/prepare';
 import { IRunInput, IRunSummary } from '../store/types';
 import { describeLink } from '../widgets/notebook-run-text';
+import {
+  capturedFile,
+  fingerprint,
+  LINUX,
+  runSummary
+} from './helpers/fixtures';
 import { trans as ENGLISH } from './helpers/trans';
 
 const P = 'a'.repeat(64);
 const M = 'b'.repeat(64);
 const M2 = 'c'.repeat(64);
 
+/** The active project's files (paths the metadata must not show) and a stacked environment's manifest. */
 function capture(manifest = M, julia = '1.5.3'): ICapture {
+  const base = fingerprint({
+    dir: '/home/u/secret/p',
+    julia,
+    project: P,
+    manifest
+  });
+  const envManifest = '/home/u/.julia/environments/v1.5/Manifest.toml';
   return {
-    julia_version: julia,
-    project: {
-      path: '/home/u/secret/p/Project.toml',
-      exists: true,
-      is_global: false
-    },
-    manifest: {
-      path: '/home/u/secret/p/Manifest.toml',
-      exists: true,
-      found_by: 'julia'
-    },
-    workspace_root: null,
+    ...base,
     files: [
-      {
-        role: 'project',
-        name: 'Project.toml',
-        path: '/home/u/secret/p/Project.toml',
-        size: 3,
-        sha256: P,
-        base64: 'YWJj'
-      },
-      {
-        role: 'manifest',
-        name: 'Manifest.toml',
-        path: '/home/u/secret/p/Manifest.toml',
-        size: 3,
-        sha256: manifest,
-        base64: 'YWJj'
-      },
-      {
-        role: 'env_manifest',
-        name: 'Manifest.toml',
-        path: '/home/u/.julia/environments/v1.5/Manifest.toml',
-        size: 3,
-        sha256: M2,
-        base64: 'YWJj',
-        env: 2
-      }
+      ...base.files,
+      capturedFile('env_manifest', envManifest, M2, { env: 2 })
     ],
-    sys: {
-      kernel: 'Linux',
-      arch: 'x86_64',
-      machine: 'x86_64-linux-gnu',
-      cpu_threads: 2,
-      nthreads: 1,
-      bindir: '/usr/bin',
-      depot_path: ['/home/u/.julia'],
-      load_path: [],
-      pwd: '/home/u'
-    }
-  } as ICapture;
+    sys: { ...LINUX, depot_path: ['/home/u/.julia'], pwd: '/home/u' }
+  };
 }
 
 function summary(id: number, over: Partial<IRunSummary> = {}): IRunSummary {
-  return {
-    id,
+  return runSummary(id, {
     snapshot_id: `snap-${id}`,
-    number: id,
     notebook_path: 'dir/nb.ipynb',
-    trigger: 'button',
     status: 'ok',
-    note: '',
     created_at: `2026-01-0${id}T00:00:00.000Z`,
-    julia_version: '1.5.3',
-    git_sha: null,
-    git_dirty: null,
-    is_global_env: false,
-    has_manifest: true,
-    parent_id: null,
     manifest_sha256: M,
     project_sha256: P,
-    manifest_name: 'Manifest.toml',
     project_path: '/home/u/secret/p/Project.toml',
-    notebook_unsaved: false,
-    has_patch: false,
-    patch_truncated: false,
     ...over
-  };
+  });
 }
 
 describe('metadata.deardiary', () => {

@@ -8,35 +8,11 @@ import { ServerError } from '../server/request';
 import { IRunInput } from '../store/types';
 import { ICapture } from '../kernel/protocol';
 import { environmentKey, environmentOf } from '../manifest/drift';
+import { fingerprint } from './helpers/fixtures';
 
+/** The project in /p: its manifest only. */
 function capture(manifestSha = 'a'.repeat(64)): ICapture {
-  return {
-    julia_version: '1.5.3',
-    project: { path: '/p/Project.toml', exists: true, is_global: false },
-    manifest: { path: '/p/Manifest.toml', exists: true, found_by: 'julia' },
-    workspace_root: null,
-    files: [
-      {
-        role: 'manifest',
-        name: 'Manifest.toml',
-        path: '/p/Manifest.toml',
-        size: 3,
-        sha256: manifestSha,
-        base64: 'YWJj'
-      }
-    ],
-    sys: {
-      kernel: 'Linux',
-      arch: 'x86_64',
-      machine: 'x86_64-linux-gnu',
-      cpu_threads: 2,
-      nthreads: 1,
-      bindir: '/usr/bin',
-      depot_path: [],
-      load_path: [],
-      pwd: '/p'
-    }
-  };
+  return fingerprint({ dir: '/p', project: null, manifest: manifestSha });
 }
 
 function deps(overrides: Partial<IRecorderDeps> = {}) {

@@ -1,3 +1,4 @@
+import { runSummary } from './helpers/fixtures';
 import { trans } from './helpers/trans';
 import { environmentChanges, RunList } from '../widgets/runlist';
 import { IRunSummary } from '../store/types';
@@ -9,29 +10,15 @@ const run = (
   minutesAgo: number,
   manifest: string | null,
   julia = '1.10.4'
-): IRunSummary => ({
-  id,
-  snapshot_id: `s${id}`,
-  number: id,
-  notebook_path: 'a/analysis.ipynb',
-  trigger: 'button',
-  status: 'recorded',
-  note: '',
-  created_at: new Date(Date.now() - minutesAgo * MINUTE).toISOString(),
-  julia_version: julia,
-  git_sha: null,
-  git_dirty: true,
-  is_global_env: false,
-  has_manifest: manifest !== null,
-  parent_id: null,
-  manifest_sha256: manifest,
-  project_sha256: 'p'.repeat(64),
-  manifest_name: 'Manifest.toml',
-  project_path: 'a/Project.toml',
-  notebook_unsaved: false,
-  has_patch: false,
-  patch_truncated: false
-});
+): IRunSummary =>
+  runSummary(id, {
+    created_at: new Date(Date.now() - minutesAgo * MINUTE).toISOString(),
+    julia_version: julia,
+    git_dirty: true,
+    has_manifest: manifest !== null,
+    manifest_sha256: manifest,
+    project_sha256: 'p'.repeat(64)
+  });
 
 // Newest first, as the store lists them: the environment changed at run 3 (a new
 // manifest) and at run 4 (a new Julia).

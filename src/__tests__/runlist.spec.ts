@@ -1,30 +1,10 @@
+import { runSummary } from './helpers/fixtures';
 import { trans } from './helpers/trans';
 import { RunList } from '../widgets/runlist';
 import { IRunSummary } from '../store/types';
 
-const summary = (id: number, note = ''): IRunSummary => ({
-  id,
-  snapshot_id: `s${id}`,
-  number: id,
-  notebook_path: 'a/analysis.ipynb',
-  trigger: 'button',
-  status: 'recorded',
-  note,
-  created_at: `2026-11-2${id}T10:00:00Z`,
-  julia_version: '1.5.3',
-  git_sha: null,
-  git_dirty: null,
-  is_global_env: false,
-  has_manifest: true,
-  parent_id: null,
-  manifest_sha256: null,
-  project_sha256: null,
-  manifest_name: 'Manifest.toml',
-  project_path: 'a/Project.toml',
-  notebook_unsaved: false,
-  has_patch: false,
-  patch_truncated: false
-});
+const summary = (id: number, note = ''): IRunSummary =>
+  runSummary(id, { note });
 
 const box = (list: RunList, id: number) =>
   list.node.querySelector<HTMLInputElement>(
