@@ -6,7 +6,13 @@ import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
 import { makeRun } from '../../src/__tests__/helpers/sqljs';
-import { autoCapture, juliaNotebook, notifications, SNAPSHOT } from './lab';
+import {
+  autoCapture,
+  compareRuns,
+  juliaNotebook,
+  notifications,
+  SNAPSHOT
+} from './lab';
 import { addRuns, readRuns, ROOT } from './store';
 
 test.use({ autoGoto: true, ...autoCapture('off') });
@@ -108,14 +114,7 @@ test('browse, annotate, filter and compare runs', async ({ page, tmpPath }) => {
   }
 
   // Compare the two runs: a package table (other tests' runs #1 and #2 may be listed).
-  for (const run of ours) {
-    const box = list
-      .locator(`#jp-DearDiary-run-${run.id}`)
-      .getByRole('checkbox', { name: `Compare run #${run.number}` });
-    await box.click();
-    await expect(box).toBeChecked();
-  }
-  await page.getByRole('button', { name: 'Compare 2 runs' }).click();
+  await compareRuns(page, ours);
   // Grouped by kind; every package here is a direct dependency (in a Project's [deps]).
   const diff = page.getByRole('region', { name: 'Package changes' });
   await expect(diff).toBeVisible();

@@ -2,7 +2,7 @@
  * Helpers for the Galata tests: notebooks with a given kernel, DearDiary settings,
  * notifications.
  */
-import { galata, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { expect, galata, IJupyterLabPageFixture } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
 import { IStoredRun, listRuns } from './store';
 
@@ -117,4 +117,22 @@ export async function serverRuns(
   return (await listRuns(page.request)).filter(
     run => run.notebook_path === notebook
   );
+}
+
+/** Tick the runs' compare boxes in the open sidebar, then open their comparison. */
+export async function compareRuns(
+  page: Page,
+  runs: { id: number; number: number }[]
+): Promise<void> {
+  const list = page.getByRole('listbox', { name: 'Recorded runs' });
+  for (const run of runs) {
+    const box = list
+      .locator(`#jp-DearDiary-run-${run.id}`)
+      .getByRole('checkbox', { name: `Compare run #${run.number}` });
+    await box.click();
+    await expect(box).toBeChecked();
+  }
+  await page
+    .getByRole('button', { name: `Compare ${runs.length} runs` })
+    .click();
 }

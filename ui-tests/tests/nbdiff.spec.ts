@@ -6,7 +6,7 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import { makeRun } from '../../src/__tests__/helpers/sqljs';
-import { autoCapture, JULIA_SPEC, notebookJSON } from './lab';
+import { autoCapture, compareRuns, JULIA_SPEC, notebookJSON } from './lab';
 import { addRuns, readRuns } from './store';
 
 test.use({ autoGoto: true, ...autoCapture('off') });
@@ -92,15 +92,7 @@ test('the compare view shows the notebook diff: the changed cell, both images, t
   await page.evaluate(() =>
     window.jupyterapp.commands.execute('deardiary:open-history')
   );
-  const list = page.getByRole('listbox', { name: 'Recorded runs' });
-  for (const run of runs) {
-    const box = list
-      .locator(`#jp-DearDiary-run-${run.id}`)
-      .getByRole('checkbox', { name: `Compare run #${run.number}` });
-    await box.click();
-    await expect(box).toBeChecked();
-  }
-  await page.getByRole('button', { name: 'Compare 2 runs' }).click();
+  await compareRuns(page, runs);
 
   const view = page.locator('.jp-DearDiary-compareView');
 
