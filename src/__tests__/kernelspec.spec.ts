@@ -2,6 +2,7 @@
  * The kernelspec of a run: redaction, recording (recorder → store → details), and the
  * restore's preference for an installed kernelspec that starts its kernel alike.
  */
+import { recorderDeps } from './helpers/fixtures';
 import { trans } from './helpers/trans';
 import {
   kernelspecAffinity,
@@ -13,7 +14,6 @@ import {
 } from '../kernel/kernelspec';
 import { IRecorderDeps, Recorder } from '../recorder/recorder';
 import { bestKernelspec, matchKernelspecs } from '../restore/kernelspec';
-import { IRunInput } from '../store/types';
 import { RunDetails } from '../widgets/details';
 import { FakeStoreAPI, makeRun, makeStore } from './helpers/sqljs';
 
@@ -137,17 +137,10 @@ describe('kernelspec recording', () => {
   };
 
   function recorder(kernelspec?: IRecorderDeps['kernelspec']) {
-    const runs: IRunInput[] = [];
-    const deps: IRecorderDeps = {
+    const { deps, runs } = recorderDeps({
       git: async () => ({ path: 'nb.ipynb', repo: false }),
-      readFile: async () => new Uint8Array([123, 125]),
-      addRun: async input => {
-        runs.push(input);
-        return { created: true, run: { id: 1 } as any };
-      },
-      options: () => ({ keepNotebook: true, patchMaxBytes: 1000 }),
       kernelspec
-    };
+    });
     return { recorder: new Recorder(deps), runs };
   }
 

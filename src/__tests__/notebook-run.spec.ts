@@ -13,7 +13,7 @@ import {
   pyNumber,
   pySplitLines
 } from '../recorder/notebook-bytes';
-import { Recorder, IRecorderDeps } from '../recorder/recorder';
+import { Recorder } from '../recorder/recorder';
 import {
   driftBaseline,
   IRunMetadata,
@@ -30,6 +30,7 @@ import {
   capturedFile,
   fingerprint,
   LINUX,
+  recorderDeps,
   runSummary
 } from './helpers/fixtures';
 import { trans as ENGLISH } from './helpers/trans';
@@ -252,29 +253,17 @@ describe('the notebook as a save writes it', () => {
   });
 });
 
-function recorderDeps(saved: string | Error) {
-  const runs: IRunInput[] = [];
-  const deps: IRecorderDeps = {
+/** A Recorder whose saved notebook file is `saved` (an Error: it cannot be read). */
+function savedAs(saved: string | Error) {
+  return recorderDeps({
     git: async () => ({ path: 'dir/nb.ipynb', repo: false }),
     readFile: async () => {
       if (saved instanceof Error) {
         throw saved;
       }
       return new TextEncoder().encode(saved);
-    },
-    addRun: async input => {
-      runs.push(input);
-      return {
-        created: true,
-        run: summary(runs.length, {
-          snapshot_id: input.snapshot_id,
-          created_at: input.created_at
-        })
-      };
-    },
-    options: () => ({ keepNotebook: true, patchMaxBytes: 1000 })
-  };
-  return { deps, runs };
+    }
+  });
 }
 
 /** The run without its captured files (their hashes here are made up). */
@@ -310,7 +299,7 @@ describe('the editor content recorded', () => {
   };
 
   it("records the editor's bytes and keeps the saved file's when they differ", async () => {
-    const { deps, runs } = recorderDeps(notebookText({ ...MODEL, cells: [] }));
+    const { deps, runs } = savedAs(notebookText({ ...MODEL, cells: [] }));
     const recorder = new Recorder(deps);
     const model = JSON.parse(JSON.stringify(MODEL));
     const gathered = recorder.gather('dir/nb.ipynb', model);
@@ -336,7 +325,7 @@ describe('the editor content recorded', () => {
 
   it('keeps no second copy when the saved file is the same, or cannot be read', async () => {
     for (const saved of [notebookText(MODEL), new Error('gone')]) {
-      const { deps, runs } = recorderDeps(saved);
+      const { deps, runs } = savedAs(saved);
       const recorder = new Recorder(deps);
       await recorder.record({
         ...request,
@@ -351,7 +340,7 @@ describe('the editor content recorded', () => {
   });
 
   it('records the saved file when there is no editor content', async () => {
-    const { deps, runs } = recorderDeps('{"saved": true}');
+    const { deps, runs } = savedAs('{"saved": true}');
     await new Recorder(deps).record(request);
     expect(runs[0].notebook.origin).toBe('file');
     expect(new TextDecoder().decode(runs[0].notebook.bytes!)).toBe(
@@ -388,7 +377,7 @@ describe('the metadata written by a snapshot', () => {
   it('is written after the run is recorded, the run does not contain it, and it is not an unsaved edit', async () => {
     const p = panel();
     await Promise.resolve();
-    const { deps, runs } = recorderDeps(notebookText(MODEL));
+    const { deps, runs } = savedAs(notebookText(MODEL));
     const bridge = {
       snapshotReceived: new Signal<any, any>({}),
       isJulia: async () => true,

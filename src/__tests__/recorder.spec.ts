@@ -5,41 +5,13 @@ import {
 } from '../recorder/notebook-recorder';
 import { capPatch, IRecorderDeps, Recorder } from '../recorder/recorder';
 import { ServerError } from '../server/request';
-import { IRunInput } from '../store/types';
 import { ICapture } from '../kernel/protocol';
 import { environmentKey, environmentOf } from '../manifest/drift';
-import { fingerprint } from './helpers/fixtures';
+import { fingerprint, recorderDeps } from './helpers/fixtures';
 
 /** The project in /p: its manifest only. */
 function capture(manifestSha = 'a'.repeat(64)): ICapture {
   return fingerprint({ dir: '/p', project: null, manifest: manifestSha });
-}
-
-function deps(overrides: Partial<IRecorderDeps> = {}) {
-  const runs: IRunInput[] = [];
-  const d: IRecorderDeps = {
-    git: async () => ({
-      path: 'nb.ipynb',
-      repo: true,
-      head_sha: 'f'.repeat(40),
-      dirty: false
-    }),
-    readFile: async () => new Uint8Array([123, 125]),
-    addRun: async input => {
-      runs.push(input);
-      return {
-        created: true,
-        run: {
-          id: runs.length,
-          number: runs.length,
-          snapshot_id: input.snapshot_id
-        } as any
-      };
-    },
-    options: () => ({ keepNotebook: true, patchMaxBytes: 1000 }),
-    ...overrides
-  };
-  return { deps: d, runs };
 }
 
 const request = {
@@ -53,7 +25,7 @@ const request = {
 
 describe('Recorder', () => {
   it('records capture, git and the saved notebook in one run', async () => {
-    const { deps: d, runs } = deps();
+    const { deps: d, runs } = recorderDeps();
     await new Recorder(d).record(request);
     expect(runs).toHaveLength(1);
     const run = runs[0];
@@ -74,7 +46,7 @@ describe('Recorder', () => {
   });
 
   it('records "no repository" when the notebook is not in one', async () => {
-    const { deps: d, runs } = deps({
+    const { deps: d, runs } = recorderDeps({
       git: async () => ({ path: 'nb.ipynb', repo: false })
     });
     await new Recorder(d).record(request);
@@ -85,7 +57,7 @@ describe('Recorder', () => {
   });
 
   it('records git as unknown, with the reason, when the server fails', async () => {
-    const { deps: d, runs } = deps({
+    const { deps: d, runs } = recorderDeps({
       git: async () => {
         throw new ServerError(
           'git is not installed on the server',
@@ -103,7 +75,7 @@ describe('Recorder', () => {
   });
 
   it('leaves the notebook bytes out when the setting says so, keeping their hash', async () => {
-    const { deps: d, runs } = deps({
+    const { deps: d, runs } = recorderDeps({
       options: () => ({ keepNotebook: false, patchMaxBytes: 1000 })
     });
     await new Recorder(d).record(request);
@@ -173,7 +145,7 @@ function controller(
     session: { kernel: { name: 'julia-1.5' } },
     kernelDisplayName: 'Julia 1.5.3'
   };
-  const { deps: d, runs } = deps();
+  const { deps: d, runs } = recorderDeps();
   const events: any[] = [];
   const c = new NotebookRecorder({
     notebook: {

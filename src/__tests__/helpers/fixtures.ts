@@ -3,7 +3,8 @@
  * what it changes.
  */
 import { ICapture, ICapturedFile } from '../../kernel/protocol';
-import { IRunSummary } from '../../store/types';
+import { IRecorderDeps } from '../../recorder/recorder';
+import { IRunInput, IRunSummary } from '../../store/types';
 
 /** The system facts of a Linux kernel. */
 export const LINUX: ICapture['sys'] = {
@@ -100,4 +101,37 @@ export function runSummary(
     patch_truncated: false,
     ...over
   };
+}
+
+/**
+ * A Recorder's dependencies that keep the runs it adds (`runs`): the notebook in a git
+ * repository, its saved file `{}`; `overrides` replaces any of them.
+ */
+export function recorderDeps(overrides: Partial<IRecorderDeps> = {}): {
+  deps: IRecorderDeps;
+  runs: IRunInput[];
+} {
+  const runs: IRunInput[] = [];
+  const deps: IRecorderDeps = {
+    git: async () => ({
+      path: 'nb.ipynb',
+      repo: true,
+      head_sha: 'f'.repeat(40),
+      dirty: false
+    }),
+    readFile: async () => new Uint8Array([123, 125]),
+    addRun: async input => {
+      runs.push(input);
+      return {
+        created: true,
+        run: runSummary(runs.length, {
+          snapshot_id: input.snapshot_id,
+          created_at: input.created_at
+        })
+      };
+    },
+    options: () => ({ keepNotebook: true, patchMaxBytes: 1000 }),
+    ...overrides
+  };
+  return { deps, runs };
 }
