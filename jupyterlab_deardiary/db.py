@@ -619,6 +619,8 @@ class Store:
         # No fsync of its own: the commit of the run that names the blob (FULL) syncs
         # the WAL up to and with it, and a blob no run names yet is the client's to send
         # again (blobs/missing) if it is lost with the power.
+        if db.in_transaction:  # part of a caller's transaction, which commits it
+            return blobs.insert_blob(db, sha, len(data), chunks)
         db.execute("PRAGMA synchronous = NORMAL")
         try:
             with transaction(db):

@@ -783,3 +783,18 @@ def test_the_wal_is_checkpointed_off_the_commit_path(tmp_path):
     wal = tmp_path / "s.sqlite-wal"
     assert wal.stat().st_size < 4 * db_module._Checkpointer.WAL_BYTES
     assert store.read_runs()[3] == 60
+
+
+def test_a_blob_put_within_a_callers_transaction_is_part_of_it(tmp_path):
+    store = Store(tmp_path / "s.sqlite", tmp_path)
+    db = store.connection(create=True)
+    db.execute("BEGIN IMMEDIATE")
+    assert store.put_blob(sha(b"kept"), b"kept")
+    assert store.put_blob(sha(b"dropped"), b"dropped")
+    db.execute("ROLLBACK")
+    assert store.get_blob(sha(b"dropped")) is None
+    db.execute("BEGIN IMMEDIATE")
+    store.put_blob(sha(b"kept"), b"kept")
+    db.execute("COMMIT")
+    assert store.get_blob(sha(b"kept")) == b"kept"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2
