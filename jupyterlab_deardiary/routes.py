@@ -31,7 +31,7 @@ from .git import Git, find_git
 from .gitignore import ensure_ignored
 from .paths import relative_to_root, resolve_inside
 from .restore import restore
-from .runs import bad_limit, read_ahead, read_index, run_list
+from .runs import bad_limit, read_ahead, read_index, read_packages, run_list
 from .store import (
     CHUNK,
     etag,
@@ -416,6 +416,23 @@ class IndexHandler(StoreBaseHandler):
             self.finish(json.dumps(answer, separators=(",", ":")))
 
 
+class PackagesHandler(StoreBaseHandler):
+    """GET ?name=<package>&name=...: per manifest, the versions of those packages (the
+    index's answer, for a tab that has not loaded its own index yet)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        names = self.get_query_arguments("name")
+        if not names or len(names) > 100 or any(not n or len(n) > 200 for n in names):
+            raise bad_request("Give 1 to 100 package names (?name=CSV&name=JuMP).", "bad_names")
+        version, answer = await blocking(read_packages, configured_store(self), names)
+        if version is None:
+            raise ApiError(404, "no_store", f"There is no store yet at {self.deardiary.store_path!r}.")
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(json.dumps({"version": version, "manifests": answer}, separators=(",", ":")))
+
+
 class StoreHandler(StoreBaseHandler):
     """GET a consistent copy of the whole store (backup); PUT is gone."""
 
@@ -561,6 +578,7 @@ def setup_handlers(web_app: web.Application, config: DearDiary) -> None:
                 ("blobs/missing", BlobsMissingHandler),
                 (r"blobs/([^/]+)", BlobHandler),
                 ("index", IndexHandler),
+                ("packages", PackagesHandler),
                 ("restore", RestoreHandler),
                 ("worktree", WorktreeHandler),
                 ("version", VersionHandler),

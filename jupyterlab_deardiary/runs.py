@@ -379,5 +379,32 @@ def read_index(
         return version, index.current(db, store_id, seq, gzipped)
 
 
+#: The package query of the browser's index (src/store/runindex.ts runs the same one).
+PACKAGE_QUERY = """SELECT m.sha256, p.version FROM package p JOIN manifest m ON m.id = p.manifest
+  WHERE p.name = ? COLLATE NOCASE"""
+
+
+def read_packages(store: Store, names: list[str]) -> tuple[str | None, dict[str, dict[str, list]]]:
+    """(version, manifest sha256 -> lower-cased name -> the versions of that package in it,
+    null where the manifest records none): the answer of the index, asked of the server
+    while the browser has not loaded its own. Blocking."""
+    db = store.connection()
+    if db is None:
+        return None, {}
+    with transaction(db, "DEFERRED"):
+        version = Store.version_of(db)
+        store_id, seq = _split(version)
+        with _indexes_lock:
+            index = _indexes.setdefault(str(store.path), Index())
+        index.current(db, store_id, seq)
+    answer: dict[str, dict[str, list]] = {}
+    with index.lock:
+        assert index.db is not None
+        for name in dict.fromkeys(n.lower() for n in names):
+            for sha, package_version in index.db.execute(PACKAGE_QUERY, (name,)):
+                answer.setdefault(sha, {}).setdefault(name, []).append(package_version or None)
+    return version, answer
+
+
 def bad_limit(value: str) -> ApiError:
     return ApiError(400, "bad_limit", f"limit must be a positive integer, not {value!r}.")

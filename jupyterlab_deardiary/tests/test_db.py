@@ -595,6 +595,40 @@ async def test_index_image_and_delta(jp_fetch, jp_root_dir, tmp_path):
         ).fetchone()[0] == 0
 
 
+async def test_packages_answered_by_the_server_as_by_the_index(jp_fetch, jp_root_dir, tmp_path):
+    """GET /deardiary/packages answers a package filter before the tab has its index:
+    the same query on the same index, so the same answer (names in any case; a version
+    the manifest does not record is null)."""
+    code, body = await fetch_json(jp_fetch, "deardiary", "packages", params={"name": "JuMP"})
+    assert (code, body["error"]) == (404, "no_store")
+    medium, small = manifest_bytes("medium"), manifest_bytes("small")
+    await post_run(jp_fetch, *record("p1", manifest=medium))
+    last = await post_run(jp_fetch, *record("p2", manifest=small, notebook="b.ipynb"))
+    response = await jp_fetch(
+        "deardiary", "packages", params=[("name", n) for n in ("jump", "LinearAlgebra", "BASE64", "Nope")]
+    )
+    body = json.loads(response.body)
+    assert body["version"] == last["version"]
+    image = tmp_path / "index.sqlite"
+    image.write_bytes((await jp_fetch("deardiary", "index")).body)
+    expected: dict[str, dict[str, list]] = {}
+    with sqlite3.connect(image) as db:
+        for name in ("jump", "linearalgebra", "base64"):
+            for digest, version in db.execute(
+                """SELECT m.sha256, p.version FROM package p JOIN manifest m ON m.id = p.manifest
+                   WHERE p.name = ? COLLATE NOCASE""", (name,)
+            ):
+                expected.setdefault(digest, {}).setdefault(name, []).append(version or None)
+    db.close()
+    assert body["manifests"] == expected
+    assert body["manifests"][sha(medium)]["jump"] == ["1.18.0"]
+    assert body["manifests"][sha(medium)]["linearalgebra"] == [None]  # a standard library
+    assert set(body["manifests"]) == {sha(medium), sha(small)}
+    for params in ([], [("name", "")], [("name", "x")] * 101):
+        code, body = await fetch_json(jp_fetch, "deardiary", "packages", params=params)
+        assert (code, body["error"]) == (400, "bad_names")
+
+
 async def test_index_of_an_invalid_manifest(jp_fetch, jp_root_dir):
     bad = b"[[deps.X]\nthis is not toml"
     await post_run(jp_fetch, *record("s1", manifest=bad))

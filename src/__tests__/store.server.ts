@@ -52,6 +52,14 @@ class CountingAPI extends DearDiaryAPI {
     return answer;
   }
 
+  /** GET /deardiary/packages calls. */
+  packageCalls = 0;
+
+  async packages(names: readonly string[]) {
+    this.packageCalls++;
+    return super.packages(names);
+  }
+
   async missingBlobs(shas: string[]): Promise<string[]> {
     const missing = await super.missingBlobs(shas);
     return this.hideMissing ? [] : missing;
@@ -331,7 +339,7 @@ describe('RunStore against a real server', () => {
 
     // With the index loaded: a known manifest needs no delta, a new one does (its
     // packages come with it).
-    await store.packageVersions(['DataFrames']);
+    await store.loadIndex();
     api.indexCalls = [];
     await store.addRun(makeRun({ notebook: 'own.ipynb' }));
     expect(api.indexCalls).toEqual([]);
@@ -357,7 +365,9 @@ describe('RunStore against a real server', () => {
     await store.listRuns();
     let release = () => {};
     api.holdImage = new Promise(resolve => (release = resolve));
-    const loading = store.packageVersions(['DataFrames']);
+    const loading = store
+      .loadIndex()
+      .then(() => store.packageVersions(['DataFrames']));
     await new Promise(resolve => setTimeout(resolve, 200)); // the image is held
     // A click and another client's run meanwhile: not held up by the index.
     const mine = await store.addRun(
@@ -475,16 +485,25 @@ describe('the index', () => {
       answer.version
     ]);
     db.close();
-    const versions = await client().packageVersions(['dataFrames', 'CSV']);
+    // Before its index is loaded a tab asks the server; then the index answers the same.
+    const api = new CountingAPI(suite.server.settings);
+    const fresh = client(api);
+    const names = ['dataFrames', 'CSV', 'Dates', 'Nope'];
+    const versions = await fresh.packageVersions(names);
+    expect(api.packageCalls).toBe(1);
     expect([...versions.keys()].sort()).toEqual(
       [runs[0].manifest_sha256, runs[1].manifest_sha256].sort()
     );
     expect(versions.get(runs[1].manifest_sha256!)).toEqual(
       new Map([
         ['dataframes', ['1.6.2']],
-        ['csv', ['0.10.14']]
+        ['csv', ['0.10.14']],
+        ['dates', [null]]
       ])
     );
+    await fresh.loadIndex();
+    expect(await fresh.packageVersions(names)).toEqual(versions);
+    expect(api.packageCalls).toBe(1);
   });
 
   it('reads the list again when the server sends an image for it', async () => {
@@ -494,7 +513,7 @@ describe('the index', () => {
     const mine = await store.addRun(
       makeRun({ manifest: MANIFEST('1.7.1', '# mine\n') })
     );
-    await store.packageVersions(['DataFrames']);
+    await store.loadIndex();
     const theirs = await client().addRun(
       makeRun({ manifest: MANIFEST('1.7.2', '# theirs\n') })
     );

@@ -178,6 +178,15 @@ export type IndexAnswer =
   | { kind: 'current'; version: string }
   | { kind: 'none' };
 
+/**
+ * GET /deardiary/packages?name=: per manifest sha256, per lower-cased package name, its
+ * versions there (null: none recorded): the index's answer, from the server's copy.
+ */
+export interface IPackagesAnswer {
+  version: string;
+  manifests: Record<string, Record<string, (string | null)[]>>;
+}
+
 /** Where an unusable store was moved (POST /deardiary/store/aside). */
 export interface IStoreAside {
   path: string;
@@ -343,6 +352,12 @@ export class DearDiaryAPI {
       return { kind: 'delta', version, delta: { ...delta, version } };
     }
     return { kind: 'image', version: etagOf(raw.headers), bytes };
+  }
+
+  /** The versions of these packages in every manifest the index holds (IPackagesAnswer). */
+  packages(names: readonly string[]): Promise<IPackagesAnswer> {
+    const query = names.map(n => `name=${encodeURIComponent(n)}`).join('&');
+    return requestJSON<IPackagesAnswer>(`packages?${query}`, {}, this.settings);
   }
 
   /**

@@ -47,6 +47,7 @@ export type IStoreAPI = Pick<
   | 'putBlob'
   | 'getBlob'
   | 'index'
+  | 'packages'
   | 'keepStoreAside'
 >;
 
@@ -205,14 +206,17 @@ export class RunStore implements IRunStore {
     }
   }
 
+  /** Load the index now (the first package filter starts it otherwise). */
+  async loadIndex(): Promise<void> {
+    await this._use(() => this._ensureIndex());
+  }
+
   /**
-   * Read the run list ahead (JupyterLab idle), then the index: the sidebar's first
-   * paint and its first package filter are then at once.
+   * Read the run list ahead (JupyterLab idle): the sidebar's first paint is then at once.
+   * The index waits for the first package filter (packageVersions).
    */
   prefetch(): void {
-    void this._serialize(() => this._loadList())
-      .then(() => this._ensureIndex())
-      .catch(() => undefined);
+    void this._serialize(() => this._loadList()).catch(() => undefined);
   }
 
   /** Ask the server for changes (another tab, kernel, browser); resolves with whether there were. */
@@ -309,8 +313,26 @@ export class RunStore implements IRunStore {
     names: readonly string[]
   ): Promise<ReadonlyMap<string, PackageVersions>> {
     return this._use(async () => {
-      const index = await this._ensureIndex();
-      return index ? index.packageVersions(names) : new Map();
+      if (this._index) {
+        return this._index.packageVersions(names);
+      }
+      // The index is loaded on the first package filter, not before (sql.js and the
+      // index cost a tab tens of MB); until it is there the server answers from its copy.
+      this._ensureIndex().catch(() => undefined);
+      try {
+        const { manifests } = await this._api.packages(names);
+        return new Map(
+          Object.entries(manifests).map(([sha, byName]) => [
+            sha,
+            new Map(Object.entries(byName))
+          ])
+        );
+      } catch (error) {
+        if (error instanceof ServerError && error.code === 'no_store') {
+          return new Map();
+        }
+        throw this._error(error);
+      }
     });
   }
 

@@ -112,6 +112,7 @@ export class HistoryPanel extends SidePanel {
     });
     _options.store.changed.connect(() => {
       this._packages = null;
+      this._changes++;
       void this.refresh();
     }, this);
     _options.store.pendingChanged.connect(() => this._showWaiting(), this);
@@ -325,9 +326,17 @@ export class HistoryPanel extends SidePanel {
 
   /** The versions of the packages a filter names, per manifest, from the store's index. */
   private async _loadPackages(names: string[], key: string): Promise<void> {
-    if (this._packages?.key !== key) {
+    if (this._packages?.key === key) {
+      return;
+    }
+    for (;;) {
+      const changes = this._changes;
       const versions = await this._options.store.packageVersions(names);
-      this._packages = { key, versions };
+      if (changes === this._changes) {
+        this._packages = { key, versions };
+        return;
+      }
+      // The runs changed meanwhile (a new manifest may be missing there): ask again.
     }
   }
 
@@ -368,6 +377,8 @@ export class HistoryPanel extends SidePanel {
   private _lastFilterMs = 0;
   private _filtered = new Signal<this, void>(this);
   /** The package versions of the last package filter (dropped when the runs change). */
+  /** Changes of the store seen (a package answer asked before one is not kept). */
+  private _changes = 0;
   private _packages: {
     key: string;
     versions: ReadonlyMap<string, RunPackages>;

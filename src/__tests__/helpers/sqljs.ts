@@ -9,6 +9,7 @@ import { pathToString } from '../../kernel/protocol';
 import { parseManifest } from '../../manifest/parse';
 import type {
   IndexAnswer,
+  IPackagesAnswer,
   IRunAdded,
   IRunList,
   RunColumns
@@ -270,6 +271,22 @@ export class FakeStoreAPI implements IStoreAPI {
     const bytes = db.export();
     db.close();
     return { kind: 'image', version: this.version, bytes };
+  }
+
+  /** The server's answer to a package filter (GET /deardiary/packages), from the fake's rows. */
+  async packages(names: readonly string[]): Promise<IPackagesAnswer> {
+    this._check();
+    const wanted = new Set(names.map(n => n.toLowerCase()));
+    const manifests: IPackagesAnswer['manifests'] = {};
+    for (const [sha, name, version] of this._packageRows(this._sorted())) {
+      const key = name.toLowerCase();
+      if (wanted.has(key)) {
+        ((manifests[sha] ??= {})[key] ??= []).push(
+          version === '' ? null : version
+        );
+      }
+    }
+    return { version: this.version, manifests };
   }
 
   async keepStoreAside(): Promise<{ path: string; relpath: string | null }> {
