@@ -135,7 +135,7 @@ test('browse, annotate, filter and compare runs', async ({ page, tmpPath }) => {
   });
 });
 
-test('lists the runs before the index is downloaded, which package filters wait for', async ({
+test('lists the runs without the index; the server answers package filters until it is loaded', async ({
   page,
   tmpPath
 }) => {
@@ -149,16 +149,24 @@ test('lists the runs before the index is downloaded, which package filters wait 
       makeRun({ notebook, manifest, created_at, note: `early ${i + 1}` })
     )
   );
-  // Hold the browser's index (the package versions, fetched ahead at idle) until
-  // released, from this page's next load on.
+  // Hold the browser's index (loaded by the first package filter) until released, and
+  // count the server's answers to package filters, from this page's next load on.
   let release = () => {};
   const released = new Promise<void>(resolve => (release = resolve));
   let indexAsked = false;
+  let packageAnswers = 0;
   await page.route(
     url => url.pathname.endsWith('/deardiary/index'),
     async route => {
       indexAsked = true;
       await released;
+      await route.continue();
+    }
+  );
+  await page.route(
+    url => url.pathname.endsWith('/deardiary/packages'),
+    async route => {
+      packageAnswers++;
       await route.continue();
     }
   );
@@ -171,17 +179,28 @@ test('lists the runs before the index is downloaded, which package filters wait 
   const early = list.getByRole('option').filter({ hasText: 'early' });
   await expect(early).toHaveCount(2);
   await expect(early.first()).toContainText('early 2');
-  await expect.poll(() => indexAsked).toBe(true); // loading in the background
+  await expect(page.locator('.jp-DearDiary-status')).toHaveText(/^\d+ runs$/);
+  expect(indexAsked).toBe(false); // the list is all a tab loads until a package filter
 
-  // A package filter needs the package versions, which are in the index.
+  // The first package filter: the server answers while the index loads (held here).
   const filter = page.getByRole('searchbox', { name: 'Filter runs' });
   await filter.fill('Example@0.5');
-  await expect(page.locator('.jp-DearDiary-status')).toHaveText(
-    'Loading the package versions…'
+  await expect(page.locator('.jp-DearDiary-status')).toContainText('2 of');
+  await expect(list.getByRole('option')).toHaveCount(2);
+  expect(packageAnswers).toBe(1);
+  expect(indexAsked).toBe(true);
+
+  // Once the index is loaded it answers, the same.
+  const loaded = page.waitForResponse(r =>
+    new URL(r.url()).pathname.endsWith('/deardiary/index')
   );
   release();
-  await expect(list.getByRole('option')).toHaveCount(2);
+  await loaded;
+  await filter.fill('Example@9.9');
+  await expect(page.locator('.jp-DearDiary-status')).toContainText('0 of');
+  await filter.fill('Example@0.5');
   await expect(page.locator('.jp-DearDiary-status')).toContainText('2 of');
+  await expect(list.getByRole('option')).toHaveCount(2);
 
   // Details come from the server (GET /deardiary/runs/<id>).
   await early.first().click();
