@@ -192,6 +192,11 @@ CREATE INDEX package_by_name ON package (name COLLATE NOCASE);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
+#: The package query of the browser's index (src/store/runindex.ts runs the same one).
+PACKAGE_QUERY = """SELECT m.sha256, p.version FROM package p JOIN manifest m ON m.id = p.manifest
+  WHERE p.name = ? COLLATE NOCASE"""
+
+
 #: The manifests some run names (as its `manifest` file), with their parse error.
 _REFERENCED_MANIFESTS = """SELECT m.sha256, m.error FROM manifest_index m
   WHERE {where} EXISTS (
@@ -286,25 +291,46 @@ class Index:
         self, db: sqlite3.Connection, store_id: str, seq: int, gzipped: bool = False
     ) -> bytes:
         with self.lock:
-            if self.db is None or self.store_id != store_id or self.seq > seq:
-                if self.db is not None:
-                    self.db.close()
-                self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-                self.db.executescript(INDEX_SCHEMA)
-                self.store_id, self.seq, self.image = store_id, -1, None
-            if self.seq < 0:
-                self._fill(db, f"{store_id}.{seq}")
-            elif self.seq != seq or self.image is None:
-                self._update(db, Changes(db, self.seq, with_runs=False), f"{store_id}.{seq}")
-            if self.seq != seq or self.image is None:
-                self.seq = seq
+            self._bring_to(db, store_id, seq)
+            assert self.db is not None
+            if self.image is None:
                 self.image = self.db.serialize()
-                self.gzipped = None
             if not gzipped:
                 return self.image
             if self.gzipped is None:  # a third to a quarter of the bytes to send
                 self.gzipped = gzip.compress(self.image, compresslevel=1, mtime=0)
             return self.gzipped
+
+    def packages(
+        self, db: sqlite3.Connection, store_id: str, seq: int, names: list[str]
+    ) -> dict[str, dict[str, list]]:
+        """The package query on the index itself (no image made): manifest sha256 ->
+        lower-cased name -> versions (None where the manifest records none)."""
+        answer: dict[str, dict[str, list]] = {}
+        with self.lock:
+            self._bring_to(db, store_id, seq)
+            assert self.db is not None
+            for name in dict.fromkeys(n.lower() for n in names):
+                for sha, version in self.db.execute(PACKAGE_QUERY, (name,)):
+                    answer.setdefault(sha, {}).setdefault(name, []).append(version or None)
+        return answer
+
+    def _bring_to(self, db: sqlite3.Connection, store_id: str, seq: int) -> None:
+        """The index at the store's (store_id, seq), its image dropped when that moved it
+        (made again when asked). The caller holds ``self.lock``."""
+        if self.db is None or self.store_id != store_id or self.seq > seq:
+            if self.db is not None:
+                self.db.close()
+            self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self.db.executescript(INDEX_SCHEMA)
+            self.store_id, self.seq = store_id, -1
+        if self.seq < 0:
+            self._fill(db, f"{store_id}.{seq}")
+        elif self.seq != seq:
+            self._update(db, Changes(db, self.seq, with_runs=False), f"{store_id}.{seq}")
+        else:
+            return
+        self.seq, self.image, self.gzipped = seq, None, None
 
     def _add(self, manifests: list[tuple[str, str | None]], packages: Callable[[str], list]) -> None:
         """Manifests (sha256, error) and their packages, replacing what the index had."""
@@ -356,6 +382,11 @@ _indexes: dict[str, Index] = {}
 _indexes_lock = threading.Lock()
 
 
+def _index_of(store: Store) -> Index:
+    with _indexes_lock:
+        return _indexes.setdefault(str(store.path), Index())
+
+
 def read_index(
     store: Store, since: str | None, gzipped: bool = False
 ) -> tuple[str | None, bytes | dict[str, Any] | None]:
@@ -374,14 +405,7 @@ def read_index(
             oldest = db.execute("SELECT min(seq) FROM change_log").fetchone()[0]
             if oldest is not None and oldest <= wanted[1] + 1:
                 return version, Changes(db, wanted[1]).delta(version)
-        with _indexes_lock:
-            index = _indexes.setdefault(str(store.path), Index())
-        return version, index.current(db, store_id, seq, gzipped)
-
-
-#: The package query of the browser's index (src/store/runindex.ts runs the same one).
-PACKAGE_QUERY = """SELECT m.sha256, p.version FROM package p JOIN manifest m ON m.id = p.manifest
-  WHERE p.name = ? COLLATE NOCASE"""
+        return version, _index_of(store).current(db, store_id, seq, gzipped)
 
 
 def read_packages(store: Store, names: list[str]) -> tuple[str | None, dict[str, dict[str, list]]]:
@@ -394,16 +418,7 @@ def read_packages(store: Store, names: list[str]) -> tuple[str | None, dict[str,
     with transaction(db, "DEFERRED"):
         version = Store.version_of(db)
         store_id, seq = _split(version)
-        with _indexes_lock:
-            index = _indexes.setdefault(str(store.path), Index())
-        index.current(db, store_id, seq)
-    answer: dict[str, dict[str, list]] = {}
-    with index.lock:
-        assert index.db is not None
-        for name in dict.fromkeys(n.lower() for n in names):
-            for sha, package_version in index.db.execute(PACKAGE_QUERY, (name,)):
-                answer.setdefault(sha, {}).setdefault(name, []).append(package_version or None)
-    return version, answer
+        return version, _index_of(store).packages(db, store_id, seq, names)
 
 
 def bad_limit(value: str) -> ApiError:
