@@ -252,6 +252,9 @@ export class FakeStoreAPI implements IStoreAPI {
         }
       };
     }
+    // The image is of the runs and the version of this moment, as the server reads both
+    // in one transaction (runs may be added while sql.js loads).
+    const version = this.version;
     const SQL = await loadSqlJs(SQLJS);
     const db = new SQL.Database();
     db.exec(INDEX_SCHEMA);
@@ -267,10 +270,10 @@ export class FakeStoreAPI implements IStoreAPI {
         version
       ]);
     }
-    db.run("INSERT INTO meta VALUES ('version', ?)", [this.version]);
+    db.run("INSERT INTO meta VALUES ('version', ?)", [version]);
     const bytes = db.export();
     db.close();
-    return { kind: 'image', version: this.version, bytes };
+    return { kind: 'image', version, bytes };
   }
 
   /** The server's answer to a package filter (GET /deardiary/packages), from the fake's rows. */
